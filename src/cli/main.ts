@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { projectRoot } from '../infra/paths.js';
+import { devCommand } from './commands/dev.js';
+import { doctorCommand } from './commands/doctor.js';
+import { infraCommand } from './commands/infra.js';
+import { reportError } from './errors.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function program(): Command {
+  return new Command('membrane')
+    .description('A Kafka anti-corruption layer: trust, translate, validate, stamp — or quarantine.')
+    .version(version())
+    .addCommand(devCommand())
+    .addCommand(doctorCommand())
+    .addCommand(infraCommand());
+}
+
+try {
+  await program().parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = reportError(error);
+}

@@ -1,0 +1,127 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { InfraError } from './errors.js';
+import type { InfraPaths } from './paths.js';
+import { LOOPBACK } from './ports.js';
+import { startDetached } from './processes.js';
+
+/** Marks our broker's JVM in `ps`/`/proc`, so a reused PID is never mistaken for it. */
+export const KAFKA_MAIN_CLASS = 'kafka.Kafka';
+
+export interface KafkaNodeSettings {
+  readonly port: number;
+  readonly controllerPort: number;
+  readonly dataDir: string;
+}
+
+/**
+ * A single-node KRaft cluster (broker and controller in one JVM) on the loopback interface,
+ * with the replication settings a single node needs for consumer groups and transactions.
+ */
+export function serverProperties(settings: KafkaNodeSettings): string {
+  const entries: Record<string, string | number | boolean> = {
+    'process.roles': 'broker,controller',
+    'node.id': 1,
+    'controller.quorum.voters': `1@${LOOPBACK}:${settings.controllerPort}`,
+    listeners: `PLAINTEXT://${LOOPBACK}:${settings.port},CONTROLLER://${LOOPBACK}:${settings.controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://${LOOPBACK}:${settings.port}`,
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'log.dirs': settings.dataDir,
+    'num.partitions': 1,
+    'default.replication.factor': 1,
+    'min.insync.replicas': 1,
+    'offsets.topic.replication.factor': 1,
+    'offsets.topic.num.partitions': 10,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'transaction.state.log.num.partitions': 10,
+    'group.initial.rebalance.delay.ms': 0,
+    'auto.create.topics.enable': false,
+    'delete.topic.enable': true,
+    'log.retention.hours': 24,
+    'log.segment.bytes': 64 * 1024 * 1024,
+    'num.network.threads': 2,
+    'num.io.threads': 4,
+  };
+  return (
+    Object.entries(entries)
+      .map(([key, value]) => `${key}=${String(value)}`)
+      .join('\n') + '\n'
+  );
+}
+
+export function log4jProperties(): string {
+  return [
+    'log4j.rootLogger=INFO, stdout',
+    'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+    'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+    'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+    'log4j.logger.kafka=INFO',
+    'log4j.logger.org.apache.kafka=INFO',
+    'log4j.logger.state.change.logger=WARN',
+    'log4j.logger.kafka.request.logger=WARN',
+    '',
+  ].join('\n');
+}
+
+/** A KRaft cluster ID: 16 random bytes, base64url, never starting with '-' (as Kafka's Uuid). */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+function jvmArgs(paths: InfraPaths, libs: string): string[] {
+  return [
+    '-Xms128m',
+    '-Xmx512m',
+    '-XX:+UseG1GC',
+    '-XX:+ExitOnOutOfMemoryError',
+    '-Djava.awt.headless=true',
+    `-Dlog4j.configuration=file:${paths.kafkaLog4j}`,
+    `-Dkafka.logs.dir=${dirname(paths.kafkaLog)}`,
+    '-cp',
+    join(libs, '*'),
+  ];
+}
+
+/** Writes the configs, formats fresh storage and starts the broker. Returns its PID. */
+export async function startKafka(
+  paths: InfraPaths,
+  libs: string,
+  java: string,
+  settings: KafkaNodeSettings,
+): Promise<number> {
+  await mkdir(paths.run, { recursive: true });
+  await writeFile(paths.kafkaConfig, serverProperties(settings));
+  await writeFile(paths.kafkaLog4j, log4jProperties());
+  const format = spawnSync(
+    java,
+    [
+      ...jvmArgs(paths, libs),
+      'kafka.tools.StorageTool',
+      'format',
+      '--ignore-formatted',
+      '-t',
+      newClusterId(),
+      '-c',
+      paths.kafkaConfig,
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  if (format.status !== 0) {
+    throw new InfraError(
+      'infra.start-failed',
+      `Formatting the Kafka storage in ${settings.dataDir} failed: ${(format.stderr || format.stdout || String(format.error)).trim().split('\n').slice(-3).join(' ')}`,
+      { hint: 'remove the folder named above and run `npm run infra -- up` again' },
+    );
+  }
+  return startDetached(java, [...jvmArgs(paths, libs), KAFKA_MAIN_CLASS, paths.kafkaConfig], {
+    logFile: paths.kafkaLog,
+  });
+}

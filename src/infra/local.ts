@@ -1,0 +1,206 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { describeCluster } from '../adapters/kafka/client.js';
+import { pingRegistry } from '../adapters/registry/client.js';
+import { ensureKafkaJars, ensureRegistryDist } from './downloads.js';
+import { InfraError } from './errors.js';
+import { KAFKA_MAIN_CLASS, startKafka } from './kafka.js';
+import { infraPaths, type InfraPaths } from './paths.js';
+import { choosePort, LOOPBACK } from './ports.js';
+import { isAlive, stopProcess, tail } from './processes.js';
+import type { Progress } from './progress.js';
+import { REGISTRY_MARKER, registryUrl, startRegistry } from './registry.js';
+import { requireJava } from './tools.js';
+import { APICURIO, KAFKA } from './versions.js';
+import { waitFor } from './wait.js';
+
+/** What `infra up` leaves in the state file for `status`, `down` and the test harness. */
+export interface LocalInfraState {
+  readonly kafka: {
+    readonly version: string;
+    readonly pid: number;
+    readonly port: number;
+    readonly controllerPort: number;
+    readonly brokers: readonly string[];
+  };
+  readonly registry: {
+    readonly version: string;
+    readonly pid: number;
+    readonly port: number;
+    readonly url: string;
+  };
+  readonly startedAt: string;
+}
+
+export interface ComponentStatus {
+  readonly name: 'kafka' | 'registry';
+  readonly address: string;
+  readonly pid: number;
+  readonly running: boolean;
+  readonly healthy: boolean;
+  readonly detail: string;
+}
+
+export interface LocalInfraStatus {
+  readonly state: LocalInfraState | undefined;
+  readonly components: readonly ComponentStatus[];
+  readonly healthy: boolean;
+}
+
+export interface LocalInfraOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly progress: Progress;
+  readonly readyTimeoutMs?: number;
+}
+
+async function readState(paths: InfraPaths): Promise<LocalInfraState | undefined> {
+  if (!existsSync(paths.stateFile)) return undefined;
+  try {
+    return JSON.parse(await readFile(paths.stateFile, 'utf8')) as LocalInfraState;
+  } catch {
+    return undefined;
+  }
+}
+
+async function kafkaStatus(state: LocalInfraState): Promise<ComponentStatus> {
+  const address = state.kafka.brokers.join(',');
+  const running = isAlive(state.kafka.pid, KAFKA_MAIN_CLASS);
+  if (!running) {
+    return { name: 'kafka', address, pid: state.kafka.pid, running, healthy: false, detail: 'not running' };
+  }
+  try {
+    const cluster = await describeCluster(state.kafka.brokers, 2000);
+    return {
+      name: 'kafka',
+      address,
+      pid: state.kafka.pid,
+      running,
+      healthy: true,
+      detail: `Kafka ${state.kafka.version}, cluster ${cluster.clusterId}, ${cluster.brokers.length} broker(s)`,
+    };
+  } catch (error) {
+    return { name: 'kafka', address, pid: state.kafka.pid, running, healthy: false, detail: `no metadata answer: ${(error as Error).message}` };
+  }
+}
+
+async function registryStatus(state: LocalInfraState): Promise<ComponentStatus> {
+  const address = state.registry.url;
+  const running = isAlive(state.registry.pid, REGISTRY_MARKER);
+  if (!running) {
+    return { name: 'registry', address, pid: state.registry.pid, running, healthy: false, detail: 'not running' };
+  }
+  try {
+    const subjects = await pingRegistry(state.registry.url, 2000);
+    return {
+      name: 'registry',
+      address,
+      pid: state.registry.pid,
+      running,
+      healthy: true,
+      detail: `Apicurio Registry ${state.registry.version}, ${subjects.length} subject(s)`,
+    };
+  } catch (error) {
+    return { name: 'registry', address, pid: state.registry.pid, running, healthy: false, detail: `no API answer: ${(error as Error).message}` };
+  }
+}
+
+export async function localStatus(env: NodeJS.ProcessEnv = process.env): Promise<LocalInfraStatus> {
+  const state = await readState(infraPaths(env));
+  if (!state) return { state, components: [], healthy: false };
+  const components = await Promise.all([kafkaStatus(state), registryStatus(state)]);
+  return { state, components, healthy: components.every((c) => c.healthy) };
+}
+
+/** Stops what the state file names and removes the instance's data. */
+export async function localDown(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ readonly stopped: readonly string[] }> {
+  const paths = infraPaths(env);
+  const state = await readState(paths);
+  const stopped: string[] = [];
+  if (state) {
+    const [kafka, registry] = await Promise.all([
+      stopProcess(state.kafka.pid, KAFKA_MAIN_CLASS),
+      stopProcess(state.registry.pid, REGISTRY_MARKER),
+    ]);
+    if (kafka !== 'not-running') stopped.push(`kafka (pid ${state.kafka.pid}, ${kafka})`);
+    if (registry !== 'not-running') stopped.push(`registry (pid ${state.registry.pid}, ${registry})`);
+  }
+  await rm(paths.stateFile, { force: true });
+  await rm(paths.kafkaData, { recursive: true, force: true });
+  return { stopped };
+}
+
+/**
+ * Starts Kafka and the registry (downloading them the first time) and waits until both
+ * answer. Reuses an instance that is already up and healthy.
+ */
+export async function localUp(
+  options: LocalInfraOptions,
+): Promise<{ readonly state: LocalInfraState; readonly started: boolean }> {
+  const env = options.env ?? process.env;
+  const paths = infraPaths(env);
+  const existing = await localStatus(env);
+  if (existing.state && existing.healthy) return { state: existing.state, started: false };
+  if (existing.state) await localDown(env); // a stale or half-dead instance
+
+  const java = requireJava(env);
+  const libs = await ensureKafkaJars(paths, options.progress);
+  const registryHome = await ensureRegistryDist(paths, options.progress, env);
+
+  const taken = new Set<number>();
+  const kafkaPort = await choosePort('MEMBRANE_KAFKA_PORT', env, taken);
+  const controllerPort = await choosePort('MEMBRANE_KAFKA_CONTROLLER_PORT', env, taken);
+  const registryPort = await choosePort('MEMBRANE_REGISTRY_PORT', env, taken);
+
+  await rm(paths.kafkaData, { recursive: true, force: true });
+  await mkdir(paths.kafkaData, { recursive: true });
+  const brokers = [`${LOOPBACK}:${kafkaPort}`];
+  const state: LocalInfraState = {
+    kafka: { version: KAFKA.version, pid: 0, port: kafkaPort, controllerPort, brokers },
+    registry: { version: APICURIO.version, pid: 0, port: registryPort, url: registryUrl(registryPort) },
+    startedAt: new Date().toISOString(),
+  };
+
+  options.progress.say(`Starting Kafka ${KAFKA.version} on ${brokers[0] ?? ''} and Apicurio Registry ${APICURIO.version} on ${state.registry.url}`);
+  const registryPid = await startRegistry(paths, registryHome, java, registryPort);
+  let kafkaPid = 0;
+  try {
+    kafkaPid = await startKafka(paths, libs, java, {
+      port: kafkaPort,
+      controllerPort,
+      dataDir: paths.kafkaData,
+    });
+  } catch (error) {
+    await stopProcess(registryPid, REGISTRY_MARKER);
+    throw error;
+  }
+  const started: LocalInfraState = {
+    ...state,
+    kafka: { ...state.kafka, pid: kafkaPid },
+    registry: { ...state.registry, pid: registryPid },
+  };
+  await writeFile(paths.stateFile, JSON.stringify(started, null, 2) + '\n');
+
+  const timeoutMs = options.readyTimeoutMs ?? 120_000;
+  const [kafkaReady, registryReady] = await Promise.all([
+    waitFor(() => describeCluster(brokers, 2000), {
+      timeoutMs,
+      giveUp: () => (isAlive(kafkaPid, KAFKA_MAIN_CLASS) ? undefined : 'the process exited'),
+    }),
+    waitFor(() => pingRegistry(started.registry.url, 2000), {
+      timeoutMs,
+      giveUp: () => (isAlive(registryPid, REGISTRY_MARKER) ? undefined : 'the process exited'),
+    }),
+  ]);
+  if (!kafkaReady.ok || !registryReady.ok) {
+    const failures: string[] = [];
+    if (!kafkaReady.ok) failures.push(`Kafka did not start (${kafkaReady.reason}); its log ends:\n${await tail(paths.kafkaLog)}`);
+    if (!registryReady.ok) failures.push(`the registry did not start (${registryReady.reason}); its log ends:\n${await tail(paths.registryLog)}`);
+    await localDown(env);
+    throw new InfraError('infra.start-failed', failures.join('\n'), {
+      hint: `the full logs are in ${paths.kafkaLog} and ${paths.registryLog}`,
+    });
+  }
+  return { state: started, started: true };
+}

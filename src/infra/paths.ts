@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { APICURIO, KAFKA } from './versions.js';
+
+/** The folder holding package.json, whether we run from src/ (tsx) or dist/ (compiled). */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('membrane: cannot find package.json above ' + dir);
+    dir = parent;
+  }
+}
+
+export interface InfraPaths {
+  /** Downloaded jars, shared by every infrastructure instance (git-ignored). */
+  readonly cache: string;
+  readonly kafkaHome: string;
+  readonly kafkaLibs: string;
+  readonly registryHome: string;
+  /** One running instance: its state file, configs, data and logs. */
+  readonly run: string;
+  readonly stateFile: string;
+  readonly kafkaConfig: string;
+  readonly kafkaLog4j: string;
+  readonly kafkaData: string;
+  readonly kafkaLog: string;
+  readonly registryLog: string;
+}
+
+/**
+ * MEMBRANE_CACHE_DIR moves the jar cache (default `.cache/` in the project);
+ * MEMBRANE_INFRA_DIR moves the state of the running instance (default `.cache/infra`), so
+ * two instances can run side by side.
+ */
+export function infraPaths(env: NodeJS.ProcessEnv = process.env): InfraPaths {
+  const cache = resolve(env['MEMBRANE_CACHE_DIR'] ?? join(projectRoot(), '.cache'));
+  const run = resolve(env['MEMBRANE_INFRA_DIR'] ?? join(cache, 'infra'));
+  const kafkaHome = join(cache, `kafka_${KAFKA.scala}-${KAFKA.version}`);
+  return {
+    cache,
+    kafkaHome,
+    kafkaLibs: join(kafkaHome, 'libs'),
+    registryHome: join(cache, `apicurio-registry-${APICURIO.version}`),
+    run,
+    stateFile: join(run, 'state.json'),
+    kafkaConfig: join(run, 'server.properties'),
+    kafkaLog4j: join(run, 'log4j.properties'),
+    kafkaData: join(run, 'kafka-data'),
+    kafkaLog: join(run, 'logs', 'kafka.log'),
+    registryLog: join(run, 'logs', 'registry.log'),
+  };
+}
