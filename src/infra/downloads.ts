@@ -38,9 +38,13 @@ export function kafkaPom(): string {
 }
 
 /** Resolves the Kafka broker jars with Maven into the cache, once. Returns the libs folder. */
-export async function ensureKafkaJars(paths: InfraPaths, progress: Progress): Promise<string> {
+export async function ensureKafkaJars(
+  paths: InfraPaths,
+  progress: Progress,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   if (existsSync(join(paths.kafkaHome, COMPLETE))) return paths.kafkaLibs;
-  const mvn = requireMaven();
+  const mvn = requireMaven(env);
   progress.say(
     `Downloading Apache Kafka ${KAFKA.version} jars from Maven Central (once, ~46 MB) into ${paths.kafkaHome}`,
   );
@@ -61,7 +65,7 @@ export async function ensureKafkaJars(paths: InfraPaths, progress: Progress): Pr
         `-DoutputDirectory=${partial}`,
         '-DincludeScope=runtime',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env },
     );
     let downloaded = 0;
     const onLine = (line: string): void => {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { describeCluster } from '../adapters/kafka/client.js';
+import { describeCluster, warmUpCoordinators } from '../adapters/kafka/client.js';
 import { pingRegistry } from '../adapters/registry/client.js';
 import { ensureKafkaJars, ensureRegistryDist } from './downloads.js';
 import { InfraError } from './errors.js';
@@ -144,14 +144,14 @@ export async function localUp(
   if (existing.state && existing.healthy) return { state: existing.state, started: false };
   if (existing.state) await localDown(env); // a stale or half-dead instance
 
+  // Cheap checks first: a missing JDK or a taken port is reported before any download.
   const java = requireJava(env);
-  const libs = await ensureKafkaJars(paths, options.progress);
-  const registryHome = await ensureRegistryDist(paths, options.progress, env);
-
   const taken = new Set<number>();
   const kafkaPort = await choosePort('MEMBRANE_KAFKA_PORT', env, taken);
   const controllerPort = await choosePort('MEMBRANE_KAFKA_CONTROLLER_PORT', env, taken);
   const registryPort = await choosePort('MEMBRANE_REGISTRY_PORT', env, taken);
+  const registryHome = await ensureRegistryDist(paths, options.progress, env);
+  const libs = await ensureKafkaJars(paths, options.progress, env);
 
   await rm(paths.kafkaData, { recursive: true, force: true });
   await mkdir(paths.kafkaData, { recursive: true });
@@ -184,7 +184,10 @@ export async function localUp(
 
   const timeoutMs = options.readyTimeoutMs ?? 120_000;
   const [kafkaReady, registryReady] = await Promise.all([
-    waitFor(() => describeCluster(brokers, 2000), {
+    waitFor(async () => {
+      await describeCluster(brokers, 2000);
+      await warmUpCoordinators(brokers);
+    }, {
       timeoutMs,
       giveUp: () => (isAlive(kafkaPid, KAFKA_MAIN_CLASS) ? undefined : 'the process exited'),
     }),

@@ -1,3 +1,4 @@
+import { warmUpCoordinators } from '../adapters/kafka/client.js';
 import { InfraError } from './errors.js';
 import { localDown, localUp } from './local.js';
 import type { Progress } from './progress.js';
@@ -57,6 +58,7 @@ export async function acquireInfrastructure(options: {
   if (forced === 'testcontainers' || (forced !== 'local' && (await containerRuntimeAvailable()))) {
     options.progress.say('A container engine answers: starting Kafka and the registry with testcontainers.');
     const containers = await startContainers();
+    await warmUpCoordinators(containers.brokers);
     return {
       source: 'testcontainers',
       brokers: containers.brokers,

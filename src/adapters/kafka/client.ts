@@ -64,3 +64,32 @@ export async function describeCluster(
     await admin.disconnect().catch(() => undefined);
   }
 }
+
+/**
+ * Waits until the broker can coordinate consumer groups and transactions. A fresh cluster
+ * creates `__consumer_offsets` and `__transaction_state` on first use, and answers
+ * NOT_COORDINATOR until they are loaded; this makes that happen before anyone depends on it.
+ */
+export async function warmUpCoordinators(brokers: readonly string[]): Promise<void> {
+  const kafka = createKafka({
+    brokers,
+    clientId: 'membrane-warmup',
+    retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 },
+  });
+  const admin = kafka.admin();
+  const producer = kafka.producer({
+    transactionalId: 'membrane-warmup',
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  try {
+    await admin.connect();
+    await admin.describeGroups(['membrane-warmup']);
+    await producer.connect();
+    const txn = await producer.transaction();
+    await txn.abort();
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  }
+}

@@ -1,0 +1,58 @@
+import type { Admin, ITopicConfig } from 'kafkajs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { MembraneError, messageOf } from '../../core/errors.js';
+
+export interface TopicSpec {
+  readonly topic: string;
+  readonly numPartitions: number;
+  readonly replicationFactor?: number;
+  readonly configEntries?: ITopicConfig['configEntries'];
+}
+
+/**
+ * Creates the topics that do not exist yet and waits until every partition of every topic
+ * has a leader. kafkajs's own `waitForLeaders` gives up on the UNKNOWN_TOPIC_OR_PARTITION
+ * that a KRaft broker answers while new metadata propagates (kafkajs#815, #1563), so we
+ * poll the metadata ourselves, tolerating exactly that.
+ */
+export async function ensureTopics(
+  admin: Admin,
+  specs: readonly TopicSpec[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((spec) => !existing.has(spec.topic));
+  if (missing.length > 0) {
+    await admin.createTopics({
+      waitForLeaders: false,
+      topics: missing.map((spec) => ({
+        topic: spec.topic,
+        numPartitions: spec.numPartitions,
+        replicationFactor: spec.replicationFactor ?? -1,
+        ...(spec.configEntries ? { configEntries: spec.configEntries } : {}),
+      })),
+    });
+  }
+  const topics = specs.map((spec) => spec.topic);
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      const ready = metadata.topics.every(
+        (topic) =>
+          topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0),
+      );
+      if (ready) return;
+      last = 'some partitions have no leader yet';
+    } catch (error) {
+      last = messageOf(error);
+    }
+    await delay(100);
+  }
+  throw new MembraneError(
+    'kafka.topics-not-ready',
+    `Topics ${topics.join(', ')} have no leader for every partition after ${timeoutMs / 1000} s (${last}).`,
+    { retriable: true },
+  );
+}
