@@ -1,18 +1,23 @@
 import { z } from 'zod';
 import { MembraneError } from '../core/errors.js';
 
-const hostPort = z
-  .string()
-  .regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9092');
+const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9092');
 
 /** Where the cluster and the registry are. Later settings of `membrane run` extend this. */
 export const connectionEnvSchema = z.object({
   KAFKA_BROKERS: z
     .string({ error: 'is not set; give a comma-separated list of host:port' })
-    .transform((value) => value.split(',').map((broker) => broker.trim()).filter(Boolean))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((broker) => broker.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(hostPort).min(1, 'needs at least one host:port')),
   SCHEMA_REGISTRY_URL: z
-    .url({ error: 'is not a URL; give the base of a Confluent-compatible API, e.g. http://host:8081' })
+    .url({
+      error: 'is not a URL; give the base of a Confluent-compatible API, e.g. http://host:8081',
+    })
     .transform((url) => url.replace(/\/+$/, '')),
   SCHEMA_REGISTRY_USERNAME: z.string().optional(),
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(),

@@ -9,13 +9,17 @@ import { infraCommand } from './commands/infra.js';
 import { reportError } from './errors.js';
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
 export function program(): Command {
   return new Command('membrane')
-    .description('A Kafka anti-corruption layer: trust, translate, validate, stamp — or quarantine.')
+    .description(
+      'A Kafka anti-corruption layer: trust, translate, validate, stamp — or quarantine.',
+    )
     .version(version())
     .addCommand(devCommand())
     .addCommand(doctorCommand())

@@ -126,15 +126,11 @@ export async function ensureRegistryDist(
   try {
     response = await fetch(url);
   } catch (error) {
-    throw new InfraError(
-      'infra.download-failed',
-      `Could not reach ${url}: ${messageOf(error)}.`,
-      {
-        hint: 'check the network, or set MAVEN_CENTRAL_URL to a Maven Central mirror you can reach',
-        cause: error,
-        retriable: true,
-      },
-    );
+    throw new InfraError('infra.download-failed', `Could not reach ${url}: ${messageOf(error)}.`, {
+      hint: 'check the network, or set MAVEN_CENTRAL_URL to a Maven Central mirror you can reach',
+      cause: error,
+      retriable: true,
+    });
   }
   if (!response.ok || !response.body) {
     throw new InfraError(

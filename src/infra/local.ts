@@ -66,7 +66,14 @@ async function kafkaStatus(state: LocalInfraState): Promise<ComponentStatus> {
   const address = state.kafka.brokers.join(',');
   const running = isAlive(state.kafka.pid, KAFKA_MAIN_CLASS);
   if (!running) {
-    return { name: 'kafka', address, pid: state.kafka.pid, running, healthy: false, detail: 'not running' };
+    return {
+      name: 'kafka',
+      address,
+      pid: state.kafka.pid,
+      running,
+      healthy: false,
+      detail: 'not running',
+    };
   }
   try {
     const cluster = await describeCluster(state.kafka.brokers, 2000);
@@ -79,7 +86,14 @@ async function kafkaStatus(state: LocalInfraState): Promise<ComponentStatus> {
       detail: `Kafka ${state.kafka.version}, cluster ${cluster.clusterId}, ${cluster.brokers.length} broker(s)`,
     };
   } catch (error) {
-    return { name: 'kafka', address, pid: state.kafka.pid, running, healthy: false, detail: `no metadata answer: ${(error as Error).message}` };
+    return {
+      name: 'kafka',
+      address,
+      pid: state.kafka.pid,
+      running,
+      healthy: false,
+      detail: `no metadata answer: ${(error as Error).message}`,
+    };
   }
 }
 
@@ -87,7 +101,14 @@ async function registryStatus(state: LocalInfraState): Promise<ComponentStatus> 
   const address = state.registry.url;
   const running = isAlive(state.registry.pid, REGISTRY_MARKER);
   if (!running) {
-    return { name: 'registry', address, pid: state.registry.pid, running, healthy: false, detail: 'not running' };
+    return {
+      name: 'registry',
+      address,
+      pid: state.registry.pid,
+      running,
+      healthy: false,
+      detail: 'not running',
+    };
   }
   try {
     const subjects = await pingRegistry(state.registry.url, 2000);
@@ -100,7 +121,14 @@ async function registryStatus(state: LocalInfraState): Promise<ComponentStatus> 
       detail: `Apicurio Registry ${state.registry.version}, ${subjects.length} subject(s)`,
     };
   } catch (error) {
-    return { name: 'registry', address, pid: state.registry.pid, running, healthy: false, detail: `no API answer: ${(error as Error).message}` };
+    return {
+      name: 'registry',
+      address,
+      pid: state.registry.pid,
+      running,
+      healthy: false,
+      detail: `no API answer: ${(error as Error).message}`,
+    };
   }
 }
 
@@ -124,7 +152,8 @@ export async function localDown(
       stopProcess(state.registry.pid, REGISTRY_MARKER),
     ]);
     if (kafka !== 'not-running') stopped.push(`kafka (pid ${state.kafka.pid}, ${kafka})`);
-    if (registry !== 'not-running') stopped.push(`registry (pid ${state.registry.pid}, ${registry})`);
+    if (registry !== 'not-running')
+      stopped.push(`registry (pid ${state.registry.pid}, ${registry})`);
   }
   await rm(paths.stateFile, { force: true });
   await rm(paths.kafkaData, { recursive: true, force: true });
@@ -158,11 +187,18 @@ export async function localUp(
   const brokers = [`${LOOPBACK}:${kafkaPort}`];
   const state: LocalInfraState = {
     kafka: { version: KAFKA.version, pid: 0, port: kafkaPort, controllerPort, brokers },
-    registry: { version: APICURIO.version, pid: 0, port: registryPort, url: registryUrl(registryPort) },
+    registry: {
+      version: APICURIO.version,
+      pid: 0,
+      port: registryPort,
+      url: registryUrl(registryPort),
+    },
     startedAt: new Date().toISOString(),
   };
 
-  options.progress.say(`Starting Kafka ${KAFKA.version} on ${brokers[0] ?? ''} and Apicurio Registry ${APICURIO.version} on ${state.registry.url}`);
+  options.progress.say(
+    `Starting Kafka ${KAFKA.version} on ${brokers[0] ?? ''} and Apicurio Registry ${APICURIO.version} on ${state.registry.url}`,
+  );
   const registryPid = await startRegistry(paths, registryHome, java, registryPort);
   let kafkaPid = 0;
   try {
@@ -184,13 +220,16 @@ export async function localUp(
 
   const timeoutMs = options.readyTimeoutMs ?? 120_000;
   const [kafkaReady, registryReady] = await Promise.all([
-    waitFor(async () => {
-      await describeCluster(brokers, 2000);
-      await warmUpCoordinators(brokers);
-    }, {
-      timeoutMs,
-      giveUp: () => (isAlive(kafkaPid, KAFKA_MAIN_CLASS) ? undefined : 'the process exited'),
-    }),
+    waitFor(
+      async () => {
+        await describeCluster(brokers, 2000);
+        await warmUpCoordinators(brokers);
+      },
+      {
+        timeoutMs,
+        giveUp: () => (isAlive(kafkaPid, KAFKA_MAIN_CLASS) ? undefined : 'the process exited'),
+      },
+    ),
     waitFor(() => pingRegistry(started.registry.url, 2000), {
       timeoutMs,
       giveUp: () => (isAlive(registryPid, REGISTRY_MARKER) ? undefined : 'the process exited'),
@@ -198,8 +237,14 @@ export async function localUp(
   ]);
   if (!kafkaReady.ok || !registryReady.ok) {
     const failures: string[] = [];
-    if (!kafkaReady.ok) failures.push(`Kafka did not start (${kafkaReady.reason}); its log ends:\n${await tail(paths.kafkaLog)}`);
-    if (!registryReady.ok) failures.push(`the registry did not start (${registryReady.reason}); its log ends:\n${await tail(paths.registryLog)}`);
+    if (!kafkaReady.ok)
+      failures.push(
+        `Kafka did not start (${kafkaReady.reason}); its log ends:\n${await tail(paths.kafkaLog)}`,
+      );
+    if (!registryReady.ok)
+      failures.push(
+        `the registry did not start (${registryReady.reason}); its log ends:\n${await tail(paths.registryLog)}`,
+      );
     await localDown(env);
     throw new InfraError('infra.start-failed', failures.join('\n'), {
       hint: `the full logs are in ${paths.kafkaLog} and ${paths.registryLog}`,

@@ -56,7 +56,9 @@ export async function choosePort(
       throw new InfraError(
         'infra.port-in-use',
         `Port ${port} on ${LOOPBACK}, asked for by ${envName}, is already in use by another process.`,
-        { hint: `stop that process, or set ${envName} to another port (or unset it to pick a free one)` },
+        {
+          hint: `stop that process, or set ${envName} to another port (or unset it to pick a free one)`,
+        },
       );
     }
     taken.add(port);

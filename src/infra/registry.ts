@@ -37,5 +37,8 @@ export function startRegistry(
   java: string,
   port: number,
 ): Promise<number> {
-  return startDetached(java, registryArgs(home, port), { logFile: paths.registryLog, cwd: paths.run });
+  return startDetached(java, registryArgs(home, port), {
+    logFile: paths.registryLog,
+    cwd: paths.run,
+  });
 }

@@ -32,13 +32,20 @@ export async function acquireInfrastructure(options: {
   const env = options.env ?? process.env;
   const forced = env['MEMBRANE_INFRA'];
   if (forced !== undefined && forced !== '' && !(SOURCES as readonly string[]).includes(forced)) {
-    throw new InfraError('infra.config-invalid', `MEMBRANE_INFRA=${forced} is not one of ${SOURCES.join(', ')}.`, {
-      hint: 'unset MEMBRANE_INFRA to let membrane choose',
-    });
+    throw new InfraError(
+      'infra.config-invalid',
+      `MEMBRANE_INFRA=${forced} is not one of ${SOURCES.join(', ')}.`,
+      {
+        hint: 'unset MEMBRANE_INFRA to let membrane choose',
+      },
+    );
   }
   const brokersVar = env['KAFKA_BROKERS'];
   const registryVar = env['SCHEMA_REGISTRY_URL'];
-  if (forced === 'env' || ((forced === undefined || forced === '') && (brokersVar || registryVar))) {
+  if (
+    forced === 'env' ||
+    ((forced === undefined || forced === '') && (brokersVar || registryVar))
+  ) {
     if (!brokersVar || !registryVar) {
       const missing = brokersVar ? 'SCHEMA_REGISTRY_URL' : 'KAFKA_BROKERS';
       throw new InfraError(
@@ -49,14 +56,19 @@ export async function acquireInfrastructure(options: {
     }
     return {
       source: 'env',
-      brokers: brokersVar.split(',').map((broker) => broker.trim()).filter(Boolean),
+      brokers: brokersVar
+        .split(',')
+        .map((broker) => broker.trim())
+        .filter(Boolean),
       registryUrl: registryVar.replace(/\/+$/, ''),
       owned: false,
       release: () => Promise.resolve(),
     };
   }
   if (forced === 'testcontainers' || (forced !== 'local' && (await containerRuntimeAvailable()))) {
-    options.progress.say('A container engine answers: starting Kafka and the registry with testcontainers.');
+    options.progress.say(
+      'A container engine answers: starting Kafka and the registry with testcontainers.',
+    );
     const containers = await startContainers();
     await warmUpCoordinators(containers.brokers);
     return {

@@ -10,11 +10,13 @@ export interface WaitOptions {
 }
 
 export type WaitResult<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly reason: string };
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
 /** Retries `check` until it resolves, the deadline passes, or `giveUp` says so. */
-export async function waitFor<T>(check: () => Promise<T>, options: WaitOptions): Promise<WaitResult<T>> {
+export async function waitFor<T>(
+  check: () => Promise<T>,
+  options: WaitOptions,
+): Promise<WaitResult<T>> {
   const deadline = Date.now() + options.timeoutMs;
   let last = 'no attempt was made';
   while (Date.now() < deadline) {
@@ -27,5 +29,8 @@ export async function waitFor<T>(check: () => Promise<T>, options: WaitOptions):
     }
     await delay(options.intervalMs ?? 250);
   }
-  return { ok: false, reason: `not ready after ${options.timeoutMs / 1000} s (last error: ${last})` };
+  return {
+    ok: false,
+    reason: `not ready after ${options.timeoutMs / 1000} s (last error: ${last})`,
+  };
 }

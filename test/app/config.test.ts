@@ -36,6 +36,8 @@ describe('loadConnectionConfig', () => {
   });
 
   it('says when KAFKA_BROKERS is not set', () => {
-    expect(() => loadConnectionConfig({ SCHEMA_REGISTRY_URL: 'http://r' })).toThrow(/KAFKA_BROKERS is not set/);
+    expect(() => loadConnectionConfig({ SCHEMA_REGISTRY_URL: 'http://r' })).toThrow(
+      /KAFKA_BROKERS is not set/,
+    );
   });
 });

@@ -1,10 +1,10 @@
 import { mkdtemp } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/infra/ports.js';
 import { runCli, type CliResult } from '../support/cli.js';
+import { holdPort } from '../support/net.js';
 
 /** An environment with its own, empty cache and state folders. */
 async function isolatedEnv(extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
@@ -35,28 +35,31 @@ function expectCleanFailure(result: CliResult, sentence: RegExp): void {
 }
 
 describe('membrane infra, when the environment is broken', () => {
-  let held: Server | undefined;
+  let held: { port: number; release: () => Promise<void> } | undefined;
 
   afterEach(async () => {
-    await new Promise<void>((resolve) => (held ? held.close(() => resolve()) : resolve()));
+    await held?.release();
     held = undefined;
   });
 
   it('says Java is missing when there is no java', async () => {
     const env = await isolatedEnv({ PATH: '/nonexistent' });
     delete env['JAVA_HOME'];
-    expectCleanFailure(await runCli(['infra', 'up'], env), /Java is needed to run the local Kafka broker/);
+    expectCleanFailure(
+      await runCli(['infra', 'up'], env),
+      /Java is needed to run the local Kafka broker/,
+    );
   });
 
   it('says which port is taken', async () => {
-    held = createServer();
-    await new Promise<void>((resolve) => held?.listen(0, '127.0.0.1', resolve));
-    const address = held.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
+    held = await holdPort();
+    const { port } = held;
     const env = await isolatedEnv({ MEMBRANE_KAFKA_PORT: String(port) });
     expectCleanFailure(
       await runCli(['infra', 'up'], env),
-      new RegExp(`Port ${port} on 127\\.0\\.0\\.1, asked for by MEMBRANE_KAFKA_PORT, is already in use`),
+      new RegExp(
+        `Port ${port} on 127\\.0\\.0\\.1, asked for by MEMBRANE_KAFKA_PORT, is already in use`,
+      ),
     );
   });
 

@@ -9,13 +9,18 @@ import { infraPaths } from '../../src/infra/paths.js';
 import { silentProgress } from '../../src/infra/progress.js';
 import { freePort } from '../../src/infra/ports.js';
 import { APICURIO, KAFKA } from '../../src/infra/versions.js';
+import { closeServer, listenLocal } from '../support/net.js';
 
 describe('kafkaPom', () => {
   it('asks for the broker plus the reload4j backend Kafka leaves out', () => {
     const pom = kafkaPom();
-    expect(pom).toContain(`<artifactId>kafka_${KAFKA.scala}</artifactId><version>${KAFKA.version}</version>`);
+    expect(pom).toContain(
+      `<artifactId>kafka_${KAFKA.scala}</artifactId><version>${KAFKA.version}</version>`,
+    );
     expect(pom).toContain(`<artifactId>reload4j</artifactId><version>${KAFKA.reload4j}</version>`);
-    expect(pom).toContain(`<artifactId>slf4j-reload4j</artifactId><version>${KAFKA.slf4jReload4j}</version>`);
+    expect(pom).toContain(
+      `<artifactId>slf4j-reload4j</artifactId><version>${KAFKA.slf4jReload4j}</version>`,
+    );
   });
 });
 
@@ -23,11 +28,13 @@ describe('ensureRegistryDist', () => {
   let server: Server | undefined;
 
   afterEach(async () => {
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await closeServer(server);
     server = undefined;
   });
 
-  async function freshPaths(extra: NodeJS.ProcessEnv): Promise<{ env: NodeJS.ProcessEnv; cache: string }> {
+  async function freshPaths(
+    extra: NodeJS.ProcessEnv,
+  ): Promise<{ env: NodeJS.ProcessEnv; cache: string }> {
     const cache = await mkdtemp(join(tmpdir(), 'membrane-cache-'));
     return { env: { MEMBRANE_CACHE_DIR: cache, ...extra }, cache };
   }
@@ -38,7 +45,9 @@ describe('ensureRegistryDist', () => {
     await expect(ensureRegistryDist(infraPaths(env), silentProgress, env)).rejects.toMatchObject({
       code: 'infra.download-failed',
       retriable: true,
-      message: expect.stringContaining(`Could not reach http://127.0.0.1:${port}/maven2/${APICURIO.path}`) as string,
+      message: expect.stringContaining(
+        `Could not reach http://127.0.0.1:${port}/maven2/${APICURIO.path}`,
+      ) as string,
     });
   });
 
@@ -46,9 +55,7 @@ describe('ensureRegistryDist', () => {
     server = createServer((_req, res) => {
       res.writeHead(404).end();
     });
-    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
+    const port = await listenLocal(server);
     const { env } = await freshPaths({ MAVEN_CENTRAL_URL: `http://127.0.0.1:${port}` });
     await expect(ensureRegistryDist(infraPaths(env), silentProgress, env)).rejects.toMatchObject({
       code: 'infra.download-failed',
@@ -62,9 +69,7 @@ describe('ensureRegistryDist', () => {
       requested.push(req.url ?? '');
       res.writeHead(200, { 'content-length': '11' }).end('not a tarball'.slice(0, 11));
     });
-    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
+    const port = await listenLocal(server);
     const { env, cache } = await freshPaths({ MAVEN_CENTRAL_URL: `http://127.0.0.1:${port}/` });
     const paths = infraPaths(env);
     await expect(ensureRegistryDist(paths, silentProgress, env)).rejects.toMatchObject({

@@ -17,11 +17,14 @@ describe('detached processes', () => {
     );
     expect(isAlive(pid, marker)).toBe(true);
     expect(isAlive(pid, 'some-other-program')).toBe(false);
-    const logged = await waitFor(async () => {
-      const text = await readFile(logFile, 'utf8');
-      if (!text.includes('hello')) throw new Error('not yet');
-      return text;
-    }, { timeoutMs: 10_000 });
+    const logged = await waitFor(
+      async () => {
+        const text = await readFile(logFile, 'utf8');
+        if (!text.includes('hello')) throw new Error('not yet');
+        return text;
+      },
+      { timeoutMs: 10_000 },
+    );
     expect(logged.ok).toBe(true);
     expect(await tail(logFile)).toBe(`hello from ${marker}`);
 
@@ -35,13 +38,20 @@ describe('detached processes', () => {
     const marker = 'membrane-test-stubborn';
     const pid = await startDetached(
       process.execPath,
-      ['-e', `process.on('SIGTERM', () => console.log('ignored')); console.log('ready'); setInterval(() => {}, 1000)`, marker],
+      [
+        '-e',
+        `process.on('SIGTERM', () => console.log('ignored')); console.log('ready'); setInterval(() => {}, 1000)`,
+        marker,
+      ],
       { logFile: join(dir, 'stubborn.log') },
     );
     // Wait until its SIGTERM handler is installed (it prints once it is).
-    await waitFor(async () => {
-      if (!(await tail(join(dir, 'stubborn.log'))).includes('ready')) throw new Error('starting');
-    }, { timeoutMs: 10_000 });
+    await waitFor(
+      async () => {
+        if (!(await tail(join(dir, 'stubborn.log'))).includes('ready')) throw new Error('starting');
+      },
+      { timeoutMs: 10_000 },
+    );
     expect(await stopProcess(pid, marker, 300)).toBe('killed');
     expect(isAlive(pid, marker)).toBe(false);
   });

@@ -26,7 +26,9 @@ describe('acquireInfrastructure', () => {
     });
     await expect(
       acquireInfrastructure({ progress: silentProgress, env: { SCHEMA_REGISTRY_URL: 'http://r' } }),
-    ).rejects.toMatchObject({ message: expect.stringMatching(/^KAFKA_BROKERS is not set/) as string });
+    ).rejects.toMatchObject({
+      message: expect.stringMatching(/^KAFKA_BROKERS is not set/) as string,
+    });
   });
 
   it('rejects an unknown MEMBRANE_INFRA', async () => {

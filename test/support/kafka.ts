@@ -74,7 +74,10 @@ export async function consumeUntil(
     },
   });
   const result = await waitFor(
-    () => (done(received) ? Promise.resolve(true) : Promise.reject(new Error(`${received.length} received so far`))),
+    () =>
+      done(received)
+        ? Promise.resolve(true)
+        : Promise.reject(new Error(`${received.length} received so far`)),
     { timeoutMs, intervalMs: 50 },
   );
   await consumer.disconnect();

@@ -40,7 +40,11 @@ export function createKafka(options: KafkaClientOptions): Kafka {
 
 export interface ClusterInfo {
   readonly clusterId: string;
-  readonly brokers: readonly { readonly nodeId: number; readonly host: string; readonly port: number }[];
+  readonly brokers: readonly {
+    readonly nodeId: number;
+    readonly host: string;
+    readonly port: number;
+  }[];
   readonly controller: number | null;
 }
 

@@ -41,7 +41,8 @@ export async function ensureTopics(
       const metadata = await admin.fetchTopicMetadata({ topics });
       const ready = metadata.topics.every(
         (topic) =>
-          topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0),
+          topic.partitions.length > 0 &&
+          topic.partitions.every((partition) => partition.leader >= 0),
       );
       if (ready) return;
       last = 'some partitions have no leader yet';

@@ -18,11 +18,15 @@ export function infraCommand(): Command {
 
   infra
     .command('up')
-    .description('download (first time), start and wait until both answer; reuses a healthy instance')
+    .description(
+      'download (first time), start and wait until both answer; reuses a healthy instance',
+    )
     .action(async () => {
       const { state, started } = await localUp({ progress: createProgress() });
       const out = process.stdout;
-      out.write(started ? 'Local infrastructure is up.\n' : 'Local infrastructure was already up.\n');
+      out.write(
+        started ? 'Local infrastructure is up.\n' : 'Local infrastructure was already up.\n',
+      );
       out.write(`  Kafka     ${state.kafka.brokers.join(',')}  (pid ${state.kafka.pid})\n`);
       out.write(`  Registry  ${state.registry.url}  (pid ${state.registry.pid})\n`);
       out.write(`  Logs      ${infraPaths().run}/logs\n`);
@@ -38,7 +42,9 @@ export function infraCommand(): Command {
       if (options.json) {
         process.stdout.write(`${JSON.stringify(status)}\n`);
       } else if (!status.state) {
-        process.stdout.write('Local infrastructure is not running (start it with `npm run infra -- up`).\n');
+        process.stdout.write(
+          'Local infrastructure is not running (start it with `npm run infra -- up`).\n',
+        );
       } else {
         const rows = status.components.map((c) => [
           c.name,
@@ -48,9 +54,16 @@ export function infraCommand(): Command {
           c.detail,
         ]);
         const header = ['COMPONENT', 'STATE', 'ADDRESS', 'PID', 'DETAIL'];
-        const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+        const widths = header.map((h, i) =>
+          Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)),
+        );
         for (const row of [header, ...rows]) {
-          process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`);
+          process.stdout.write(
+            `${row
+              .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+              .join('  ')
+              .trimEnd()}\n`,
+          );
         }
       }
       process.exitCode = status.healthy ? 0 : 1;
@@ -62,7 +75,9 @@ export function infraCommand(): Command {
     .action(async () => {
       const status = await localStatus();
       if (!status.state) {
-        process.stderr.write('membrane: local infrastructure is not running; start it with `npm run infra -- up`.\n');
+        process.stderr.write(
+          'membrane: local infrastructure is not running; start it with `npm run infra -- up`.\n',
+        );
         process.exitCode = 1;
         return;
       }

@@ -11,7 +11,10 @@ import { runCli } from '../../support/cli.js';
 describe('membrane infra up / status / down', () => {
   it('starts a second, independent instance, reports it healthy, reuses it, and stops it without leftovers', async () => {
     // Its own state folder; the downloaded jars are shared with the run's instance.
-    const env = { ...process.env, MEMBRANE_INFRA_DIR: await mkdtemp(join(tmpdir(), 'membrane-infra-')) };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      MEMBRANE_INFRA_DIR: await mkdtemp(join(tmpdir(), 'membrane-infra-')),
+    };
     delete env['KAFKA_BROKERS'];
     delete env['SCHEMA_REGISTRY_URL'];
 
@@ -36,7 +39,9 @@ describe('membrane infra up / status / down', () => {
 
     const table = await runCli(['infra', 'status'], env);
     expect(table.stdout).toMatch(/^kafka\s+healthy\s+127\.0\.0\.1:\d+/m);
-    expect(table.stdout).toMatch(/^registry\s+healthy\s+http:\/\/127\.0\.0\.1:\d+\/apis\/ccompat\/v7/m);
+    expect(table.stdout).toMatch(
+      /^registry\s+healthy\s+http:\/\/127\.0\.0\.1:\d+\/apis\/ccompat\/v7/m,
+    );
 
     const again = await runCli(['infra', 'up'], env);
     expect(again.code).toBe(0);
@@ -45,7 +50,9 @@ describe('membrane infra up / status / down', () => {
 
     const down = await runCli(['infra', 'down'], env);
     expect(down.code).toBe(0);
-    expect(down.stdout).toMatch(/^Stopped kafka \(pid \d+, terminated\) and registry \(pid \d+, terminated\)\./);
+    expect(down.stdout).toMatch(
+      /^Stopped kafka \(pid \d+, terminated\) and registry \(pid \d+, terminated\)\./,
+    );
     expect(isAlive(state.kafka.pid)).toBe(false);
     expect(isAlive(state.registry.pid)).toBe(false);
 

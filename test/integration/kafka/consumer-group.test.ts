@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
-import { consumeUntil, createTopics, testConsumer, testKafka, uniqueName } from '../../support/kafka.js';
+import {
+  consumeUntil,
+  createTopics,
+  testConsumer,
+  testKafka,
+  uniqueName,
+} from '../../support/kafka.js';
 
 describe('a consumer group against the real broker', () => {
   const kafka = testKafka();
@@ -49,7 +55,10 @@ describe('a consumer group against the real broker', () => {
         .map((r) => (JSON.parse(r.message.value?.toString() ?? '{}') as { seq: number }).seq);
       expect(seqs).toEqual(Array.from({ length: perKey }, (_, i) => i));
       // One key, one partition.
-      expect(new Set(received.filter((r) => r.message.key?.toString() === key).map((r) => r.partition)).size).toBe(1);
+      expect(
+        new Set(received.filter((r) => r.message.key?.toString() === key).map((r) => r.partition))
+          .size,
+      ).toBe(1);
     }
 
     const ends = await admin.fetchTopicOffsets(topic);

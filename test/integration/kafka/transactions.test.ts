@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
-import { consumeUntil, createTopics, testConsumer, testKafka, uniqueName } from '../../support/kafka.js';
+import {
+  consumeUntil,
+  createTopics,
+  testConsumer,
+  testKafka,
+  uniqueName,
+} from '../../support/kafka.js';
 
 describe('Kafka transactions against the real broker', () => {
   const kafka = testKafka();
@@ -45,11 +51,7 @@ describe('Kafka transactions against the real broker', () => {
     await txn.commit();
     await producer.disconnect();
 
-    const seen = await consumeUntil(
-      testConsumer(kafka),
-      [output],
-      (r) => r.length >= 3,
-    );
+    const seen = await consumeUntil(testConsumer(kafka), [output], (r) => r.length >= 3);
     expect(seen.map((r) => r.message.value?.toString())).toEqual(['A', 'B', 'C']);
 
     const [offsets] = await admin.fetchOffsets({ groupId, topics: [input] });
@@ -81,10 +83,8 @@ describe('Kafka transactions against the real broker', () => {
     await committed.commit();
     await producer.disconnect();
 
-    const committedView = await consumeUntil(
-      testConsumer(kafka),
-      [topic],
-      (r) => r.some((m) => m.message.value?.toString() === 'committed'),
+    const committedView = await consumeUntil(testConsumer(kafka), [topic], (r) =>
+      r.some((m) => m.message.value?.toString() === 'committed'),
     );
     expect(committedView.map((r) => r.message.value?.toString())).toEqual(['committed']);
 
@@ -93,7 +93,10 @@ describe('Kafka transactions against the real broker', () => {
       [topic],
       (r) => r.some((m) => m.message.value?.toString() === 'committed'),
     );
-    expect(uncommittedView.map((r) => r.message.value?.toString())).toEqual(['aborted', 'committed']);
+    expect(uncommittedView.map((r) => r.message.value?.toString())).toEqual([
+      'aborted',
+      'committed',
+    ]);
 
     // The offsets sent in the aborted transaction were not committed either.
     const [offsets] = await admin.fetchOffsets({ groupId, topics: [input] });

@@ -50,14 +50,26 @@ describe('@kafkajs/confluent-schema-registry against the real registry', () => {
     );
     expect(evolved.id).not.toBe(id);
     expect(await registry.getLatestSchemaId(subject)).toBe(evolved.id);
-    const newBytes = await registry.encode(evolved.id, { sku: 'SKU-2', deltaQty: 5, reason: 'cycle-count' });
-    expect(await registry.decode(newBytes)).toEqual({ sku: 'SKU-2', deltaQty: 5, reason: 'cycle-count' });
+    const newBytes = await registry.encode(evolved.id, {
+      sku: 'SKU-2',
+      deltaQty: 5,
+      reason: 'cycle-count',
+    });
+    expect(await registry.decode(newBytes)).toEqual({
+      sku: 'SKU-2',
+      deltaQty: 5,
+      reason: 'cycle-count',
+    });
     expect(await registry.decode(bytes)).toEqual({ sku: 'SKU-1', deltaQty: -3 });
   });
 
   it('fails on an unknown schema id instead of guessing', async () => {
     const registry = createSchemaRegistry({ url: infra().registryUrl });
-    const bogus = Buffer.concat([Buffer.from([0]), Buffer.from([0x7f, 0xff, 0xff, 0x00]), Buffer.from([2, 3])]);
+    const bogus = Buffer.concat([
+      Buffer.from([0]),
+      Buffer.from([0x7f, 0xff, 0xff, 0x00]),
+      Buffer.from([2, 3]),
+    ]);
     await expect(registry.decode(bogus)).rejects.toThrow();
   });
 });
