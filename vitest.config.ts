@@ -7,6 +7,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // Unit tests first: they fail fast and need no broker.
+          sequence: { groupOrder: 0 },
           include: ['test/**/*.test.ts'],
           exclude: ['test/integration/**'],
           testTimeout: 20_000,
@@ -15,6 +17,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['test/integration/**/*.test.ts'],
           // Starts (or reuses) a real Kafka broker and schema registry once per run.
           globalSetup: ['test/integration/global-setup.ts'],
