@@ -1,0 +1,62 @@
+import type { Issue, Stage } from './issues.js';
+
+/** Header values as Kafka clients hand them over. */
+export type HeaderValue = Buffer | string | readonly (Buffer | string)[] | undefined;
+export type Headers = Readonly<Record<string, HeaderValue>>;
+
+/** An upstream record and where it came from. Its bytes are never changed. */
+export interface SourceRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  /** Milliseconds since the epoch, as a string (Kafka's own representation). */
+  readonly timestamp: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Headers;
+}
+
+/** A translated record, ready to produce. */
+export interface OutputRecord {
+  readonly topic: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The deterministic `membrane.id`. */
+  readonly id: string;
+  /** The route (event) that produced it. */
+  readonly route: string;
+  /** The translated record before encoding, for tests, diffs and state. */
+  readonly payload: Readonly<Record<string, unknown>>;
+  /** The aggregate key the record is ordered and clocked by, when the mapping names one. */
+  readonly aggregate: string | undefined;
+}
+
+export type PipelineResult =
+  | { readonly kind: 'pass'; readonly outputs: readonly OutputRecord[] }
+  | { readonly kind: 'drop'; readonly reason: string; readonly id: string | undefined }
+  | {
+      readonly kind: 'quarantine';
+      readonly stage: Stage;
+      readonly issues: readonly Issue[];
+      /** The ID the record would have had, when it got far enough to know it. */
+      readonly id: string | undefined;
+    };
+
+/** The first value of a header as text, or undefined. */
+export function headerText(headers: Headers, name: string): string | undefined {
+  const value = headers[name];
+  if (value === undefined) return undefined;
+  const first = Array.isArray(value) ? (value as readonly (Buffer | string)[])[0] : (value as Buffer | string);
+  if (first === undefined) return undefined;
+  return typeof first === 'string' ? first : first.toString('utf8');
+}
+
+/** The first value of a header as bytes, or undefined. */
+export function headerBytes(headers: Headers, name: string): Buffer | undefined {
+  const value = headers[name];
+  if (value === undefined) return undefined;
+  const first = Array.isArray(value) ? (value as readonly (Buffer | string)[])[0] : (value as Buffer | string);
+  if (first === undefined) return undefined;
+  return typeof first === 'string' ? Buffer.from(first, 'utf8') : first;
+}

@@ -1,0 +1,274 @@
+import { readFile } from 'node:fs/promises';
+import { closest } from 'fastest-levenshtein';
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { MembraneError } from '../core/errors.js';
+import { mappingSpec, type MappingSpec } from './spec.js';
+
+export type SpecPath = readonly (string | number)[];
+
+/** One thing wrong with a mapping file, where it is, and what to do. */
+export interface MappingProblem {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** `events[0].map.totalCents.as` */
+  readonly path: string;
+  readonly message: string;
+  readonly hint?: string;
+}
+
+export function formatPath(path: SpecPath): string {
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`))
+    .join('');
+}
+
+export function formatProblem(p: MappingProblem): string {
+  const where = p.path === '' ? '' : `${p.path}: `;
+  return `${p.file}:${p.line}:${p.column}: ${where}${p.message}${p.hint ? ` (${p.hint})` : ''}`;
+}
+
+/** Every problem of one or more mapping files, reported together. */
+export class MappingError extends MembraneError {
+  override readonly name = 'MappingError';
+  readonly problems: readonly MappingProblem[];
+
+  constructor(problems: readonly MappingProblem[]) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    super('mapping.invalid', `${count} in mapping files:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`, {
+      hint: 'fix the mapping files at the positions given',
+    });
+    this.problems = problems;
+  }
+}
+
+/** A parsed, interpolated and validated mapping, with the positions of its nodes. */
+export interface LoadedMapping {
+  readonly file: string;
+  readonly spec: MappingSpec;
+  /** Line and column (1-based) of the node at `path`, or of its nearest existing parent. */
+  locate(path: SpecPath): { line: number; column: number };
+  /** A problem at `path`, positioned. */
+  problem(path: SpecPath, message: string, hint?: string): MappingProblem;
+}
+
+const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+interface Located {
+  readonly doc: Document;
+  readonly lines: LineCounter;
+  readonly file: string;
+}
+
+function nodeAt(doc: Document, path: SpecPath): Node | undefined {
+  const node = doc.getIn(path, true);
+  return node !== null && typeof node === 'object' && 'range' in (node as object) ? (node as Node) : undefined;
+}
+
+function positionOf(where: Located, path: SpecPath, keyOf = false): { line: number; column: number } {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const prefix = path.slice(0, depth);
+    if (keyOf && depth === path.length && depth > 0) {
+      // The key itself (for unknown keys), not its value.
+      const parent = nodeAt(where.doc, path.slice(0, -1));
+      if (parent && isMap(parent)) {
+        const pair = parent.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === path[depth - 1]);
+        const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
+        if (range) {
+          const { line, col } = where.lines.linePos(range[0]);
+          return { line, column: col };
+        }
+      }
+    }
+    const node = depth === 0 ? (where.doc.contents as Node | null) : nodeAt(where.doc, prefix);
+    const range = node?.range;
+    if (range) {
+      const { line, col } = where.lines.linePos(range[0]);
+      return { line, column: col };
+    }
+  }
+  return { line: 1, column: 1 };
+}
+
+/** Replaces `${env:NAME}` in every string; a missing variable is a problem naming it. */
+function interpolate(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  path: (string | number)[],
+  missing: { path: SpecPath; name: string }[],
+): unknown {
+  if (typeof value === 'string') {
+    if (!value.includes('${env:')) return value;
+    return value.replace(ENV_REF, (_match, variable: string) => {
+      const resolved = env[variable];
+      if (resolved === undefined) {
+        missing.push({ path: [...path], name: variable });
+        return '';
+      }
+      return resolved;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, [...path, i], missing));
+  if (value !== null && typeof value === 'object') {
+    const result: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) result[key] = interpolate(item, env, [...path, key], missing);
+    return result;
+  }
+  return value;
+}
+
+type AnySchema = z.core.$ZodType;
+
+/** The keys an object schema at `path` accepts, for "did you mean" hints. */
+function knownKeysAt(schema: AnySchema, path: SpecPath): string[] {
+  let current: AnySchema | undefined = schema;
+  const unwrap = (s: AnySchema | undefined): AnySchema | undefined => {
+    let node = s;
+    for (let i = 0; i < 20 && node; i++) {
+      const def = node._zod.def as unknown as Record<string, unknown> & { type: string };
+      if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'readonly') {
+        node = def['innerType'] as AnySchema;
+      } else if (def.type === 'pipe') {
+        node = def['in'] as AnySchema;
+      } else if (def.type === 'lazy') {
+        node = (def['getter'] as () => AnySchema)();
+      } else if (def.type === 'union') {
+        const options = def['options'] as AnySchema[];
+        node = options.find((o) => (unwrap(o)?._zod.def.type ?? '') === 'object') ?? options[0];
+        if (node && node._zod.def.type !== 'union') continue;
+        return node;
+      } else {
+        return node;
+      }
+    }
+    return node;
+  };
+  for (const part of path) {
+    current = unwrap(current);
+    if (!current) return [];
+    const def = current._zod.def as unknown as Record<string, unknown> & { type: string };
+    if (def.type === 'object') current = (def['shape'] as Record<string, AnySchema>)[String(part)];
+    else if (def.type === 'array') current = def['element'] as AnySchema;
+    else if (def.type === 'record') current = def['valueType'] as AnySchema;
+    else return [];
+  }
+  current = unwrap(current);
+  if (current?._zod.def.type !== 'object') return [];
+  return Object.keys((current._zod.def as unknown as { shape: Record<string, unknown> }).shape);
+}
+
+/** Flattens zod issues; of a union's branches, keeps the one that fits the value's kind. */
+function flatten(issues: readonly z.core.$ZodIssue[], base: SpecPath = []): { path: SpecPath; issue: z.core.$ZodIssue }[] {
+  const out: { path: SpecPath; issue: z.core.$ZodIssue }[] = [];
+  for (const issue of issues) {
+    const path = [...base, ...(issue.path as (string | number)[])];
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const branches = issue.errors.map((branch) => flatten(branch, path));
+      const fitting = branches.filter(
+        (branch) => !branch.some((b) => b.issue.code === 'invalid_type' && b.path.length === path.length),
+      );
+      const chosen = fitting[0] ?? branches[branches.length - 1] ?? [];
+      out.push(...(chosen.length > 0 ? chosen : [{ path, issue }]));
+    } else {
+      out.push({ path, issue });
+    }
+  }
+  return out;
+}
+
+function hintFor(issue: z.core.$ZodIssue, path: SpecPath, value: unknown): string | undefined {
+  if (issue.code === 'invalid_value' && typeof value === 'string' && issue.values.length > 0) {
+    const candidates = issue.values.map(String);
+    return `did you mean "${closest(value, candidates)}"?`;
+  }
+  return undefined;
+}
+
+function valueAt(root: unknown, path: SpecPath): unknown {
+  let current = root;
+  for (const part of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string | number, unknown>)[part];
+  }
+  return current;
+}
+
+/**
+ * YAML text → interpolated → validated mapping. Collects every problem (YAML syntax,
+ * missing environment variables, schema violations) and throws them together.
+ */
+export function loadMappingText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedMapping {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const where: Located = { doc, lines, file };
+  const problem = (path: SpecPath, message: string, hint?: string, keyOf = false): MappingProblem => {
+    const { line, column } = positionOf(where, path, keyOf);
+    return hint === undefined
+      ? { file, line, column, path: formatPath(path), message }
+      : { file, line, column, path: formatPath(path), message, hint };
+  };
+
+  if (doc.errors.length > 0) {
+    throw new MappingError(
+      doc.errors.map((error) => {
+        const pos = error.linePos?.[0] ?? { line: 1, col: 1 };
+        return { file, line: pos.line, column: pos.col, path: '', message: error.message.split('\n')[0] ?? error.message };
+      }),
+    );
+  }
+
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  const missing: { path: SpecPath; name: string }[] = [];
+  const interpolated = interpolate(raw, env, [], missing);
+  const problems: MappingProblem[] = missing.map(({ path, name }) =>
+    problem(path, `environment variable ${name} is not set`, `set ${name}, or change the \${env:${name}} reference`),
+  );
+
+  const result = mappingSpec.safeParse(interpolated);
+  if (!result.success) {
+    for (const { path, issue } of flatten(result.error.issues)) {
+      if (issue.code === 'unrecognized_keys') {
+        const known = knownKeysAt(mappingSpec, path);
+        for (const key of issue.keys) {
+          const suggestion = known.length > 0 ? closest(key, known) : undefined;
+          problems.push(
+            problem(
+              [...path, key],
+              `unknown key "${key}"`,
+              suggestion ? `did you mean "${suggestion}"? valid keys: ${known.join(', ')}` : undefined,
+              true,
+            ),
+          );
+        }
+        continue;
+      }
+      // A missing variable was reported already; its empty stand-in fails again here.
+      if (missing.some((m) => formatPath(m.path) === formatPath(path))) continue;
+      const value = valueAt(interpolated, path);
+      const isMissing = value === undefined && issue.code === 'invalid_type';
+      problems.push(problem(path, isMissing ? 'is required' : issue.message, hintFor(issue, path, value)));
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new MappingError(problems);
+
+  return {
+    file,
+    spec: result.data,
+    locate: (path) => positionOf(where, path),
+    problem: (path, message, hint) => problem(path, message, hint),
+  };
+}
+
+export async function loadMappingFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedMapping> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new MembraneError('mapping.unreadable', `Cannot read mapping file ${file}: ${(error as Error).message}.`, {
+      cause: error,
+      hint: 'check the path',
+    });
+  }
+  return loadMappingText(text, file, env);
+}
