@@ -1,0 +1,72 @@
+import { parse } from '@marcbachmann/cel-js';
+
+/**
+ * CEL (via @marcbachmann/cel-js, chosen over @bufbuild/cel: about 5x faster on our
+ * expressions, see bench/cel.ts). Expressions are parsed once at startup; at run time only
+ * the variables an expression names are converted (CEL integers are BigInt).
+ */
+export interface CompiledExpression {
+  readonly source: string;
+  /** Evaluates with the named variables looked up in `variables`, then in `extra`. */
+  evaluate(variables: Readonly<Record<string, unknown>>, extra?: Readonly<Record<string, unknown>>): unknown;
+}
+
+/** Throws the parser's error (with its message) for an invalid expression. */
+export function compileExpression(source: string): CompiledExpression {
+  const program = parse(source);
+  const names = referencedNames(source);
+  return {
+    source,
+    evaluate(variables, extra) {
+      const activation: Record<string, unknown> = {};
+      for (const name of names) {
+        if (extra && Object.hasOwn(extra, name)) activation[name] = toCel(extra[name]);
+        else if (Object.hasOwn(variables, name)) activation[name] = toCel(variables[name]);
+      }
+      return program(activation);
+    },
+  };
+}
+
+/** Identifiers that may name a variable: not after a dot, not inside a string literal. */
+export function referencedNames(source: string): readonly string[] {
+  const withoutStrings = source.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""');
+  const names = new Set<string>();
+  for (const match of withoutStrings.matchAll(/(?<![.\w])([A-Za-z_]\w*)/g)) {
+    if (match[1]) names.add(match[1]);
+  }
+  return [...names];
+}
+
+/** JSON-ish value → CEL value: integral numbers become BigInt (CEL `int`). */
+export function toCel(value: unknown): unknown {
+  if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value) : value;
+  if (Array.isArray(value)) return value.map(toCel);
+  if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    const result: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) result[key] = toCel(item);
+    return result;
+  }
+  return value;
+}
+
+/** CEL value → JSON-ish value; undefined when it does not fit (an int beyond 2^53). */
+export function fromCel(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
+      ? Number(value)
+      : undefined;
+  }
+  if (Array.isArray(value)) return value.map(fromCel);
+  if (value instanceof Map) {
+    const result: Record<string, unknown> = {};
+    for (const [key, item] of value) result[String(key)] = fromCel(item);
+    return result;
+  }
+  if (value !== null && typeof value === 'object') {
+    const result: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) result[key] = fromCel(item);
+    return result;
+  }
+  return value;
+}

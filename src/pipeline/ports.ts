@@ -1,0 +1,61 @@
+import type { Type } from 'avsc';
+import { compare, increment, merge, type VectorClock } from '../core/vector-clock.js';
+
+/**
+ * What the pipeline needs from a schema registry. Implementations throw a retriable
+ * MembraneError when the registry cannot be reached: that is never the record's fault.
+ */
+export interface SchemaRegistryPort {
+  /** The writer schema registered under `id`, or undefined when the registry has none. */
+  schemaById(id: number): Promise<Type | undefined>;
+  /** Registers `schema` under `subject` (idempotent) and returns its id. */
+  register(subject: string, schema: Type): Promise<number>;
+}
+
+/** A registry in memory: for `membrane test`, unit tests and benchmarks. */
+export class InMemorySchemaRegistry implements SchemaRegistryPort {
+  private readonly byId = new Map<number, Type>();
+  private readonly ids = new Map<string, number>();
+
+  schemaById(id: number): Promise<Type | undefined> {
+    return Promise.resolve(this.byId.get(id));
+  }
+
+  register(subject: string, schema: Type): Promise<number> {
+    const fingerprint = `${subject}\u0000${schema.fingerprint('sha256').toString('hex')}`;
+    let id = this.ids.get(fingerprint);
+    if (id === undefined) {
+      id = this.byId.size + 1;
+      this.byId.set(id, schema);
+      this.ids.set(fingerprint, id);
+    }
+    return Promise.resolve(id);
+  }
+}
+
+export interface ClockAdvance {
+  readonly clock: VectorClock;
+  /** The upstream clock was concurrent with the aggregate's: neither saw the other. */
+  readonly concurrent: boolean;
+}
+
+/**
+ * The per-aggregate vector clocks. The runtime backs this with a changelog topic; the
+ * pipeline only asks it to advance a clock for an output it is about to emit.
+ */
+export interface ClockPort {
+  advance(aggregate: string, system: string, upstream: VectorClock | undefined): ClockAdvance;
+}
+
+/** Clocks in a Map: for `membrane test`, unit tests and benchmarks. */
+export class InMemoryClocks implements ClockPort {
+  readonly clocks = new Map<string, VectorClock>();
+
+  advance(aggregate: string, system: string, upstream: VectorClock | undefined): ClockAdvance {
+    const current = this.clocks.get(aggregate) ?? {};
+    const concurrent = upstream !== undefined && compare(upstream, current) === 'concurrent';
+    const next = increment(upstream ? merge(current, upstream) : current, system);
+    this.clocks.set(aggregate, next);
+    return { clock: next, concurrent };
+  }
+}

@@ -1,0 +1,153 @@
+import type { Type } from 'avsc';
+import { issue } from '../../core/issues.js';
+import type { SourceRecord } from '../../core/records.js';
+import { pass, quarantine, type Verdict } from '../../core/verdict.js';
+import type { SchemaRegistryPort } from '../ports.js';
+
+/**
+ * decode — bytes to a plain record. JSON (strict UTF-8, depth-limited, no prototype keys),
+ * Avro in the Confluent wire format through the registry (writer schemas resolved to an
+ * optional reader schema), or plain Avro with a local schema.
+ */
+export type DecodedRecord = Record<string, unknown>;
+export type DecodeStage = (record: SourceRecord) => Verdict<DecodedRecord> | Promise<Verdict<DecodedRecord>>;
+
+export const MAX_DEPTH = 64;
+const FORBIDDEN = ['__proto__', 'constructor', 'prototype'];
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Depth and forbidden keys, without recursion (a hostile record may nest 10,000 deep). */
+function inspect(root: unknown, mayHaveForbidden: boolean): Verdict<undefined> {
+  const stack: { value: unknown; depth: number; path: string }[] = [{ value: root, depth: 1, path: '' }];
+  while (stack.length > 0) {
+    const { value, depth, path } = stack.pop() as { value: unknown; depth: number; path: string };
+    if (depth > MAX_DEPTH) {
+      return quarantine(issue('decode.too-deep', path, `nested deeper than ${MAX_DEPTH} levels`));
+    }
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i];
+        if (item !== null && typeof item === 'object') stack.push({ value: item, depth: depth + 1, path: `${path}[${i}]` });
+      }
+    } else if (value !== null && typeof value === 'object') {
+      for (const key of Object.keys(value)) {
+        const childPath = path === '' ? key : `${path}.${key}`;
+        if (mayHaveForbidden && FORBIDDEN.includes(key)) {
+          return quarantine(issue('decode.forbidden-key', childPath, `key ${key} is not allowed (prototype pollution)`));
+        }
+        const item = (value as Record<string, unknown>)[key];
+        if (item !== null && typeof item === 'object') stack.push({ value: item, depth: depth + 1, path: childPath });
+      }
+    }
+  }
+  return pass(undefined);
+}
+
+export function decodeJson(bytes: Buffer): Verdict<DecodedRecord> {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return quarantine(issue('decode.invalid-utf8', '', 'the value is not valid UTF-8'));
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return quarantine(issue('decode.invalid-json', '', (error as Error).message.slice(0, 200)));
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return quarantine(issue('decode.not-an-object', '', `the value is ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}, not an object`));
+  }
+  const mayHaveForbidden = FORBIDDEN.some((key) => text.includes(`"${key}"`));
+  const checked = inspect(value, mayHaveForbidden);
+  return checked.kind === 'pass' ? pass(value as DecodedRecord) : checked;
+}
+
+/** Plain object copy of an avsc value (records are class instances). */
+function plain(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return value;
+  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === 'object') {
+    const result: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) result[key] = plain((value as Record<string, unknown>)[key]);
+    return result;
+  }
+  return value;
+}
+
+function decodeAvroBody(type: Type, bytes: Buffer, offset: number, resolver?: unknown): Verdict<DecodedRecord> {
+  let result: { value: unknown; offset: number };
+  try {
+    result = (type.decode as (buf: Buffer, pos: number, resolver?: unknown) => { value: unknown; offset: number })(
+      bytes,
+      offset,
+      resolver,
+    );
+  } catch (error) {
+    return quarantine(issue('decode.invalid-avro', '', `not valid Avro for its schema: ${(error as Error).message.slice(0, 200)}`));
+  }
+  if (result.offset === -1) return quarantine(issue('decode.truncated', '', 'the Avro value ends early'));
+  if (result.offset !== bytes.length) {
+    return quarantine(issue('decode.invalid-avro', '', `${bytes.length - result.offset} bytes left over after the Avro value`));
+  }
+  const value = plain(result.value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return quarantine(issue('decode.not-an-object', '', 'the Avro value is not a record'));
+  }
+  return pass(value as DecodedRecord);
+}
+
+export function createDecodeStage(
+  format: 'json' | 'avro' | 'avro-binary',
+  options: { readonly registry: SchemaRegistryPort; readonly reader: Type | undefined },
+): DecodeStage {
+  const empty = quarantine(issue('decode.empty-value', '', 'the value is null (a tombstone) or empty'));
+  if (format === 'json') {
+    return (record) => (record.value === null || record.value.length === 0 ? empty : decodeJson(record.value));
+  }
+  if (format === 'avro-binary') {
+    const reader = options.reader;
+    if (!reader) throw new Error('avro-binary needs a schema');
+    return (record) => (record.value === null || record.value.length === 0 ? empty : decodeAvroBody(reader, record.value, 0));
+  }
+  // Confluent wire format: 0x00, a 4-byte big-endian schema ID, the Avro body.
+  const writers = new Map<number, { type: Type; resolver: unknown }>();
+  const { registry, reader } = options;
+  const decodeWith = (bytes: Buffer, id: number, entry: { type: Type; resolver: unknown } | null): Verdict<DecodedRecord> => {
+    if (entry === null) return quarantine(issue('decode.unknown-schema', '', `schema ID ${id} is not in the registry`));
+    return entry.resolver === undefined
+      ? decodeAvroBody(entry.type, bytes, 5)
+      : decodeAvroBody(reader as Type, bytes, 5, entry.resolver);
+  };
+  return (record) => {
+    const bytes = record.value;
+    if (bytes === null || bytes.length === 0) return empty;
+    if (bytes[0] !== 0) {
+      return quarantine(issue('decode.wrong-magic-byte', '', `first byte is 0x${(bytes[0] ?? 0).toString(16).padStart(2, '0')}, not the 0x00 of the Confluent wire format`));
+    }
+    if (bytes.length < 5) return quarantine(issue('decode.truncated', '', 'shorter than the 5-byte wire-format header'));
+    const id = bytes.readInt32BE(1);
+    const cached = writers.get(id);
+    if (cached !== undefined) return decodeWith(bytes, id, cached);
+    return registry.schemaById(id).then((writer) => {
+      let entry: { type: Type; resolver: unknown } | null = null;
+      if (writer) {
+        let resolver: unknown;
+        if (reader) {
+          try {
+            resolver = reader.createResolver(writer);
+          } catch (error) {
+            return quarantine(
+              issue('decode.unknown-schema', '', `writer schema ${id} cannot be read as the reader schema: ${(error as Error).message.slice(0, 200)}`),
+            );
+          }
+        }
+        entry = { type: writer, resolver };
+      }
+      // Unknown IDs are not cached: a lagging registry may learn them later.
+      if (entry) writers.set(id, entry);
+      return decodeWith(bytes, id, entry);
+    });
+  };
+}
