@@ -7,6 +7,8 @@ import { parse } from '@marcbachmann/cel-js';
  */
 export interface CompiledExpression {
   readonly source: string;
+  /** Names the expression may read as variables. */
+  readonly names: readonly string[];
   /** Evaluates with the named variables looked up in `variables`, then in `extra`. */
   evaluate(variables: Readonly<Record<string, unknown>>, extra?: Readonly<Record<string, unknown>>): unknown;
 }
@@ -17,6 +19,7 @@ export function compileExpression(source: string): CompiledExpression {
   const names = referencedNames(source);
   return {
     source,
+    names,
     evaluate(variables, extra) {
       const activation: Record<string, unknown> = {};
       for (const name of names) {

@@ -1,0 +1,132 @@
+import { stageOf, type Issue } from '../core/issues.js';
+import type { OutputRecord, PipelineResult, SourceRecord } from '../core/records.js';
+import type { CompiledExpression } from './cel.js';
+import type { ClockPort } from './ports.js';
+import type { DecodeStage } from './stages/decode.js';
+import { encodeRecord, type EncodeTarget } from './stages/encode.js';
+import type { MapStage } from './stages/map.js';
+import { createRouteStage } from './stages/route.js';
+import type { Stamper } from './stages/stamp.js';
+import type { TrustStage } from './stages/trust.js';
+import type { UpcastStage } from './stages/upcast.js';
+import type { ValidateStage } from './stages/validate.js';
+
+export interface CompiledRoute {
+  readonly name: string;
+  readonly when: CompiledExpression | undefined;
+  /** Set for a route that drops on purpose. */
+  readonly drop: string | undefined;
+  readonly targets: readonly EncodeTarget[];
+  readonly map: MapStage | undefined;
+  readonly validate: ValidateStage | undefined;
+}
+
+export interface PipelineParts {
+  readonly name: string;
+  readonly version: number;
+  readonly system: string;
+  readonly topics: readonly string[];
+  readonly trust: TrustStage;
+  readonly decode: DecodeStage;
+  readonly upcast: UpcastStage | undefined;
+  readonly routes: readonly CompiledRoute[];
+  readonly otherwise: 'quarantine' | { readonly drop: string };
+  readonly stamper: Stamper;
+  readonly clocks: ClockPort | undefined;
+}
+
+function failed(issues: readonly Issue[], id: string | undefined): PipelineResult {
+  const first = issues[0];
+  return { kind: 'quarantine', stage: first ? stageOf(first.code) : 'decode', issues, id };
+}
+
+/**
+ * One mapping, compiled: trust → decode → upcast → route → map → validate → stamp → encode.
+ * Never throws for bad data (that is a quarantine result); throws only what the ports throw
+ * (a registry that cannot be reached), which the runtime retries.
+ */
+export class Pipeline {
+  readonly name: string;
+  readonly version: number;
+  readonly system: string;
+  readonly topics: readonly string[];
+  readonly ref: string;
+  private readonly parts: PipelineParts;
+  private readonly route: ReturnType<typeof createRouteStage<CompiledRoute>>;
+
+  constructor(parts: PipelineParts) {
+    this.parts = parts;
+    this.name = parts.name;
+    this.version = parts.version;
+    this.system = parts.system;
+    this.topics = parts.topics;
+    this.ref = `${parts.name}@${parts.version}`;
+    this.route = createRouteStage(parts.routes);
+  }
+
+  /** Every output topic, for topic checks and creation. */
+  outputTopics(): string[] {
+    return [...new Set(this.parts.routes.flatMap((r) => r.targets.map((t) => t.topic)))];
+  }
+
+  async process(source: SourceRecord): Promise<PipelineResult> {
+    const p = this.parts;
+    const trusted = p.trust(source);
+    if (trusted.kind === 'quarantine') return failed(trusted.issues, undefined);
+
+    const decodedOrPromise = p.decode(source);
+    const decoded = decodedOrPromise instanceof Promise ? await decodedOrPromise : decodedOrPromise;
+    if (decoded.kind === 'quarantine') return failed(decoded.issues, undefined);
+    if (decoded.kind === 'drop') return { kind: 'drop', reason: decoded.reason, id: undefined };
+
+    let record = decoded.value;
+    if (p.upcast) {
+      const upcasted = p.upcast(record);
+      if (upcasted.kind === 'quarantine') return failed(upcasted.issues, undefined);
+      if (upcasted.kind === 'drop') return { kind: 'drop', reason: upcasted.reason, id: undefined };
+      record = upcasted.value;
+    }
+
+    const { identity, issues: identityIssues } = p.stamper.identify(record, source);
+    const firstId = identityIssues.length === 0 ? p.stamper.idFor(identity, 0) : undefined;
+
+    const routed = this.route(record, source);
+    if (routed.kind === 'no-match') {
+      if (p.otherwise !== 'quarantine') return { kind: 'drop', reason: p.otherwise.drop, id: firstId };
+      const detail = routed.errors.length > 0 ? `; conditions that failed: ${routed.errors.join('; ')}` : '';
+      return failed([{ code: 'route.no-match', path: '', message: `no route matched${detail}` }], firstId);
+    }
+    const route = routed.route;
+    if (route.drop !== undefined) return { kind: 'drop', reason: `${route.name}: ${route.drop}`, id: firstId };
+    if (identityIssues.length > 0) return failed(identityIssues, undefined);
+    if (!route.map || !route.validate) throw new Error(`route ${route.name} has no map`);
+
+    const mapped = route.map(record);
+    if (mapped.kind !== 'pass') return mapped.kind === 'drop' ? { kind: 'drop', reason: mapped.reason, id: firstId } : failed(mapped.issues, firstId);
+    const valid = route.validate(mapped.value, record);
+    if (valid.kind !== 'pass') return valid.kind === 'drop' ? { kind: 'drop', reason: valid.reason, id: firstId } : failed(valid.issues, firstId);
+    const payload = valid.value;
+
+    const encoded = [];
+    for (const target of route.targets) {
+      const bytes = encodeRecord(target, payload);
+      if (bytes.kind !== 'pass') return bytes.kind === 'drop' ? { kind: 'drop', reason: bytes.reason, id: firstId } : failed(bytes.issues, firstId);
+      encoded.push({ target, bytes: bytes.value });
+    }
+    const clockHeaders = p.clocks ? p.stamper.clockHeaders(identity, p.clocks) : {};
+    const outputs: OutputRecord[] = encoded.map(({ target, bytes }, index) => {
+      const id = p.stamper.idFor(identity, index);
+      return {
+        topic: target.topic,
+        key: bytes.key,
+        value: bytes.value,
+        headers: { ...p.stamper.headers(identity, id, route.name, source), ...clockHeaders },
+        id,
+        route: route.name,
+        payload,
+        aggregate: identity.aggregate,
+      };
+    });
+    return { kind: 'pass', outputs };
+  }
+}

@@ -1,0 +1,44 @@
+import { headerText, type SourceRecord } from '../../core/records.js';
+import type { CompiledExpression } from '../cel.js';
+import type { DecodedRecord } from './decode.js';
+
+/**
+ * route — picks the first route whose `when` holds for the upstream record. Conditions see
+ * the record's fields as variables, plus `record`, `topic` and `headers` (text values).
+ */
+export interface Routable {
+  readonly name: string;
+  readonly when: CompiledExpression | undefined;
+}
+
+export type RouteResult<R> =
+  | { readonly kind: 'matched'; readonly route: R }
+  | { readonly kind: 'no-match'; readonly errors: readonly string[] };
+
+export function createRouteStage<R extends Routable>(routes: readonly R[]): (record: DecodedRecord, source: SourceRecord) => RouteResult<R> {
+  const needsHeaders = routes.some((r) => r.when?.names.includes('headers'));
+  return (record, source) => {
+    const errors: string[] = [];
+    let extra: Record<string, unknown> | undefined;
+    for (const route of routes) {
+      if (!route.when) return { kind: 'matched', route };
+      if (!extra) {
+        extra = { record, topic: source.topic };
+        if (needsHeaders) {
+          const headers: Record<string, string> = {};
+          for (const name of Object.keys(source.headers)) {
+            const text = headerText(source.headers, name);
+            if (text !== undefined) headers[name] = text;
+          }
+          extra['headers'] = headers;
+        }
+      }
+      try {
+        if (route.when.evaluate(record, extra) === true) return { kind: 'matched', route };
+      } catch (error) {
+        errors.push(`${route.name}: ${(error as Error).message.split('\n')[0] ?? ''}`);
+      }
+    }
+    return { kind: 'no-match', errors };
+  };
+}

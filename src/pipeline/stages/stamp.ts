@@ -1,0 +1,135 @@
+import { deterministicId, eventKeyFromCoordinates, eventKeyFromId, mappingNamespace } from '../../core/ids.js';
+import { issue, shown, type Issue } from '../../core/issues.js';
+import { headerText, type SourceRecord } from '../../core/records.js';
+import { formatClock, parseClock, type VectorClock } from '../../core/vector-clock.js';
+import { compilePath, formatFieldPath, getPath, type CompiledPath } from '../paths.js';
+import type { ClockPort } from '../ports.js';
+import type { DecodedRecord } from './decode.js';
+
+/**
+ * stamp — identity and lineage. The deterministic ID is UUIDv5 in the mapping's namespace
+ * of the source system + upstream event ID (or the record's coordinates when the mapping
+ * names no event ID) + the output index. Correlation and causation IDs are carried from
+ * upstream when present, never invented. The vector clock comes from the clock port.
+ */
+export interface IdentityConfig {
+  readonly aggregate?: string | undefined;
+  readonly event?: string | undefined;
+  readonly correlation?: { readonly header?: string | undefined; readonly field?: string | undefined } | undefined;
+  readonly causation?: { readonly header?: string | undefined; readonly field?: string | undefined } | undefined;
+  readonly clock?: { readonly header?: string | undefined; readonly field?: string | undefined } | undefined;
+}
+
+export interface Identity {
+  /** The key IDs are derived from; `idFor(index)` gives output `index`'s ID. */
+  readonly eventKey: string;
+  readonly aggregate: string | undefined;
+  readonly correlation: string | undefined;
+  readonly causation: string | undefined;
+  readonly upstreamClock: VectorClock | undefined;
+}
+
+type Carried = (record: DecodedRecord, source: SourceRecord) => string | undefined;
+
+function carried(spec: IdentityConfig['correlation']): Carried {
+  if (spec?.header !== undefined) {
+    const header = spec.header;
+    return (_record, source) => headerText(source.headers, header);
+  }
+  if (spec?.field !== undefined) {
+    const path = compilePath(spec.field);
+    return (record) => {
+      const value = getPath(record, path);
+      return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+    };
+  }
+  return () => undefined;
+}
+
+function identityValue(value: unknown): string | undefined {
+  if (typeof value === 'string' && value.length > 0) return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+export interface Stamper {
+  readonly namespace: string;
+  identify(record: DecodedRecord, source: SourceRecord): { identity: Identity; issues: readonly Issue[] };
+  idFor(identity: Identity, index: number): string;
+  headers(identity: Identity, id: string, route: string, source: SourceRecord): Record<string, string>;
+  /** Advances the aggregate's clock once per upstream record; the headers to add. */
+  clockHeaders(identity: Identity, clocks: ClockPort): Record<string, string>;
+}
+
+export function createStamper(mapping: { name: string; version: number; system: string }, config: IdentityConfig): Stamper {
+  const namespace = mappingNamespace(mapping.name);
+  const eventPath: CompiledPath | undefined = config.event ? compilePath(config.event) : undefined;
+  const aggregatePath: CompiledPath | undefined = config.aggregate ? compilePath(config.aggregate) : undefined;
+  const correlation = carried(config.correlation);
+  const causation = carried(config.causation);
+  const clockText = carried(config.clock);
+  const mappingRef = `${mapping.name}@${mapping.version}`;
+
+  return {
+    namespace,
+    identify(record, source) {
+      const issues: Issue[] = [];
+      let eventKey: string;
+      if (eventPath) {
+        const raw = getPath(record, eventPath);
+        const id = identityValue(raw);
+        if (id === undefined) {
+          issues.push(issue('stamp.missing-identity', formatFieldPath(eventPath), `event ID is ${raw === undefined ? 'missing' : `not usable: ${shown(raw)}`}`));
+        }
+        eventKey = eventKeyFromId(mapping.system, id ?? '');
+      } else {
+        eventKey = eventKeyFromCoordinates(source.topic, source.partition, source.offset);
+      }
+      let aggregate: string | undefined;
+      if (aggregatePath) {
+        const raw = getPath(record, aggregatePath);
+        aggregate = identityValue(raw);
+        if (aggregate === undefined) {
+          issues.push(issue('stamp.missing-identity', formatFieldPath(aggregatePath), `aggregate key is ${raw === undefined ? 'missing' : `not usable: ${shown(raw)}`}`));
+        }
+      }
+      const clock = clockText(record, source);
+      return {
+        identity: {
+          eventKey,
+          aggregate,
+          correlation: correlation(record, source),
+          causation: causation(record, source),
+          upstreamClock: clock === undefined ? undefined : parseClock(clock),
+        },
+        issues,
+      };
+    },
+    idFor(identity, index) {
+      return deterministicId(namespace, identity.eventKey, index);
+    },
+    headers(identity, id, route, source) {
+      const headers: Record<string, string> = {
+        'membrane.id': id,
+        'membrane.mapping': mappingRef,
+        'membrane.route': route,
+        'membrane.source.system': mapping.system,
+        'membrane.source.topic': source.topic,
+        'membrane.source.partition': String(source.partition),
+        'membrane.source.offset': source.offset,
+        'membrane.source.timestamp': source.timestamp,
+      };
+      if (identity.aggregate !== undefined) headers['membrane.aggregate'] = identity.aggregate;
+      if (identity.correlation !== undefined) headers['membrane.correlation-id'] = identity.correlation;
+      if (identity.causation !== undefined) headers['membrane.causation-id'] = identity.causation;
+      return headers;
+    },
+    clockHeaders(identity, clocks): Record<string, string> {
+      if (identity.aggregate === undefined) return {};
+      const { clock, concurrent } = clocks.advance(identity.aggregate, mapping.system, identity.upstreamClock);
+      return concurrent
+        ? { 'membrane.vclock': formatClock(clock), 'membrane.concurrent': 'true' }
+        : { 'membrane.vclock': formatClock(clock) };
+    },
+  };
+}
