@@ -23,10 +23,7 @@ const record = {
 const bufRecord = new Map<string, unknown>([
   ['totalCents', 1250n],
   ['status', 'C'],
-  [
-    'lines',
-    record.lines.map((line) => new Map<string, unknown>(Object.entries(line))),
-  ],
+  ['lines', record.lines.map((line) => new Map<string, unknown>(Object.entries(line)))],
 ]);
 
 function measure(name: string, evaluate: () => unknown): number {
@@ -54,7 +51,11 @@ const bufRps = measure('@bufbuild/cel', () =>
 );
 
 console.log(
-  JSON.stringify({ bench: 'cel', marcbachmann_cel_js: Math.round(celJsRps), bufbuild_cel: Math.round(bufRps) }),
+  JSON.stringify({
+    bench: 'cel',
+    marcbachmann_cel_js: Math.round(celJsRps),
+    bufbuild_cel: Math.round(bufRps),
+  }),
 );
 
 // Both must agree before their speed means anything.

@@ -6,6 +6,9 @@ import { projectRoot } from '../infra/paths.js';
 import { devCommand } from './commands/dev.js';
 import { doctorCommand } from './commands/doctor.js';
 import { infraCommand } from './commands/infra.js';
+import { schemaCommand } from './commands/schema.js';
+import { testCommand } from './commands/test.js';
+import { validateCommand } from './commands/validate.js';
 import { reportError } from './errors.js';
 
 function version(): string {
@@ -23,7 +26,10 @@ export function program(): Command {
     .version(version())
     .addCommand(devCommand())
     .addCommand(doctorCommand())
-    .addCommand(infraCommand());
+    .addCommand(infraCommand())
+    .addCommand(schemaCommand())
+    .addCommand(testCommand())
+    .addCommand(validateCommand());
 }
 
 try {

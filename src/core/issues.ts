@@ -2,7 +2,16 @@
  * What can be wrong with a record: one closed list of codes, `<stage>.<what>`. Quarantine
  * records, metrics and the CLI all speak these codes; adding one is a deliberate change.
  */
-export const STAGES = ['decode', 'trust', 'upcast', 'map', 'validate', 'route', 'stamp', 'encode'] as const;
+export const STAGES = [
+  'decode',
+  'trust',
+  'upcast',
+  'map',
+  'validate',
+  'route',
+  'stamp',
+  'encode',
+] as const;
 export type Stage = (typeof STAGES)[number];
 
 export const ISSUE_CODES = [
@@ -64,9 +73,11 @@ export function shown(value: unknown): string {
   else if (value === undefined) text = 'undefined';
   else {
     try {
-      text = JSON.stringify(value) ?? String(value);
+      // JSON.stringify gives undefined for functions and symbols.
+      const json: string | undefined = JSON.stringify(value);
+      text = json ?? typeof value;
     } catch {
-      text = String(value);
+      text = typeof value;
     }
   }
   return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…(${text.length} chars)` : text;

@@ -47,7 +47,9 @@ export type PipelineResult =
 export function headerText(headers: Headers, name: string): string | undefined {
   const value = headers[name];
   if (value === undefined) return undefined;
-  const first = Array.isArray(value) ? (value as readonly (Buffer | string)[])[0] : (value as Buffer | string);
+  const first = Array.isArray(value)
+    ? (value as readonly (Buffer | string)[])[0]
+    : (value as Buffer | string);
   if (first === undefined) return undefined;
   return typeof first === 'string' ? first : first.toString('utf8');
 }
@@ -56,7 +58,9 @@ export function headerText(headers: Headers, name: string): string | undefined {
 export function headerBytes(headers: Headers, name: string): Buffer | undefined {
   const value = headers[name];
   if (value === undefined) return undefined;
-  const first = Array.isArray(value) ? (value as readonly (Buffer | string)[])[0] : (value as Buffer | string);
+  const first = Array.isArray(value)
+    ? (value as readonly (Buffer | string)[])[0]
+    : (value as Buffer | string);
   if (first === undefined) return undefined;
   return typeof first === 'string' ? Buffer.from(first, 'utf8') : first;
 }

@@ -17,8 +17,9 @@ export function drop(reason: string): { readonly kind: 'drop'; readonly reason: 
   return { kind: 'drop', reason };
 }
 
-export function quarantine(
-  ...issues: readonly Issue[]
-): { readonly kind: 'quarantine'; readonly issues: readonly Issue[] } {
+export function quarantine(...issues: readonly Issue[]): {
+  readonly kind: 'quarantine';
+  readonly issues: readonly Issue[];
+} {
   return { kind: 'quarantine', issues };
 }

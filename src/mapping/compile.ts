@@ -42,28 +42,49 @@ async function loadSchema(
   try {
     return await pending;
   } catch (error) {
-    problems.push(mapping.problem(path, (error as Error).message.split('\n')[0] ?? 'invalid schema', 'paths are relative to the mapping file'));
+    problems.push(
+      mapping.problem(
+        path,
+        (error as Error).message.split('\n')[0] ?? 'invalid schema',
+        'paths are relative to the mapping file',
+      ),
+    );
     return undefined;
   }
 }
 
-function expression(mapping: LoadedMapping, source: string, path: SpecPath, problems: MappingProblem[]): CompiledExpression | undefined {
+function expression(
+  mapping: LoadedMapping,
+  source: string,
+  path: SpecPath,
+  problems: MappingProblem[],
+): CompiledExpression | undefined {
   try {
     return compileExpression(source);
   } catch (error) {
-    problems.push(mapping.problem(path, `invalid CEL expression: ${(error as Error).message.split('\n')[0] ?? ''}`));
+    problems.push(
+      mapping.problem(
+        path,
+        `invalid CEL expression: ${(error as Error).message.split('\n')[0] ?? ''}`,
+      ),
+    );
     return undefined;
   }
 }
 
 /** Field names of an Avro record type, and which of them need a value. */
 function recordFields(schema: Type): { all: Set<string>; required: string[] } | undefined {
-  const fields = (schema as unknown as { fields?: { name: string; defaultValue(): unknown; type: Type }[] }).fields;
+  const fields = (
+    schema as unknown as { fields?: { name: string; defaultValue(): unknown; type: Type }[] }
+  ).fields;
   if (!fields) return undefined;
   return {
     all: new Set(fields.map((f) => f.name)),
     required: fields
-      .filter((f) => f.defaultValue() === undefined && !(f.type.typeName === 'union' && f.type.isValid(null)))
+      .filter(
+        (f) =>
+          f.defaultValue() === undefined && !(f.type.typeName === 'union' && f.type.isValid(null)),
+      )
       .map((f) => f.name),
   };
 }
@@ -73,7 +94,10 @@ function recordFields(schema: Type): { all: Set<string>; required: string[] } | 
  * expressions parsed, schemas read and registered, keys imported, paths compiled. Every
  * problem found is reported together, with its file, line and column.
  */
-export async function compileMapping(mapping: LoadedMapping, options: CompileOptions): Promise<Pipeline> {
+export async function compileMapping(
+  mapping: LoadedMapping,
+  options: CompileOptions,
+): Promise<Pipeline> {
   const spec = mapping.spec;
   const problems: MappingProblem[] = [];
   const schemaCache = new Map<string, Promise<Type | undefined>>();
@@ -85,7 +109,12 @@ export async function compileMapping(mapping: LoadedMapping, options: CompileOpt
         ed25519PublicKey(key);
       } catch {
         // The key itself is a secret or a key: never echo it.
-        problems.push(mapping.problem(['trust', 'signature', 'keys', id], 'is not an Ed25519 public key (PEM, or base64 of the raw 32 bytes)'));
+        problems.push(
+          mapping.problem(
+            ['trust', 'signature', 'keys', id],
+            'is not an Ed25519 public key (PEM, or base64 of the raw 32 bytes)',
+          ),
+        );
       }
     }
   }
@@ -97,12 +126,26 @@ export async function compileMapping(mapping: LoadedMapping, options: CompileOpt
   const routes: CompiledRoute[] = [];
   for (const [index, route] of spec.events.entries()) {
     const at: SpecPath = ['events', index];
-    const when = route.when === undefined ? undefined : expression(mapping, route.when, [...at, 'when'], problems);
+    const when =
+      route.when === undefined
+        ? undefined
+        : expression(mapping, route.when, [...at, 'when'], problems);
     if (route.drop !== undefined) {
-      routes.push({ name: route.name, when, drop: route.drop, targets: [], map: undefined, validate: undefined });
+      routes.push({
+        name: route.name,
+        when,
+        drop: route.drop,
+        targets: [],
+        map: undefined,
+        validate: undefined,
+      });
       continue;
     }
-    const targetSpecs: readonly TargetSpec[] = Array.isArray(route.to) ? route.to : route.to ? [route.to] : [];
+    const targetSpecs: readonly TargetSpec[] = Array.isArray(route.to)
+      ? route.to
+      : route.to
+        ? [route.to]
+        : [];
     const targets: EncodeTarget[] = [];
     const schemas: (Type | undefined)[] = [];
     const fields = route.map ?? {};
@@ -111,42 +154,83 @@ export async function compileMapping(mapping: LoadedMapping, options: CompileOpt
       let schema: Type | undefined;
       if (target.format === 'avro') {
         if (target.schema === undefined) {
-          problems.push(mapping.problem(targetAt, '`format: avro` needs `schema` (an .avsc file)', 'or use `format: json`'));
+          problems.push(
+            mapping.problem(
+              targetAt,
+              '`format: avro` needs `schema` (an .avsc file)',
+              'or use `format: json`',
+            ),
+          );
         } else {
-          schema = await loadSchema(mapping, target.schema, [...targetAt, 'schema'], problems, schemaCache);
+          schema = await loadSchema(
+            mapping,
+            target.schema,
+            [...targetAt, 'schema'],
+            problems,
+            schemaCache,
+          );
         }
       } else if (target.schema !== undefined) {
-        schema = await loadSchema(mapping, target.schema, [...targetAt, 'schema'], problems, schemaCache);
+        schema = await loadSchema(
+          mapping,
+          target.schema,
+          [...targetAt, 'schema'],
+          problems,
+          schemaCache,
+        );
       }
       if (schema) {
         const shape = recordFields(schema);
         if (shape) {
           for (const name of Object.keys(fields)) {
             if (!shape.all.has(name)) {
-              problems.push(mapping.problem([...at, 'map', name], `field ${name} is not in schema ${schema.name ?? target.schema ?? ''}`, `its fields: ${[...shape.all].join(', ')}`));
+              problems.push(
+                mapping.problem(
+                  [...at, 'map', name],
+                  `field ${name} is not in schema ${schema.name ?? target.schema ?? ''}`,
+                  `its fields: ${[...shape.all].join(', ')}`,
+                ),
+              );
             }
           }
           for (const name of shape.required) {
             if (!Object.hasOwn(fields, name)) {
-              problems.push(mapping.problem([...at, 'map'], `schema ${schema.name ?? ''} needs field ${name}, which the map does not set`));
+              problems.push(
+                mapping.problem(
+                  [...at, 'map'],
+                  `schema ${schema.name ?? ''} needs field ${name}, which the map does not set`,
+                ),
+              );
             }
           }
         }
       }
-      if (target.key !== undefined && !Object.hasOwn(fields, (target.key.split('.')[0] ?? '').replace(/\[\d+\]$/, ''))) {
-        problems.push(mapping.problem([...targetAt, 'key'], `key ${target.key} is not a field of the map`));
+      if (
+        target.key !== undefined &&
+        !Object.hasOwn(fields, (target.key.split('.')[0] ?? '').replace(/\[\d+\]$/, ''))
+      ) {
+        problems.push(
+          mapping.problem([...targetAt, 'key'], `key ${target.key} is not a field of the map`),
+        );
       }
       schemas.push(schema);
       targets.push({
         topic: target.topic,
         format: target.format,
         schema,
-        schemaId: schema && target.format === 'avro' ? await options.registry.register(`${target.topic}-value`, schema) : undefined,
+        schemaId:
+          schema && target.format === 'avro'
+            ? await options.registry.register(`${target.topic}-value`, schema)
+            : undefined,
         key: target.key === undefined ? undefined : compilePath(target.key),
       });
     }
-    const map = createMapStage(fields, [...at, 'map'], (path, message) => problems.push(mapping.problem(path, message)));
-    const invariants = compileInvariants(route.invariants, (i, message) => problems.push(mapping.problem([...at, 'invariants', i, 'rule'], message)));
+    const map = createMapStage(fields, [...at, 'map'], (path, message) =>
+      problems.push(mapping.problem(path, message)),
+    );
+    const invariants = compileInvariants(route.invariants, (i, message) =>
+      problems.push(mapping.problem([...at, 'invariants', i, 'rule'], message)),
+    );
     routes.push({
       name: route.name,
       when,
@@ -172,7 +256,10 @@ export async function compileMapping(mapping: LoadedMapping, options: CompileOpt
     upcast: spec.upcast ? createUpcastStage(spec.upcast) : undefined,
     routes,
     otherwise: spec.otherwise,
-    stamper: createStamper({ name: spec.name, version: spec.version, system: spec.source.system }, spec.identity),
+    stamper: createStamper(
+      { name: spec.name, version: spec.version, system: spec.source.system },
+      spec.identity,
+    ),
     clocks: options.clocks,
   });
 }

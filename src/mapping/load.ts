@@ -1,7 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { closest } from 'fastest-levenshtein';
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import type { z } from 'zod';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node,
+} from 'yaml';
+import { z } from 'zod';
 import { MembraneError } from '../core/errors.js';
 import { mappingSpec, type MappingSpec } from './spec.js';
 
@@ -36,9 +44,13 @@ export class MappingError extends MembraneError {
 
   constructor(problems: readonly MappingProblem[]) {
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-    super('mapping.invalid', `${count} in mapping files:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`, {
-      hint: 'fix the mapping files at the positions given',
-    });
+    super(
+      'mapping.invalid',
+      `${count} in mapping files:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`,
+      {
+        hint: 'fix the mapping files at the positions given',
+      },
+    );
     this.problems = problems;
   }
 }
@@ -63,17 +75,23 @@ interface Located {
 
 function nodeAt(doc: Document, path: SpecPath): Node | undefined {
   const node = doc.getIn(path, true);
-  return node !== null && typeof node === 'object' && 'range' in (node as object) ? (node as Node) : undefined;
+  return node !== null && typeof node === 'object' && 'range' in node ? (node as Node) : undefined;
 }
 
-function positionOf(where: Located, path: SpecPath, keyOf = false): { line: number; column: number } {
+function positionOf(
+  where: Located,
+  path: SpecPath,
+  keyOf = false,
+): { line: number; column: number } {
   for (let depth = path.length; depth >= 0; depth--) {
     const prefix = path.slice(0, depth);
     if (keyOf && depth === path.length && depth > 0) {
       // The key itself (for unknown keys), not its value.
       const parent = nodeAt(where.doc, path.slice(0, -1));
       if (parent && isMap(parent)) {
-        const pair = parent.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === path[depth - 1]);
+        const pair = parent.items.find(
+          (item) => isPair(item) && isScalar(item.key) && item.key.value === path[depth - 1],
+        );
         const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
         if (range) {
           const { line, col } = where.lines.linePos(range[0]);
@@ -81,7 +99,7 @@ function positionOf(where: Located, path: SpecPath, keyOf = false): { line: numb
         }
       }
     }
-    const node = depth === 0 ? (where.doc.contents as Node | null) : nodeAt(where.doc, prefix);
+    const node = depth === 0 ? where.doc.contents : nodeAt(where.doc, prefix);
     const range = node?.range;
     if (range) {
       const { line, col } = where.lines.linePos(range[0]);
@@ -109,10 +127,12 @@ function interpolate(
       return resolved;
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, [...path, i], missing));
+  if (Array.isArray(value))
+    return value.map((item, i) => interpolate(item, env, [...path, i], missing));
   if (value !== null && typeof value === 'object') {
     const result: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) result[key] = interpolate(item, env, [...path, key], missing);
+    for (const [key, item] of Object.entries(value))
+      result[key] = interpolate(item, env, [...path, key], missing);
     return result;
   }
   return value;
@@ -127,7 +147,12 @@ function knownKeysAt(schema: AnySchema, path: SpecPath): string[] {
     let node = s;
     for (let i = 0; i < 20 && node; i++) {
       const def = node._zod.def as unknown as Record<string, unknown> & { type: string };
-      if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'readonly') {
+      if (
+        def.type === 'optional' ||
+        def.type === 'default' ||
+        def.type === 'nullable' ||
+        def.type === 'readonly'
+      ) {
         node = def['innerType'] as AnySchema;
       } else if (def.type === 'pipe') {
         node = def['in'] as AnySchema;
@@ -159,14 +184,18 @@ function knownKeysAt(schema: AnySchema, path: SpecPath): string[] {
 }
 
 /** Flattens zod issues; of a union's branches, keeps the one that fits the value's kind. */
-function flatten(issues: readonly z.core.$ZodIssue[], base: SpecPath = []): { path: SpecPath; issue: z.core.$ZodIssue }[] {
+function flatten(
+  issues: readonly z.core.$ZodIssue[],
+  base: SpecPath = [],
+): { path: SpecPath; issue: z.core.$ZodIssue }[] {
   const out: { path: SpecPath; issue: z.core.$ZodIssue }[] = [];
   for (const issue of issues) {
     const path = [...base, ...(issue.path as (string | number)[])];
     if (issue.code === 'invalid_union' && issue.errors.length > 0) {
       const branches = issue.errors.map((branch) => flatten(branch, path));
       const fitting = branches.filter(
-        (branch) => !branch.some((b) => b.issue.code === 'invalid_type' && b.path.length === path.length),
+        (branch) =>
+          !branch.some((b) => b.issue.code === 'invalid_type' && b.path.length === path.length),
       );
       const chosen = fitting[0] ?? branches[branches.length - 1] ?? [];
       out.push(...(chosen.length > 0 ? chosen : [{ path, issue }]));
@@ -177,7 +206,7 @@ function flatten(issues: readonly z.core.$ZodIssue[], base: SpecPath = []): { pa
   return out;
 }
 
-function hintFor(issue: z.core.$ZodIssue, path: SpecPath, value: unknown): string | undefined {
+function hintFor(issue: z.core.$ZodIssue, _path: SpecPath, value: unknown): string | undefined {
   if (issue.code === 'invalid_value' && typeof value === 'string' && issue.values.length > 0) {
     const candidates = issue.values.map(String);
     return `did you mean "${closest(value, candidates)}"?`;
@@ -194,15 +223,34 @@ function valueAt(root: unknown, path: SpecPath): unknown {
   return current;
 }
 
+/** A YAML document validated against a zod schema, with the positions of its nodes. */
+export interface LoadedYaml<T> {
+  readonly file: string;
+  readonly value: T;
+  locate(path: SpecPath): { line: number; column: number };
+  problem(path: SpecPath, message: string, hint?: string): MappingProblem;
+}
+
 /**
- * YAML text → interpolated → validated mapping. Collects every problem (YAML syntax,
- * missing environment variables, schema violations) and throws them together.
+ * YAML text → (optionally) `${env:NAME}`-interpolated → validated by `schema`. Collects every
+ * problem (YAML syntax, missing environment variables, schema violations) and throws them
+ * together as one MappingError.
  */
-export function loadMappingText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedMapping {
+export function loadYaml<S extends z.core.$ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  env: NodeJS.ProcessEnv | undefined,
+): LoadedYaml<z.output<S>> {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const where: Located = { doc, lines, file };
-  const problem = (path: SpecPath, message: string, hint?: string, keyOf = false): MappingProblem => {
+  const problem = (
+    path: SpecPath,
+    message: string,
+    hint?: string,
+    keyOf = false,
+  ): MappingProblem => {
     const { line, column } = positionOf(where, path, keyOf);
     return hint === undefined
       ? { file, line, column, path: formatPath(path), message }
@@ -213,30 +261,42 @@ export function loadMappingText(text: string, file: string, env: NodeJS.ProcessE
     throw new MappingError(
       doc.errors.map((error) => {
         const pos = error.linePos?.[0] ?? { line: 1, col: 1 };
-        return { file, line: pos.line, column: pos.col, path: '', message: error.message.split('\n')[0] ?? error.message };
+        return {
+          file,
+          line: pos.line,
+          column: pos.col,
+          path: '',
+          message: error.message.split('\n')[0] ?? error.message,
+        };
       }),
     );
   }
 
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
   const missing: { path: SpecPath; name: string }[] = [];
-  const interpolated = interpolate(raw, env, [], missing);
+  const interpolated = env === undefined ? raw : interpolate(raw, env, [], missing);
   const problems: MappingProblem[] = missing.map(({ path, name }) =>
-    problem(path, `environment variable ${name} is not set`, `set ${name}, or change the \${env:${name}} reference`),
+    problem(
+      path,
+      `environment variable ${name} is not set`,
+      `set ${name}, or change the \${env:${name}} reference`,
+    ),
   );
 
-  const result = mappingSpec.safeParse(interpolated);
+  const result = z.safeParse(schema, interpolated);
   if (!result.success) {
     for (const { path, issue } of flatten(result.error.issues)) {
       if (issue.code === 'unrecognized_keys') {
-        const known = knownKeysAt(mappingSpec, path);
+        const known = knownKeysAt(schema, path);
         for (const key of issue.keys) {
           const suggestion = known.length > 0 ? closest(key, known) : undefined;
           problems.push(
             problem(
               [...path, key],
               `unknown key "${key}"`,
-              suggestion ? `did you mean "${suggestion}"? valid keys: ${known.join(', ')}` : undefined,
+              suggestion
+                ? `did you mean "${suggestion}"? valid keys: ${known.join(', ')}`
+                : undefined,
               true,
             ),
           );
@@ -247,28 +307,53 @@ export function loadMappingText(text: string, file: string, env: NodeJS.ProcessE
       if (missing.some((m) => formatPath(m.path) === formatPath(path))) continue;
       const value = valueAt(interpolated, path);
       const isMissing = value === undefined && issue.code === 'invalid_type';
-      problems.push(problem(path, isMissing ? 'is required' : issue.message, hintFor(issue, path, value)));
+      problems.push(
+        problem(path, isMissing ? 'is required' : issue.message, hintFor(issue, path, value)),
+      );
     }
   }
   if (problems.length > 0 || !result.success) throw new MappingError(problems);
 
   return {
     file,
-    spec: result.data,
+    value: result.data,
     locate: (path) => positionOf(where, path),
     problem: (path, message, hint) => problem(path, message, hint),
   };
 }
 
-export async function loadMappingFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedMapping> {
-  let text: string;
+export function loadMappingText(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedMapping {
+  const loaded = loadYaml(text, file, mappingSpec, env);
+  return {
+    file,
+    spec: loaded.value,
+    locate: (path) => loaded.locate(path),
+    problem: (path, message, hint) => loaded.problem(path, message, hint),
+  };
+}
+
+export async function readText(file: string, what: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (error) {
-    throw new MembraneError('mapping.unreadable', `Cannot read mapping file ${file}: ${(error as Error).message}.`, {
-      cause: error,
-      hint: 'check the path',
-    });
+    throw new MembraneError(
+      'mapping.unreadable',
+      `Cannot read ${what} ${file}: ${(error as Error).message}.`,
+      {
+        cause: error,
+        hint: 'check the path',
+      },
+    );
   }
-  return loadMappingText(text, file, env);
+}
+
+export async function loadMappingFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LoadedMapping> {
+  return loadMappingText(await readText(file, 'mapping file'), file, env);
 }

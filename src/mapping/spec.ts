@@ -9,16 +9,31 @@ const FIELD_PATH = /^[A-Za-z_$][\w$-]*(\[\d+\])?(\.[A-Za-z_$][\w$-]*(\[\d+\])?)*
 
 export const fieldPath = z
   .string()
-  .regex(FIELD_PATH, 'is not a field path (like `order_id`, `customer.address.city`, `lines[0].sku`)')
+  .regex(
+    FIELD_PATH,
+    'is not a field path (like `order_id`, `customer.address.city`, `lines[0].sku`)',
+  )
   .describe('A field path: names separated by dots, with [n] for an array element.');
 
 const name = z
   .string()
-  .regex(/^[a-z][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes, starting with a letter');
+  .regex(
+    /^[a-z][a-z0-9-]*$/,
+    'must be lower-case letters, digits and dashes, starting with a letter',
+  );
 
 const json = z.json();
 
-export const CASTS = ['string', 'int', 'long', 'double', 'decimal', 'boolean', 'timestamp', 'date'] as const;
+export const CASTS = [
+  'string',
+  'int',
+  'long',
+  'double',
+  'decimal',
+  'boolean',
+  'timestamp',
+  'date',
+] as const;
 
 export interface FieldObjectInput {
   from?: string | undefined;
@@ -50,19 +65,47 @@ const fieldObject: z.ZodType<FieldObjectInput> = z
         .describe('With `each`: the fields of each output element, read from the element.');
     },
     default: json.optional().describe('Used when the upstream field is missing or null.'),
-    optional: z.boolean().optional().describe('Leave the field out (null) when missing, instead of quarantining.'),
-    as: z.enum(CASTS).optional().describe('Cast the value (strictly): string, int, long, double, decimal, boolean, timestamp, date.'),
-    scale: z.int().min(0).max(18).optional().describe('With `as: decimal`: the result is the exact integer value × 10^scale.'),
-    format: z.string().optional().describe('With `as: timestamp` or `date`: the upstream format, e.g. `dd.MM.yyyy HH:mm` (Luxon tokens). Default ISO 8601.'),
-    zone: z.string().optional().describe('With `as: timestamp`: the IANA zone of local upstream times, e.g. Europe/Berlin.'),
-    lookup: z.record(z.string(), json).optional().describe('A code table: upstream value → our value. Unknown codes quarantine unless `default` is set.'),
+    optional: z
+      .boolean()
+      .optional()
+      .describe('Leave the field out (null) when missing, instead of quarantining.'),
+    as: z
+      .enum(CASTS)
+      .optional()
+      .describe(
+        'Cast the value (strictly): string, int, long, double, decimal, boolean, timestamp, date.',
+      ),
+    scale: z
+      .int()
+      .min(0)
+      .max(18)
+      .optional()
+      .describe('With `as: decimal`: the result is the exact integer value × 10^scale.'),
+    format: z
+      .string()
+      .optional()
+      .describe(
+        'With `as: timestamp` or `date`: the upstream format, e.g. `dd.MM.yyyy HH:mm` (Luxon tokens). Default ISO 8601.',
+      ),
+    zone: z
+      .string()
+      .optional()
+      .describe('With `as: timestamp`: the IANA zone of local upstream times, e.g. Europe/Berlin.'),
+    lookup: z
+      .record(z.string(), json)
+      .optional()
+      .describe(
+        'A code table: upstream value → our value. Unknown codes quarantine unless `default` is set.',
+      ),
     unit: z
       .strictObject({ from: z.string(), to: z.string() })
       .optional()
       .describe('Unit conversion, e.g. { from: g, to: kg }.'),
   })
   .superRefine((field, ctx) => {
-    const sources = (['from', 'const', 'expr', 'each'] as const).filter((key) => field[key] !== undefined);
+    const sources = (['from', 'const', 'expr', 'each'] as const).filter(
+      (key) => field[key] !== undefined,
+    );
     if (sources.length !== 1) {
       ctx.addIssue({
         code: 'custom',
@@ -76,12 +119,20 @@ const fieldObject: z.ZodType<FieldObjectInput> = z
       ctx.addIssue({ code: 'custom', path: ['map'], message: '`map` belongs with `each`' });
     }
     if (field.each !== undefined && field.map === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['each'], message: '`each` needs a `map` for the elements' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['each'],
+        message: '`each` needs a `map` for the elements',
+      });
     }
     if (field.scale !== undefined && field.as !== 'decimal') {
       ctx.addIssue({ code: 'custom', path: ['scale'], message: '`scale` goes with `as: decimal`' });
     }
-    if ((field.format !== undefined || field.zone !== undefined) && field.as !== 'timestamp' && field.as !== 'date') {
+    if (
+      (field.format !== undefined || field.zone !== undefined) &&
+      field.as !== 'timestamp' &&
+      field.as !== 'date'
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: [field.format !== undefined ? 'format' : 'zone'],
@@ -94,32 +145,59 @@ export const fieldSpec: z.ZodType<FieldSpecInput> = z.union([fieldPath, fieldObj
 
 const target = z.strictObject({
   topic: z.string().min(1).describe('The downstream topic.'),
-  format: z.enum(['avro', 'json']).default('avro').describe('Encoding of the value (Avro: Confluent wire format).'),
-  schema: z.string().optional().describe('The Avro schema file (.avsc), relative to the project; required for avro.'),
+  format: z
+    .enum(['avro', 'json'])
+    .default('avro')
+    .describe('Encoding of the value (Avro: Confluent wire format).'),
+  schema: z
+    .string()
+    .optional()
+    .describe('The Avro schema file (.avsc), relative to the project; required for avro.'),
   key: fieldPath.optional().describe('The translated field whose value is the record key.'),
 });
 
 const invariant = z.strictObject({
   name,
-  rule: z.string().min(1).describe('A CEL expression over the translated record that must be true.'),
+  rule: z
+    .string()
+    .min(1)
+    .describe('A CEL expression over the translated record that must be true.'),
   message: z.string().optional().describe('What a failure means, for operators.'),
 });
 
 const route = z
   .strictObject({
     name,
-    when: z.string().min(1).optional().describe('A CEL condition over the upstream record; absent: always.'),
-    drop: z.string().min(1).optional().describe('Drop matching records on purpose, with this reason.'),
+    when: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A CEL condition over the upstream record; absent: always.'),
+    drop: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Drop matching records on purpose, with this reason.'),
     to: z
       .union([target, z.array(target).min(1)])
       .optional()
       .describe('Where translated records go; a list fans one record out to several targets.'),
-    map: z.record(z.string(), fieldSpec).optional().describe('The translated record, field by field.'),
-    invariants: z.array(invariant).default([]).describe('Business rules the translated record must satisfy.'),
+    map: z
+      .record(z.string(), fieldSpec)
+      .optional()
+      .describe('The translated record, field by field.'),
+    invariants: z
+      .array(invariant)
+      .default([])
+      .describe('Business rules the translated record must satisfy.'),
   })
   .superRefine((r, ctx) => {
     if (r.drop !== undefined && (r.to !== undefined || r.map !== undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['drop'], message: 'a route either drops or translates (`to` + `map`), not both' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['drop'],
+        message: 'a route either drops or translates (`to` + `map`), not both',
+      });
     }
     if (r.drop === undefined && (r.to === undefined || r.map === undefined)) {
       ctx.addIssue({
@@ -132,25 +210,38 @@ const route = z
 
 const headerOrField = z
   .strictObject({ header: z.string().optional(), field: fieldPath.optional() })
-  .refine((v) => (v.header === undefined) !== (v.field === undefined), 'give either `header` or `field`');
+  .refine(
+    (v) => (v.header === undefined) !== (v.field === undefined),
+    'give either `header` or `field`',
+  );
 
 export const mappingSpec = z
   .strictObject({
     $schema: z.string().optional(),
     name: name.describe('The mapping name; it namespaces the deterministic IDs.'),
-    version: z.int().positive().describe('Bump it on every change; stamped on every output and quarantine record.'),
+    version: z
+      .int()
+      .positive()
+      .describe('Bump it on every change; stamped on every output and quarantine record.'),
     description: z.string().optional(),
     source: z
       .strictObject({
         system: name.describe('The upstream system, e.g. legacy-erp.'),
-        topics: z.array(z.string().min(1)).min(1).describe('Upstream topics; several must be co-partitioned.'),
+        topics: z
+          .array(z.string().min(1))
+          .min(1)
+          .describe('Upstream topics; several must be co-partitioned.'),
         format: z
           .enum(['json', 'avro', 'avro-binary'])
-          .describe('json; avro = Confluent wire format through the schema registry; avro-binary = plain Avro with `schema`.'),
+          .describe(
+            'json; avro = Confluent wire format through the schema registry; avro-binary = plain Avro with `schema`.',
+          ),
         schema: z
           .string()
           .optional()
-          .describe('A reader schema (.avsc): with avro, writer schemas are resolved to it; required with avro-binary.'),
+          .describe(
+            'A reader schema (.avsc): with avro, writer schemas are resolved to it; required with avro-binary.',
+          ),
       })
       .refine((s) => s.format !== 'avro-binary' || s.schema !== undefined, {
         path: ['schema'],
@@ -169,7 +260,10 @@ export const mappingSpec = z
           .strictObject({
             algorithm: z.enum(['hmac-sha256', 'ed25519']),
             header: z.string().min(1).describe('The header carrying the base64 signature.'),
-            keyIdHeader: z.string().min(1).describe('The header naming the key, so keys can rotate.'),
+            keyIdHeader: z
+              .string()
+              .min(1)
+              .describe('The header naming the key, so keys can rotate.'),
             covers: z
               .array(z.string().min(1))
               .default([])
@@ -177,18 +271,26 @@ export const mappingSpec = z
             keys: z
               .record(z.string().min(1), z.string().min(1))
               .refine((keys) => Object.keys(keys).length > 0, 'needs at least one key')
-              .describe('Key ID → HMAC secret, or Ed25519 public key (PEM or base64 of the raw 32 bytes). Use ${env:NAME}.'),
+              .describe(
+                'Key ID → HMAC secret, or Ed25519 public key (PEM or base64 of the raw 32 bytes). Use ${env:NAME}.',
+              ),
           })
           .optional(),
       })
       .optional(),
     identity: z
       .strictObject({
-        aggregate: fieldPath.optional().describe('The upstream field naming the aggregate: orders and clocks records.'),
-        event: fieldPath.optional().describe('The upstream event ID; without it, IDs come from topic/partition/offset.'),
+        aggregate: fieldPath
+          .optional()
+          .describe('The upstream field naming the aggregate: orders and clocks records.'),
+        event: fieldPath
+          .optional()
+          .describe('The upstream event ID; without it, IDs come from topic/partition/offset.'),
         correlation: headerOrField.optional(),
         causation: headerOrField.optional(),
-        clock: headerOrField.optional().describe('Where an upstream vector clock is carried, if any.'),
+        clock: headerOrField
+          .optional()
+          .describe('Where an upstream vector clock is carried, if any.'),
       })
       .default({}),
     upcast: z
@@ -208,7 +310,10 @@ export const mappingSpec = z
           .describe('Version N → N+1: rename, then default, then set, then remove.'),
       })
       .optional(),
-    events: z.array(route).min(1).describe('Routes, tried in order; the first whose `when` holds wins.'),
+    events: z
+      .array(route)
+      .min(1)
+      .describe('Routes, tried in order; the first whose `when` holds wins.'),
     otherwise: z
       .union([z.literal('quarantine'), z.strictObject({ drop: z.string().min(1) })])
       .default('quarantine')
@@ -217,7 +322,12 @@ export const mappingSpec = z
   .superRefine((m, ctx) => {
     const seen = new Set<string>();
     m.events.forEach((r, i) => {
-      if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['events', i, 'name'], message: `route name ${r.name} is used twice` });
+      if (seen.has(r.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['events', i, 'name'],
+          message: `route name ${r.name} is used twice`,
+        });
       seen.add(r.name);
     });
   });

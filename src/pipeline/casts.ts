@@ -1,7 +1,8 @@
 import { DateTime } from 'luxon';
 
 /** Strict casts: a value either converts exactly or fails with a reason. */
-export type CastResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
+export type CastResult =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
 
 const ok = (value: unknown): CastResult => ({ ok: true, value });
 const fail = (reason: string): CastResult => ({ ok: false, reason });
@@ -28,12 +29,14 @@ function castInteger(value: unknown, min: number, max: number, kind: string): Ca
   return ok(n);
 }
 
-export const castInt = (value: unknown): CastResult => castInteger(value, INT32_MIN, INT32_MAX, 'an int (32-bit)');
+export const castInt = (value: unknown): CastResult =>
+  castInteger(value, INT32_MIN, INT32_MAX, 'an int (32-bit)');
 export const castLong = (value: unknown): CastResult =>
   castInteger(value, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'a long (within ±2^53)');
 
 export function castDouble(value: unknown): CastResult {
-  if (typeof value === 'number') return Number.isFinite(value) ? ok(value) : fail('expected a finite number');
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? ok(value) : fail('expected a finite number');
   if (typeof value === 'string' && FLOAT.test(value.trim())) return ok(Number(value.trim()));
   return fail('expected a number');
 }
@@ -68,13 +71,22 @@ export function castBoolean(value: unknown): CastResult {
 }
 
 /** A point in time as epoch milliseconds: ISO 8601, or `format` in `zone`; integers pass. */
-export function timestampCaster(format: string | undefined, zone: string | undefined): (value: unknown) => CastResult {
+export function timestampCaster(
+  format: string | undefined,
+  zone: string | undefined,
+): (value: unknown) => CastResult {
   const options = { zone: zone ?? 'UTC', setZone: true };
   return (value) => {
-    if (typeof value === 'number') return Number.isSafeInteger(value) ? ok(value) : fail('expected epoch milliseconds');
+    if (typeof value === 'number')
+      return Number.isSafeInteger(value) ? ok(value) : fail('expected epoch milliseconds');
     if (typeof value !== 'string') return fail('expected a date-time text');
-    const parsed = format ? DateTime.fromFormat(value, format, options) : DateTime.fromISO(value, options);
-    if (!parsed.isValid) return fail(`not a date-time${format ? ` in format ${format}` : ' (ISO 8601)'}: ${parsed.invalidExplanation ?? parsed.invalidReason ?? ''}`);
+    const parsed = format
+      ? DateTime.fromFormat(value, format, options)
+      : DateTime.fromISO(value, options);
+    if (!parsed.isValid)
+      return fail(
+        `not a date-time${format ? ` in format ${format}` : ' (ISO 8601)'}: ${parsed.invalidExplanation ?? parsed.invalidReason}`,
+      );
     return ok(parsed.toMillis());
   };
 }
@@ -83,8 +95,11 @@ export function timestampCaster(format: string | undefined, zone: string | undef
 export function dateCaster(format: string | undefined): (value: unknown) => CastResult {
   return (value) => {
     if (typeof value !== 'string') return fail('expected a date text');
-    const parsed = format ? DateTime.fromFormat(value, format, { zone: 'UTC' }) : DateTime.fromISO(value, { zone: 'UTC' });
-    if (!parsed.isValid) return fail(`not a date${format ? ` in format ${format}` : ' (ISO 8601)'}`);
+    const parsed = format
+      ? DateTime.fromFormat(value, format, { zone: 'UTC' })
+      : DateTime.fromISO(value, { zone: 'UTC' });
+    if (!parsed.isValid)
+      return fail(`not a date${format ? ` in format ${format}` : ' (ISO 8601)'}`);
     return ok(Math.floor(parsed.startOf('day').toMillis() / 86_400_000));
   };
 }

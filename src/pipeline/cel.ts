@@ -10,7 +10,10 @@ export interface CompiledExpression {
   /** Names the expression may read as variables. */
   readonly names: readonly string[];
   /** Evaluates with the named variables looked up in `variables`, then in `extra`. */
-  evaluate(variables: Readonly<Record<string, unknown>>, extra?: Readonly<Record<string, unknown>>): unknown;
+  evaluate(
+    variables: Readonly<Record<string, unknown>>,
+    extra?: Readonly<Record<string, unknown>>,
+  ): unknown;
 }
 
 /** Throws the parser's error (with its message) for an invalid expression. */
@@ -26,7 +29,7 @@ export function compileExpression(source: string): CompiledExpression {
         if (extra && Object.hasOwn(extra, name)) activation[name] = toCel(extra[name]);
         else if (Object.hasOwn(variables, name)) activation[name] = toCel(variables[name]);
       }
-      return program(activation);
+      return program(activation) as unknown;
     },
   };
 }

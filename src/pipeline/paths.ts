@@ -51,9 +51,11 @@ export function deletePath(root: Record<string, unknown>, path: CompiledPath): b
   const last = path[path.length - 1];
   if (parent === null || typeof parent !== 'object' || last === undefined) return false;
   if (Array.isArray(parent) || !Object.hasOwn(parent, last)) return false;
-  return delete (parent as Record<string | number, unknown>)[last];
+  return Reflect.deleteProperty(parent, last);
 }
 
 export function formatFieldPath(path: CompiledPath): string {
-  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`))
+    .join('');
 }

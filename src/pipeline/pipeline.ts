@@ -92,25 +92,40 @@ export class Pipeline {
 
     const routed = this.route(record, source);
     if (routed.kind === 'no-match') {
-      if (p.otherwise !== 'quarantine') return { kind: 'drop', reason: p.otherwise.drop, id: firstId };
-      const detail = routed.errors.length > 0 ? `; conditions that failed: ${routed.errors.join('; ')}` : '';
-      return failed([{ code: 'route.no-match', path: '', message: `no route matched${detail}` }], firstId);
+      if (p.otherwise !== 'quarantine')
+        return { kind: 'drop', reason: p.otherwise.drop, id: firstId };
+      const detail =
+        routed.errors.length > 0 ? `; conditions that failed: ${routed.errors.join('; ')}` : '';
+      return failed(
+        [{ code: 'route.no-match', path: '', message: `no route matched${detail}` }],
+        firstId,
+      );
     }
     const route = routed.route;
-    if (route.drop !== undefined) return { kind: 'drop', reason: `${route.name}: ${route.drop}`, id: firstId };
+    if (route.drop !== undefined)
+      return { kind: 'drop', reason: `${route.name}: ${route.drop}`, id: firstId };
     if (identityIssues.length > 0) return failed(identityIssues, undefined);
     if (!route.map || !route.validate) throw new Error(`route ${route.name} has no map`);
 
     const mapped = route.map(record);
-    if (mapped.kind !== 'pass') return mapped.kind === 'drop' ? { kind: 'drop', reason: mapped.reason, id: firstId } : failed(mapped.issues, firstId);
+    if (mapped.kind !== 'pass')
+      return mapped.kind === 'drop'
+        ? { kind: 'drop', reason: mapped.reason, id: firstId }
+        : failed(mapped.issues, firstId);
     const valid = route.validate(mapped.value, record);
-    if (valid.kind !== 'pass') return valid.kind === 'drop' ? { kind: 'drop', reason: valid.reason, id: firstId } : failed(valid.issues, firstId);
+    if (valid.kind !== 'pass')
+      return valid.kind === 'drop'
+        ? { kind: 'drop', reason: valid.reason, id: firstId }
+        : failed(valid.issues, firstId);
     const payload = valid.value;
 
     const encoded = [];
     for (const target of route.targets) {
       const bytes = encodeRecord(target, payload);
-      if (bytes.kind !== 'pass') return bytes.kind === 'drop' ? { kind: 'drop', reason: bytes.reason, id: firstId } : failed(bytes.issues, firstId);
+      if (bytes.kind !== 'pass')
+        return bytes.kind === 'drop'
+          ? { kind: 'drop', reason: bytes.reason, id: firstId }
+          : failed(bytes.issues, firstId);
       encoded.push({ target, bytes: bytes.value });
     }
     const clockHeaders = p.clocks ? p.stamper.clockHeaders(identity, p.clocks) : {};

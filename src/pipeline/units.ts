@@ -29,7 +29,8 @@ export function unitConverter(from: string, to: string): (value: number) => numb
   const b = UNITS[to];
   if (!a) throw new Error(`unknown unit "${from}" (known: ${UNIT_NAMES.join(', ')})`);
   if (!b) throw new Error(`unknown unit "${to}" (known: ${UNIT_NAMES.join(', ')})`);
-  if (a.dimension !== b.dimension) throw new Error(`cannot convert ${a.dimension} (${from}) to ${b.dimension} (${to})`);
+  if (a.dimension !== b.dimension)
+    throw new Error(`cannot convert ${a.dimension} (${from}) to ${b.dimension} (${to})`);
   const factor = a.factor / b.factor;
   // 15 significant digits: 1500 g is 1.5 kg, not 1.5000000000000002.
   return (value) => Number((value * factor).toPrecision(15));

@@ -10,7 +10,9 @@ import type { SchemaRegistryPort } from '../ports.js';
  * optional reader schema), or plain Avro with a local schema.
  */
 export type DecodedRecord = Record<string, unknown>;
-export type DecodeStage = (record: SourceRecord) => Verdict<DecodedRecord> | Promise<Verdict<DecodedRecord>>;
+export type DecodeStage = (
+  record: SourceRecord,
+) => Verdict<DecodedRecord> | Promise<Verdict<DecodedRecord>>;
 
 export const MAX_DEPTH = 64;
 const FORBIDDEN = ['__proto__', 'constructor', 'prototype'];
@@ -18,7 +20,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Depth and forbidden keys, without recursion (a hostile record may nest 10,000 deep). */
 function inspect(root: unknown, mayHaveForbidden: boolean): Verdict<undefined> {
-  const stack: { value: unknown; depth: number; path: string }[] = [{ value: root, depth: 1, path: '' }];
+  const stack: { value: unknown; depth: number; path: string }[] = [
+    { value: root, depth: 1, path: '' },
+  ];
   while (stack.length > 0) {
     const { value, depth, path } = stack.pop() as { value: unknown; depth: number; path: string };
     if (depth > MAX_DEPTH) {
@@ -27,16 +31,24 @@ function inspect(root: unknown, mayHaveForbidden: boolean): Verdict<undefined> {
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
         const item: unknown = value[i];
-        if (item !== null && typeof item === 'object') stack.push({ value: item, depth: depth + 1, path: `${path}[${i}]` });
+        if (item !== null && typeof item === 'object')
+          stack.push({ value: item, depth: depth + 1, path: `${path}[${i}]` });
       }
     } else if (value !== null && typeof value === 'object') {
       for (const key of Object.keys(value)) {
         const childPath = path === '' ? key : `${path}.${key}`;
         if (mayHaveForbidden && FORBIDDEN.includes(key)) {
-          return quarantine(issue('decode.forbidden-key', childPath, `key ${key} is not allowed (prototype pollution)`));
+          return quarantine(
+            issue(
+              'decode.forbidden-key',
+              childPath,
+              `key ${key} is not allowed (prototype pollution)`,
+            ),
+          );
         }
         const item = (value as Record<string, unknown>)[key];
-        if (item !== null && typeof item === 'object') stack.push({ value: item, depth: depth + 1, path: childPath });
+        if (item !== null && typeof item === 'object')
+          stack.push({ value: item, depth: depth + 1, path: childPath });
       }
     }
   }
@@ -57,7 +69,13 @@ export function decodeJson(bytes: Buffer): Verdict<DecodedRecord> {
     return quarantine(issue('decode.invalid-json', '', (error as Error).message.slice(0, 200)));
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return quarantine(issue('decode.not-an-object', '', `the value is ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}, not an object`));
+    return quarantine(
+      issue(
+        'decode.not-an-object',
+        '',
+        `the value is ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}, not an object`,
+      ),
+    );
   }
   const mayHaveForbidden = FORBIDDEN.some((key) => text.includes(`"${key}"`));
   const checked = inspect(value, mayHaveForbidden);
@@ -70,26 +88,47 @@ function plain(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(plain);
   if (value !== null && typeof value === 'object') {
     const result: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) result[key] = plain((value as Record<string, unknown>)[key]);
+    for (const key of Object.keys(value))
+      result[key] = plain((value as Record<string, unknown>)[key]);
     return result;
   }
   return value;
 }
 
-function decodeAvroBody(type: Type, bytes: Buffer, offset: number, resolver?: unknown): Verdict<DecodedRecord> {
+function decodeAvroBody(
+  type: Type,
+  bytes: Buffer,
+  offset: number,
+  resolver?: unknown,
+): Verdict<DecodedRecord> {
   let result: { value: unknown; offset: number };
   try {
-    result = (type.decode as (buf: Buffer, pos: number, resolver?: unknown) => { value: unknown; offset: number })(
-      bytes,
-      offset,
-      resolver,
-    );
+    result = (
+      type.decode as (
+        buf: Buffer,
+        pos: number,
+        resolver?: unknown,
+      ) => { value: unknown; offset: number }
+    )(bytes, offset, resolver);
   } catch (error) {
-    return quarantine(issue('decode.invalid-avro', '', `not valid Avro for its schema: ${(error as Error).message.slice(0, 200)}`));
+    return quarantine(
+      issue(
+        'decode.invalid-avro',
+        '',
+        `not valid Avro for its schema: ${(error as Error).message.slice(0, 200)}`,
+      ),
+    );
   }
-  if (result.offset === -1) return quarantine(issue('decode.truncated', '', 'the Avro value ends early'));
+  if (result.offset === -1)
+    return quarantine(issue('decode.truncated', '', 'the Avro value ends early'));
   if (result.offset !== bytes.length) {
-    return quarantine(issue('decode.invalid-avro', '', `${bytes.length - result.offset} bytes left over after the Avro value`));
+    return quarantine(
+      issue(
+        'decode.invalid-avro',
+        '',
+        `${bytes.length - result.offset} bytes left over after the Avro value`,
+      ),
+    );
   }
   const value = plain(result.value);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -102,20 +141,33 @@ export function createDecodeStage(
   format: 'json' | 'avro' | 'avro-binary',
   options: { readonly registry: SchemaRegistryPort; readonly reader: Type | undefined },
 ): DecodeStage {
-  const empty = quarantine(issue('decode.empty-value', '', 'the value is null (a tombstone) or empty'));
+  const empty = quarantine(
+    issue('decode.empty-value', '', 'the value is null (a tombstone) or empty'),
+  );
   if (format === 'json') {
-    return (record) => (record.value === null || record.value.length === 0 ? empty : decodeJson(record.value));
+    return (record) =>
+      record.value === null || record.value.length === 0 ? empty : decodeJson(record.value);
   }
   if (format === 'avro-binary') {
     const reader = options.reader;
     if (!reader) throw new Error('avro-binary needs a schema');
-    return (record) => (record.value === null || record.value.length === 0 ? empty : decodeAvroBody(reader, record.value, 0));
+    return (record) =>
+      record.value === null || record.value.length === 0
+        ? empty
+        : decodeAvroBody(reader, record.value, 0);
   }
   // Confluent wire format: 0x00, a 4-byte big-endian schema ID, the Avro body.
   const writers = new Map<number, { type: Type; resolver: unknown }>();
   const { registry, reader } = options;
-  const decodeWith = (bytes: Buffer, id: number, entry: { type: Type; resolver: unknown } | null): Verdict<DecodedRecord> => {
-    if (entry === null) return quarantine(issue('decode.unknown-schema', '', `schema ID ${id} is not in the registry`));
+  const decodeWith = (
+    bytes: Buffer,
+    id: number,
+    entry: { type: Type; resolver: unknown } | null,
+  ): Verdict<DecodedRecord> => {
+    if (entry === null)
+      return quarantine(
+        issue('decode.unknown-schema', '', `schema ID ${id} is not in the registry`),
+      );
     return entry.resolver === undefined
       ? decodeAvroBody(entry.type, bytes, 5)
       : decodeAvroBody(reader as Type, bytes, 5, entry.resolver);
@@ -124,9 +176,18 @@ export function createDecodeStage(
     const bytes = record.value;
     if (bytes === null || bytes.length === 0) return empty;
     if (bytes[0] !== 0) {
-      return quarantine(issue('decode.wrong-magic-byte', '', `first byte is 0x${(bytes[0] ?? 0).toString(16).padStart(2, '0')}, not the 0x00 of the Confluent wire format`));
+      return quarantine(
+        issue(
+          'decode.wrong-magic-byte',
+          '',
+          `first byte is 0x${(bytes[0] ?? 0).toString(16).padStart(2, '0')}, not the 0x00 of the Confluent wire format`,
+        ),
+      );
     }
-    if (bytes.length < 5) return quarantine(issue('decode.truncated', '', 'shorter than the 5-byte wire-format header'));
+    if (bytes.length < 5)
+      return quarantine(
+        issue('decode.truncated', '', 'shorter than the 5-byte wire-format header'),
+      );
     const id = bytes.readInt32BE(1);
     const cached = writers.get(id);
     if (cached !== undefined) return decodeWith(bytes, id, cached);
@@ -139,7 +200,11 @@ export function createDecodeStage(
             resolver = reader.createResolver(writer);
           } catch (error) {
             return quarantine(
-              issue('decode.unknown-schema', '', `writer schema ${id} cannot be read as the reader schema: ${(error as Error).message.slice(0, 200)}`),
+              issue(
+                'decode.unknown-schema',
+                '',
+                `writer schema ${id} cannot be read as the reader schema: ${(error as Error).message.slice(0, 200)}`,
+              ),
             );
           }
         }

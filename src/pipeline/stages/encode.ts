@@ -20,11 +20,15 @@ export interface Encoded {
   readonly value: Buffer;
 }
 
-export function encodeRecord(target: EncodeTarget, payload: Record<string, unknown>): Verdict<Encoded> {
+export function encodeRecord(
+  target: EncodeTarget,
+  payload: Record<string, unknown>,
+): Verdict<Encoded> {
   let key: Buffer | null = null;
   if (target.key) {
     const raw = getPath(payload, target.key);
-    if (raw !== undefined && raw !== null) key = Buffer.from(typeof raw === 'string' ? raw : JSON.stringify(raw), 'utf8');
+    if (raw !== undefined && raw !== null)
+      key = Buffer.from(typeof raw === 'string' ? raw : JSON.stringify(raw), 'utf8');
   }
   if (target.format === 'json' || !target.schema || target.schemaId === undefined) {
     return pass({ key, value: Buffer.from(JSON.stringify(payload), 'utf8') });
@@ -33,7 +37,13 @@ export function encodeRecord(target: EncodeTarget, payload: Record<string, unkno
   try {
     body = target.schema.toBuffer(payload);
   } catch (error) {
-    return quarantine(issue('encode.schema-mismatch', '', `cannot encode for ${target.topic}: ${(error as Error).message.slice(0, 200)}`));
+    return quarantine(
+      issue(
+        'encode.schema-mismatch',
+        '',
+        `cannot encode for ${target.topic}: ${(error as Error).message.slice(0, 200)}`,
+      ),
+    );
   }
   const value = Buffer.allocUnsafe(5 + body.length);
   value[0] = 0;

@@ -30,7 +30,8 @@ export interface FieldConfig {
   readonly map?: Readonly<Record<string, FieldConfig | string>> | undefined;
   readonly default?: unknown;
   readonly optional?: boolean | undefined;
-  readonly as?: 'string' | 'int' | 'long' | 'double' | 'decimal' | 'boolean' | 'timestamp' | 'date' | undefined;
+  readonly as?:
+    'string' | 'int' | 'long' | 'double' | 'decimal' | 'boolean' | 'timestamp' | 'date' | undefined;
   readonly scale?: number | undefined;
   readonly format?: string | undefined;
   readonly zone?: string | undefined;
@@ -49,9 +50,14 @@ export type SpecProblem = (specPath: readonly (string | number)[], message: stri
  */
 type FieldFn = (input: unknown, root: DecodedRecord, at: string, issues: Issue[]) => unknown;
 
-const join = (at: string, path: string): string => (at === '' ? path : path.startsWith('[') ? `${at}${path}` : `${at}.${path}`);
+const join = (at: string, path: string): string =>
+  at === '' ? path : path.startsWith('[') ? `${at}${path}` : `${at}.${path}`;
 
-function caster(field: FieldConfig, specPath: readonly (string | number)[], problem: SpecProblem): ((v: unknown) => CastResult) | undefined {
+function caster(
+  field: FieldConfig,
+  specPath: readonly (string | number)[],
+  problem: SpecProblem,
+): ((v: unknown) => CastResult) | undefined {
   switch (field.as) {
     case undefined:
       return undefined;
@@ -70,7 +76,8 @@ function caster(field: FieldConfig, specPath: readonly (string | number)[], prob
       return (v) => castDecimal(v, scale);
     }
     case 'timestamp':
-      if (field.zone !== undefined && !isValidZone(field.zone)) problem([...specPath, 'zone'], `unknown time zone "${field.zone}"`);
+      if (field.zone !== undefined && !isValidZone(field.zone))
+        problem([...specPath, 'zone'], `unknown time zone "${field.zone}"`);
       return timestampCaster(field.format, field.zone);
     case 'date':
       return dateCaster(field.format);
@@ -111,26 +118,48 @@ function compileField(
   const transform = (value: unknown, where: string, issues: Issue[]): unknown => {
     let current = value;
     if (lookup) {
-      const code = typeof current === 'string' || typeof current === 'number' || typeof current === 'boolean' ? String(current) : undefined;
+      const code =
+        typeof current === 'string' || typeof current === 'number' || typeof current === 'boolean'
+          ? String(current)
+          : undefined;
       if (code !== undefined && Object.hasOwn(lookup, code)) current = lookup[code];
       else if (hasDefault) current = fallback;
       else {
-        issues.push(issue('map.unknown-code', where, `${shown(current)} is not in the code table of ${name} (known: ${Object.keys(lookup).slice(0, 10).join(', ')})`));
+        issues.push(
+          issue(
+            'map.unknown-code',
+            where,
+            `${shown(current)} is not in the code table of ${name} (known: ${Object.keys(lookup).slice(0, 10).join(', ')})`,
+          ),
+        );
         return undefined;
       }
     }
     if (cast) {
       const result = cast(current);
       if (!result.ok) {
-        const code = field.as === 'timestamp' || field.as === 'date' ? 'map.invalid-date' : 'map.cast-failed';
-        issues.push(issue(code, where, `${shown(current)} cannot be read as ${field.as ?? ''} for ${name}: ${result.reason}`));
+        const code =
+          field.as === 'timestamp' || field.as === 'date' ? 'map.invalid-date' : 'map.cast-failed';
+        issues.push(
+          issue(
+            code,
+            where,
+            `${shown(current)} cannot be read as ${field.as ?? ''} for ${name}: ${result.reason}`,
+          ),
+        );
         return undefined;
       }
       current = result.value;
     }
     if (convert) {
       if (typeof current !== 'number') {
-        issues.push(issue('map.invalid-type', where, `${shown(current)} is not a number, so its unit cannot be converted`));
+        issues.push(
+          issue(
+            'map.invalid-type',
+            where,
+            `${shown(current)} is not a number, so its unit cannot be converted`,
+          ),
+        );
         return undefined;
       }
       current = convert(current);
@@ -156,7 +185,10 @@ function compileField(
     try {
       expression = compileExpression(field.expr);
     } catch (error) {
-      problem([...specPath, 'expr'], `invalid CEL expression: ${(error as Error).message.split('\n')[0] ?? ''}`);
+      problem(
+        [...specPath, 'expr'],
+        `invalid CEL expression: ${(error as Error).message.split('\n')[0] ?? ''}`,
+      );
     }
     return (input, root, at, issues) => {
       if (!expression) return undefined;
@@ -164,11 +196,19 @@ function compileField(
       try {
         value = fromCel(expression.evaluate(input as Record<string, unknown>, { record: root }));
       } catch (error) {
-        issues.push(issue('map.expression-failed', at, `expression for ${name} failed: ${(error as Error).message.split('\n')[0] ?? ''}`));
+        issues.push(
+          issue(
+            'map.expression-failed',
+            at,
+            `expression for ${name} failed: ${(error as Error).message.split('\n')[0] ?? ''}`,
+          ),
+        );
         return undefined;
       }
       if (value === undefined) {
-        issues.push(issue('map.expression-failed', at, `expression for ${name} gave an integer beyond ±2^53`));
+        issues.push(
+          issue('map.expression-failed', at, `expression for ${name} gave an integer beyond ±2^53`),
+        );
         return undefined;
       }
       return value === null ? whenMissing(at, issues) : transform(value, at, issues);
@@ -208,14 +248,21 @@ function compileField(
   };
 }
 
-type RecordFn = (input: unknown, root: DecodedRecord, at: string, issues: Issue[]) => Record<string, unknown>;
+type RecordFn = (
+  input: unknown,
+  root: DecodedRecord,
+  at: string,
+  issues: Issue[],
+) => Record<string, unknown>;
 
 function compileRecord(
   fields: Readonly<Record<string, FieldConfig | string>>,
   specPath: readonly (string | number)[],
   problem: SpecProblem,
 ): RecordFn {
-  const compiled = Object.entries(fields).map(([name, spec]) => [name, compileField(name, spec, [...specPath, name], problem)] as const);
+  const compiled = Object.entries(fields).map(
+    ([name, spec]) => [name, compileField(name, spec, [...specPath, name], problem)] as const,
+  );
   return (input, root, at, issues) => {
     const out: Record<string, unknown> = {};
     for (const [name, fn] of compiled) out[name] = fn(input, root, at, issues);

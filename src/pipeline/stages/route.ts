@@ -15,7 +15,9 @@ export type RouteResult<R> =
   | { readonly kind: 'matched'; readonly route: R }
   | { readonly kind: 'no-match'; readonly errors: readonly string[] };
 
-export function createRouteStage<R extends Routable>(routes: readonly R[]): (record: DecodedRecord, source: SourceRecord) => RouteResult<R> {
+export function createRouteStage<R extends Routable>(
+  routes: readonly R[],
+): (record: DecodedRecord, source: SourceRecord) => RouteResult<R> {
   const needsHeaders = routes.some((r) => r.when?.names.includes('headers'));
   return (record, source) => {
     const errors: string[] = [];

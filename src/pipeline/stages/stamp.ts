@@ -1,4 +1,9 @@
-import { deterministicId, eventKeyFromCoordinates, eventKeyFromId, mappingNamespace } from '../../core/ids.js';
+import {
+  deterministicId,
+  eventKeyFromCoordinates,
+  eventKeyFromId,
+  mappingNamespace,
+} from '../../core/ids.js';
 import { issue, shown, type Issue } from '../../core/issues.js';
 import { headerText, type SourceRecord } from '../../core/records.js';
 import { formatClock, parseClock, type VectorClock } from '../../core/vector-clock.js';
@@ -15,9 +20,12 @@ import type { DecodedRecord } from './decode.js';
 export interface IdentityConfig {
   readonly aggregate?: string | undefined;
   readonly event?: string | undefined;
-  readonly correlation?: { readonly header?: string | undefined; readonly field?: string | undefined } | undefined;
-  readonly causation?: { readonly header?: string | undefined; readonly field?: string | undefined } | undefined;
-  readonly clock?: { readonly header?: string | undefined; readonly field?: string | undefined } | undefined;
+  readonly correlation?:
+    { readonly header?: string | undefined; readonly field?: string | undefined } | undefined;
+  readonly causation?:
+    { readonly header?: string | undefined; readonly field?: string | undefined } | undefined;
+  readonly clock?:
+    { readonly header?: string | undefined; readonly field?: string | undefined } | undefined;
 }
 
 export interface Identity {
@@ -54,17 +62,30 @@ function identityValue(value: unknown): string | undefined {
 
 export interface Stamper {
   readonly namespace: string;
-  identify(record: DecodedRecord, source: SourceRecord): { identity: Identity; issues: readonly Issue[] };
+  identify(
+    record: DecodedRecord,
+    source: SourceRecord,
+  ): { identity: Identity; issues: readonly Issue[] };
   idFor(identity: Identity, index: number): string;
-  headers(identity: Identity, id: string, route: string, source: SourceRecord): Record<string, string>;
+  headers(
+    identity: Identity,
+    id: string,
+    route: string,
+    source: SourceRecord,
+  ): Record<string, string>;
   /** Advances the aggregate's clock once per upstream record; the headers to add. */
   clockHeaders(identity: Identity, clocks: ClockPort): Record<string, string>;
 }
 
-export function createStamper(mapping: { name: string; version: number; system: string }, config: IdentityConfig): Stamper {
+export function createStamper(
+  mapping: { name: string; version: number; system: string },
+  config: IdentityConfig,
+): Stamper {
   const namespace = mappingNamespace(mapping.name);
   const eventPath: CompiledPath | undefined = config.event ? compilePath(config.event) : undefined;
-  const aggregatePath: CompiledPath | undefined = config.aggregate ? compilePath(config.aggregate) : undefined;
+  const aggregatePath: CompiledPath | undefined = config.aggregate
+    ? compilePath(config.aggregate)
+    : undefined;
   const correlation = carried(config.correlation);
   const causation = carried(config.causation);
   const clockText = carried(config.clock);
@@ -79,7 +100,13 @@ export function createStamper(mapping: { name: string; version: number; system: 
         const raw = getPath(record, eventPath);
         const id = identityValue(raw);
         if (id === undefined) {
-          issues.push(issue('stamp.missing-identity', formatFieldPath(eventPath), `event ID is ${raw === undefined ? 'missing' : `not usable: ${shown(raw)}`}`));
+          issues.push(
+            issue(
+              'stamp.missing-identity',
+              formatFieldPath(eventPath),
+              `event ID is ${raw === undefined ? 'missing' : `not usable: ${shown(raw)}`}`,
+            ),
+          );
         }
         eventKey = eventKeyFromId(mapping.system, id ?? '');
       } else {
@@ -90,7 +117,13 @@ export function createStamper(mapping: { name: string; version: number; system: 
         const raw = getPath(record, aggregatePath);
         aggregate = identityValue(raw);
         if (aggregate === undefined) {
-          issues.push(issue('stamp.missing-identity', formatFieldPath(aggregatePath), `aggregate key is ${raw === undefined ? 'missing' : `not usable: ${shown(raw)}`}`));
+          issues.push(
+            issue(
+              'stamp.missing-identity',
+              formatFieldPath(aggregatePath),
+              `aggregate key is ${raw === undefined ? 'missing' : `not usable: ${shown(raw)}`}`,
+            ),
+          );
         }
       }
       const clock = clockText(record, source);
@@ -120,13 +153,18 @@ export function createStamper(mapping: { name: string; version: number; system: 
         'membrane.source.timestamp': source.timestamp,
       };
       if (identity.aggregate !== undefined) headers['membrane.aggregate'] = identity.aggregate;
-      if (identity.correlation !== undefined) headers['membrane.correlation-id'] = identity.correlation;
+      if (identity.correlation !== undefined)
+        headers['membrane.correlation-id'] = identity.correlation;
       if (identity.causation !== undefined) headers['membrane.causation-id'] = identity.causation;
       return headers;
     },
     clockHeaders(identity, clocks): Record<string, string> {
       if (identity.aggregate === undefined) return {};
-      const { clock, concurrent } = clocks.advance(identity.aggregate, mapping.system, identity.upstreamClock);
+      const { clock, concurrent } = clocks.advance(
+        identity.aggregate,
+        mapping.system,
+        identity.upstreamClock,
+      );
       return concurrent
         ? { 'membrane.vclock': formatClock(clock), 'membrane.concurrent': 'true' }
         : { 'membrane.vclock': formatClock(clock) };

@@ -34,13 +34,21 @@ export function ed25519PublicKey(text: string): KeyObject {
   if (text.includes('BEGIN PUBLIC KEY')) return createPublicKey(text);
   const raw = Buffer.from(text, 'base64');
   if (raw.length !== 32) throw new Error('an Ed25519 public key is PEM, or base64 of 32 bytes');
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  return createPublicKey({
+    key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
+    format: 'der',
+    type: 'spki',
+  });
 }
 
 /** The bytes a producer signs: value, then each covered header (see above). */
-export function signedBytes(value: Buffer, covered: readonly { name: string; value: Buffer }[]): Buffer {
+export function signedBytes(
+  value: Buffer,
+  covered: readonly { name: string; value: Buffer }[],
+): Buffer {
   const parts: Buffer[] = [value];
-  for (const header of covered) parts.push(Buffer.from([0]), Buffer.from(header.name), Buffer.from([0]), header.value);
+  for (const header of covered)
+    parts.push(Buffer.from([0]), Buffer.from(header.name), Buffer.from([0]), header.value);
   return Buffer.concat(parts);
 }
 
@@ -66,7 +74,9 @@ export function createTrustStage(config: TrustConfig): TrustStage {
           issue(
             'trust.source-not-allowed',
             `headers.${allowHeader}`,
-            source === undefined ? `header ${allowHeader} is missing` : `source ${JSON.stringify(source.slice(0, 64))} is not allowed`,
+            source === undefined
+              ? `header ${allowHeader} is missing`
+              : `source ${JSON.stringify(source.slice(0, 64))} is not allowed`,
           ),
         );
       }
@@ -75,12 +85,22 @@ export function createTrustStage(config: TrustConfig): TrustStage {
 
     const sigText = headerText(record.headers, signature.header);
     if (sigText === undefined) {
-      return quarantine(issue('trust.signature-missing', `headers.${signature.header}`, `header ${signature.header} is missing`));
+      return quarantine(
+        issue(
+          'trust.signature-missing',
+          `headers.${signature.header}`,
+          `header ${signature.header} is missing`,
+        ),
+      );
     }
     const keyId = headerText(record.headers, signature.keyIdHeader);
     if (keyId === undefined) {
       return quarantine(
-        issue('trust.signature-missing', `headers.${signature.keyIdHeader}`, `key-ID header ${signature.keyIdHeader} is missing`),
+        issue(
+          'trust.signature-missing',
+          `headers.${signature.keyIdHeader}`,
+          `key-ID header ${signature.keyIdHeader} is missing`,
+        ),
       );
     }
     const sig = BASE64.test(sigText) ? Buffer.from(sigText, 'base64') : undefined;
@@ -97,14 +117,20 @@ export function createTrustStage(config: TrustConfig): TrustStage {
     const edKey = edKeys.get(keyId);
     if (!hmacKey && !edKey) {
       return quarantine(
-        issue('trust.unknown-key', `headers.${signature.keyIdHeader}`, `key ${JSON.stringify(keyId.slice(0, 64))} is not configured`),
+        issue(
+          'trust.unknown-key',
+          `headers.${signature.keyIdHeader}`,
+          `key ${JSON.stringify(keyId.slice(0, 64))} is not configured`,
+        ),
       );
     }
     const covered: { name: string; value: Buffer }[] = [];
     for (const name of signature.covers) {
       const value = headerBytes(record.headers, name);
       if (value === undefined) {
-        return quarantine(issue('trust.signature-missing', `headers.${name}`, `signed header ${name} is missing`));
+        return quarantine(
+          issue('trust.signature-missing', `headers.${name}`, `signed header ${name} is missing`),
+        );
       }
       covered.push({ name, value });
     }
@@ -112,13 +138,24 @@ export function createTrustStage(config: TrustConfig): TrustStage {
     let valid: boolean;
     if (hmacKey) {
       const mac = createHmac('sha256', hmacKey).update(value);
-      for (const header of covered) mac.update(Buffer.from([0])).update(header.name).update(Buffer.from([0])).update(header.value);
+      for (const header of covered)
+        mac
+          .update(Buffer.from([0]))
+          .update(header.name)
+          .update(Buffer.from([0]))
+          .update(header.value);
       valid = timingSafeEqual(mac.digest(), sig);
     } else {
       valid = verify(null, signedBytes(value, covered), edKey as KeyObject, sig);
     }
     return valid
       ? pass(undefined)
-      : quarantine(issue('trust.signature-invalid', `headers.${signature.header}`, `signature does not match (key ${keyId})`));
+      : quarantine(
+          issue(
+            'trust.signature-invalid',
+            `headers.${signature.header}`,
+            `signature does not match (key ${keyId})`,
+          ),
+        );
   };
 }

@@ -1,6 +1,13 @@
 import { issue, shown } from '../../core/issues.js';
 import { pass, quarantine, type Verdict } from '../../core/verdict.js';
-import { compilePath, deletePath, formatFieldPath, getPath, setPath, type CompiledPath } from '../paths.js';
+import {
+  compilePath,
+  deletePath,
+  formatFieldPath,
+  getPath,
+  setPath,
+  type CompiledPath,
+} from '../paths.js';
 import type { DecodedRecord } from './decode.js';
 
 /**
@@ -37,9 +44,15 @@ export function createUpcastStage(config: UpcastConfig): UpcastStage {
   const steps = new Map<number, CompiledStep>();
   for (const [version, step] of Object.entries(config.steps)) {
     steps.set(Number(version), {
-      rename: Object.entries(step.rename ?? {}).map(([from, to]) => [compilePath(from), compilePath(to)] as const),
-      defaults: Object.entries(step.default ?? {}).map(([path, value]) => [compilePath(path), value] as const),
-      sets: Object.entries(step.set ?? {}).map(([path, value]) => [compilePath(path), value] as const),
+      rename: Object.entries(step.rename ?? {}).map(
+        ([from, to]) => [compilePath(from), compilePath(to)] as const,
+      ),
+      defaults: Object.entries(step.default ?? {}).map(
+        ([path, value]) => [compilePath(path), value] as const,
+      ),
+      sets: Object.entries(step.set ?? {}).map(
+        ([path, value]) => [compilePath(path), value] as const,
+      ),
       removes: (step.remove ?? []).map(compilePath),
     });
   }
@@ -49,16 +62,27 @@ export function createUpcastStage(config: UpcastConfig): UpcastStage {
     const raw = getPath(record, field);
     const version = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
     if (version === config.current) return pass(record);
-    if (typeof version !== 'number' || !Number.isInteger(version) || version > config.current || version < 1) {
+    if (
+      typeof version !== 'number' ||
+      !Number.isInteger(version) ||
+      version > config.current ||
+      version < 1
+    ) {
       return quarantine(
-        issue('upcast.unknown-version', where, `version ${shown(raw)} is not one this mapping knows (current: ${config.current})`),
+        issue(
+          'upcast.unknown-version',
+          where,
+          `version ${shown(raw)} is not one this mapping knows (current: ${config.current})`,
+        ),
       );
     }
     const upcasted = structuredClone(record);
     for (let v = version; v < config.current; v++) {
       const step = steps.get(v);
       if (!step) {
-        return quarantine(issue('upcast.unknown-version', where, `no upcast step from version ${v} to ${v + 1}`));
+        return quarantine(
+          issue('upcast.unknown-version', where, `no upcast step from version ${v} to ${v + 1}`),
+        );
       }
       for (const [from, to] of step.rename) {
         const value = getPath(upcasted, from);
@@ -66,7 +90,8 @@ export function createUpcastStage(config: UpcastConfig): UpcastStage {
       }
       for (const [path, value] of step.defaults) {
         const existing = getPath(upcasted, path);
-        if (existing === undefined || existing === null) setPath(upcasted, path, structuredClone(value));
+        if (existing === undefined || existing === null)
+          setPath(upcasted, path, structuredClone(value));
       }
       for (const [path, value] of step.sets) setPath(upcasted, path, structuredClone(value));
       for (const path of step.removes) deletePath(upcasted, path);

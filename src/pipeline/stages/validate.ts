@@ -14,16 +14,27 @@ export interface InvariantConfig {
   readonly message?: string | undefined;
 }
 
-export type ValidateStage = (out: Record<string, unknown>, upstream: DecodedRecord) => Verdict<Record<string, unknown>>;
+export type ValidateStage = (
+  out: Record<string, unknown>,
+  upstream: DecodedRecord,
+) => Verdict<Record<string, unknown>>;
 
 export function compileInvariants(
   invariants: readonly InvariantConfig[],
   problem: (index: number, message: string) => void,
-): { readonly name: string; readonly message: string | undefined; readonly expression: CompiledExpression }[] {
+): {
+  readonly name: string;
+  readonly message: string | undefined;
+  readonly expression: CompiledExpression;
+}[] {
   const compiled = [];
   for (const [index, invariant] of invariants.entries()) {
     try {
-      compiled.push({ name: invariant.name, message: invariant.message, expression: compileExpression(invariant.rule) });
+      compiled.push({
+        name: invariant.name,
+        message: invariant.message,
+        expression: compileExpression(invariant.rule),
+      });
     } catch (error) {
       problem(index, `invalid CEL expression: ${(error as Error).message.split('\n')[0] ?? ''}`);
     }
@@ -38,7 +49,11 @@ export function schemaMismatches(schema: Type, value: unknown): Issue[] {
     errorHook(path: string[], any: unknown, type: Type) {
       if (found.length < 5) {
         found.push(
-          issue('encode.schema-mismatch', path.join('.'), `${shown(any)} does not fit the target schema's ${type.typeName}`),
+          issue(
+            'encode.schema-mismatch',
+            path.join('.'),
+            `${shown(any)} does not fit the target schema's ${type.typeName}`,
+          ),
         );
       }
     },
@@ -58,13 +73,24 @@ export function createValidateStage(
         holds = invariant.expression.evaluate(out, { record: upstream });
       } catch (error) {
         issues.push(
-          issue('validate.expression-failed', '', `rule ${invariant.name} could not be evaluated: ${(error as Error).message.split('\n')[0] ?? ''}`, invariant.name),
+          issue(
+            'validate.expression-failed',
+            '',
+            `rule ${invariant.name} could not be evaluated: ${(error as Error).message.split('\n')[0] ?? ''}`,
+            invariant.name,
+          ),
         );
         continue;
       }
       if (holds !== true) {
         issues.push(
-          issue('validate.invariant', '', invariant.message ?? `rule ${invariant.name} (${invariant.expression.source}) does not hold`, invariant.name),
+          issue(
+            'validate.invariant',
+            '',
+            invariant.message ??
+              `rule ${invariant.name} (${invariant.expression.source}) does not hold`,
+            invariant.name,
+          ),
         );
       }
     }

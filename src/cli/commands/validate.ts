@@ -1,0 +1,42 @@
+import { Command } from 'commander';
+import { isMembraneError } from '../../core/errors.js';
+import { compileMapping } from '../../mapping/compile.js';
+import { formatProblem, loadMappingFile, MappingError } from '../../mapping/load.js';
+import { findFiles } from '../../mapping/test-runner.js';
+import { InMemorySchemaRegistry } from '../../pipeline/ports.js';
+
+export const isMappingFile = (path: string): boolean =>
+  /\.ya?ml$/.test(path) && !/\.test\.ya?ml$/.test(path);
+
+export function validateCommand(): Command {
+  return new Command('validate')
+    .description(
+      'check mapping files without running them: syntax, keys, types, expressions, schemas, env vars',
+    )
+    .argument('[paths...]', 'mapping files or folders', ['mappings'])
+    .option('--env-file <file>', 'load environment variables (for ${env:…}) from this file first')
+    .action(async (paths: string[], options: { envFile?: string }) => {
+      if (options.envFile) process.loadEnvFile(options.envFile);
+      const files = await findFiles(paths, isMappingFile);
+      let failed = 0;
+      for (const file of files) {
+        try {
+          const pipeline = await compileMapping(await loadMappingFile(file), {
+            registry: new InMemorySchemaRegistry(),
+          });
+          process.stdout.write(
+            `ok    ${file} (${pipeline.ref}: ${pipeline.topics.join(', ')} → ${pipeline.outputTopics().join(', ')})\n`,
+          );
+        } catch (error) {
+          if (!(error instanceof MappingError) && !isMembraneError(error)) throw error;
+          failed += 1;
+          process.stdout.write(`FAIL  ${file}\n`);
+          const lines =
+            error instanceof MappingError ? error.problems.map(formatProblem) : [error.message];
+          for (const line of lines) process.stdout.write(`  ${line}\n`);
+        }
+      }
+      process.stdout.write(`${files.length - failed} valid, ${failed} invalid\n`);
+      process.exitCode = failed > 0 || files.length === 0 ? 1 : 0;
+    });
+}
