@@ -42,12 +42,14 @@ function measure(name: string, evaluate: () => unknown): number {
 }
 
 const celJs = expressions.map((e) => celJsParse(e));
-const celJsRps = measure('@marcbachmann/cel-js', () => celJs.map((f) => f(record)));
+const celJsRps = measure('@marcbachmann/cel-js', (): unknown =>
+  celJs.map((f): unknown => f(record)),
+);
 
 const env = celEnv();
 const buf = expressions.map((e) => bufPlan(env, bufParse(e)));
 const bufRps = measure('@bufbuild/cel', () =>
-  buf.map((f) => f(Object.fromEntries(bufRecord) as never)),
+  buf.map((f): unknown => f(Object.fromEntries(bufRecord) as never)),
 );
 
 console.log(
@@ -59,8 +61,8 @@ console.log(
 );
 
 // Both must agree before their speed means anything.
-const expected = JSON.stringify(celJs.map((f) => f(record)));
-const actual = JSON.stringify(buf.map((f) => f(Object.fromEntries(bufRecord) as never)));
+const expected = JSON.stringify(celJs.map((f): unknown => f(record)));
+const actual = JSON.stringify(buf.map((f): unknown => f(Object.fromEntries(bufRecord) as never)));
 if (expected !== actual || expected !== '[true,true,true]') {
   throw new Error(`results differ: cel-js ${expected}, @bufbuild/cel ${actual}`);
 }

@@ -65,6 +65,8 @@ export function issue(code: IssueCode, path: string, message: string, rule?: str
 }
 
 const MAX_SHOWN = 64;
+// JSON.stringify gives undefined for functions and symbols; its declared type hides that.
+const stringify = JSON.stringify as (value: unknown) => string | undefined;
 
 /** A value as it may appear in an issue message: JSON, cut at 64 characters. */
 export function shown(value: unknown): string {
@@ -74,8 +76,7 @@ export function shown(value: unknown): string {
   else {
     try {
       // JSON.stringify gives undefined for functions and symbols.
-      const json: string | undefined = JSON.stringify(value);
-      text = json ?? typeof value;
+      text = stringify(value) ?? typeof value;
     } catch {
       text = typeof value;
     }
