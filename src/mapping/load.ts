@@ -260,7 +260,7 @@ export function loadYaml<S extends z.core.$ZodType>(
   if (doc.errors.length > 0) {
     throw new MappingError(
       doc.errors.map((error) => {
-        const pos = error.linePos?.[0] ?? { line: 1, col: 1 };
+        const pos = lines.linePos(error.pos[0]);
         return {
           file,
           line: pos.line,
