@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { validate, version } from 'uuid';
-import { deterministicId, eventKeyFromCoordinates, eventKeyFromId, mappingNamespace } from '../../src/core/ids.js';
+import {
+  deterministicId,
+  eventKeyFromCoordinates,
+  eventKeyFromId,
+  mappingNamespace,
+} from '../../src/core/ids.js';
 
 describe('deterministic IDs', () => {
   const ns = mappingNamespace('legacy-orders');
@@ -13,7 +18,9 @@ describe('deterministic IDs', () => {
 
   it('are the same for the same mapping, event and output index — and differ otherwise', () => {
     const key = eventKeyFromId('legacy-erp', 'e-1');
-    expect(deterministicId(ns, key, 0)).toBe(deterministicId(mappingNamespace('legacy-orders'), key, 0));
+    expect(deterministicId(ns, key, 0)).toBe(
+      deterministicId(mappingNamespace('legacy-orders'), key, 0),
+    );
     const others = [
       deterministicId(ns, key, 1),
       deterministicId(mappingNamespace('other'), key, 0),

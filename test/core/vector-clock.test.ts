@@ -1,13 +1,27 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compare, formatClock, increment, merge, parseClock, type VectorClock } from '../../src/core/vector-clock.js';
+import {
+  compare,
+  formatClock,
+  increment,
+  merge,
+  parseClock,
+  type VectorClock,
+} from '../../src/core/vector-clock.js';
 
 const node = fc.constantFrom('erp', 'wms', 'shop', 'crm');
 const clock: fc.Arbitrary<VectorClock> = fc.dictionary(node, fc.nat({ max: 1000 }));
 
 describe('VectorClock', () => {
   it('increment is after the clock it came from', () => {
-    fc.assert(fc.property(clock, node, (c, n) => compare(increment(c, n), c) === 'after' && compare(c, increment(c, n)) === 'before'));
+    fc.assert(
+      fc.property(
+        clock,
+        node,
+        (c, n) =>
+          compare(increment(c, n), c) === 'after' && compare(c, increment(c, n)) === 'before',
+      ),
+    );
   });
 
   it('merge is commutative, associative and idempotent', () => {
@@ -24,13 +38,20 @@ describe('VectorClock', () => {
     fc.assert(
       fc.property(clock, clock, (a, b) => {
         const m = merge(a, b);
-        return ['after', 'equal'].includes(compare(m, a)) && ['after', 'equal'].includes(compare(m, b));
+        return (
+          ['after', 'equal'].includes(compare(m, a)) && ['after', 'equal'].includes(compare(m, b))
+        );
       }),
     );
   });
 
   it('compare is antisymmetric', () => {
-    const flip = { before: 'after', after: 'before', equal: 'equal', concurrent: 'concurrent' } as const;
+    const flip = {
+      before: 'after',
+      after: 'before',
+      equal: 'equal',
+      concurrent: 'concurrent',
+    } as const;
     fc.assert(fc.property(clock, clock, (a, b) => compare(b, a) === flip[compare(a, b)]));
   });
 

@@ -13,8 +13,13 @@ const SCHEMA = JSON.stringify({
 
 describe('compiling mappings', () => {
   it('reports a CEL syntax error where the expression is', async () => {
-    const text = BASE_MAPPING.replace('  - name: placed\n', '  - name: placed\n    when: total >\n');
-    expect(await problemsOf(text)).toEqual([expect.stringMatching(/^12:11 events\[0\]\.when: invalid CEL expression: /)]);
+    const text = BASE_MAPPING.replace(
+      '  - name: placed\n',
+      '  - name: placed\n    when: total >\n',
+    );
+    expect(await problemsOf(text)).toEqual([
+      expect.stringMatching(/^12:11 events\[0\]\.when: invalid CEL expression: /),
+    ]);
   });
 
   it('reports invalid invariant rules and computed fields', async () => {
@@ -36,20 +41,33 @@ describe('compiling mappings', () => {
 
   it('checks the map against the target Avro schema: unknown fields, missing required fields', async () => {
     const dir = await folderWith({ 'placed.avsc': SCHEMA });
-    const avroTarget = BASE_MAPPING.replace('format: json, key: orderId', 'format: avro, schema: placed.avsc, key: orderId');
+    const avroTarget = BASE_MAPPING.replace(
+      'format: json, key: orderId',
+      'format: avro, schema: placed.avsc, key: orderId',
+    );
     expect(await problemsOf(avroTarget, { dir })).toEqual([]);
-    const extra = avroTarget.replace('      orderId: order_id\n', '      orderId: order_id\n      customer: cust\n');
+    const extra = avroTarget.replace(
+      '      orderId: order_id\n',
+      '      orderId: order_id\n      customer: cust\n',
+    );
     expect(await problemsOf(extra, { dir })).toEqual([
       '15:17 events[0].map.customer: field customer is not in schema Placed (its fields: orderId, total, note)',
     ]);
-    const missing = avroTarget.replace("      total: { from: total, as: decimal, scale: 2 }\n", '');
-    expect(await problemsOf(missing, { dir })).toEqual(['14:7 events[0].map: schema Placed needs field total, which the map does not set']);
+    const missing = avroTarget.replace('      total: { from: total, as: decimal, scale: 2 }\n', '');
+    expect(await problemsOf(missing, { dir })).toEqual([
+      '14:7 events[0].map: schema Placed needs field total, which the map does not set',
+    ]);
   });
 
   it('names a schema file that cannot be read, and a key that is not mapped', async () => {
-    const text = BASE_MAPPING.replace('format: json, key: orderId', 'format: avro, schema: nope.avsc, key: order');
+    const text = BASE_MAPPING.replace(
+      'format: json, key: orderId',
+      'format: avro, schema: nope.avsc, key: order',
+    );
     expect(await problemsOf(text)).toEqual([
-      expect.stringMatching(/^12:54 events\[0\]\.to\.schema: cannot read schema file .*nope\.avsc.* \(paths are relative to the mapping file\)$/),
+      expect.stringMatching(
+        /^12:54 events\[0\]\.to\.schema: cannot read schema file .*nope\.avsc.* \(paths are relative to the mapping file\)$/,
+      ),
       '12:70 events[0].to.key: key order is not a field of the map',
     ]);
   });
@@ -60,7 +78,9 @@ describe('compiling mappings', () => {
       'trust:\n  signature: { algorithm: ed25519, header: x-sig, keyIdHeader: x-kid, keys: { k1: "${env:PUB}" } }\nidentity:',
     );
     const problems = await problemsOf(text, { env: { PUB: 'bm90LWEta2V5' } });
-    expect(problems).toEqual([expect.stringMatching(/^8:\d+ trust\.signature\.keys\.k1: is not an Ed25519 public key/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/^8:\d+ trust\.signature\.keys\.k1: is not an Ed25519 public key/),
+    ]);
     expect(problems.join()).not.toContain('bm90LWEta2V5');
   });
 });

@@ -13,11 +13,16 @@ const mappings = join(root, 'mappings');
 
 describe('the example mappings', () => {
   it('validate', async () => {
-    const files = await findFiles([mappings], (p) => p.endsWith('.yaml') && !p.endsWith('.test.yaml'));
+    const files = await findFiles(
+      [mappings],
+      (p) => p.endsWith('.yaml') && !p.endsWith('.test.yaml'),
+    );
     expect(files.length).toBeGreaterThanOrEqual(2);
     const env = { ERP_HMAC_KEY_1: 'a', ERP_HMAC_KEY_2: 'b' };
     for (const file of files) {
-      const pipeline = await compileMapping(await loadMappingFile(file, env), { registry: new InMemorySchemaRegistry() });
+      const pipeline = await compileMapping(await loadMappingFile(file, env), {
+        registry: new InMemorySchemaRegistry(),
+      });
       expect(pipeline.outputTopics().length).toBeGreaterThan(0);
     }
   });
@@ -27,7 +32,9 @@ describe('the example mappings', () => {
     expect(files.length).toBeGreaterThanOrEqual(2);
     for (const file of files) {
       const result = await runTestFile(file);
-      const failures = result.cases.filter((c) => !c.passed).map((c) => `${c.name}: ${c.differences.join('; ')}`);
+      const failures = result.cases
+        .filter((c) => !c.passed)
+        .map((c) => `${c.name}: ${c.differences.join('; ')}`);
       expect(failures, file).toEqual([]);
       expect(result.cases.length).toBeGreaterThan(5);
     }
@@ -36,7 +43,9 @@ describe('the example mappings', () => {
 
 describe('schemas/mapping.schema.json', () => {
   it('is what `membrane schema` generates (run `npm run membrane -- schema -o schemas/mapping.schema.json`)', async () => {
-    const committed: unknown = JSON.parse(await readFile(join(root, 'schemas', 'mapping.schema.json'), 'utf8'));
+    const committed: unknown = JSON.parse(
+      await readFile(join(root, 'schemas', 'mapping.schema.json'), 'utf8'),
+    );
     expect(committed).toEqual(mappingJsonSchema());
   });
 });

@@ -22,7 +22,9 @@ describe('loading mapping files', () => {
   });
 
   it('reports several problems at once, each where it is', async () => {
-    const text = BASE_MAPPING.replace('format: json\n', 'format: jsno\n').replace('scale: 2', 'scale: -1').replace('version: 1', 'version: one');
+    const text = BASE_MAPPING.replace('format: json\n', 'format: jsno\n')
+      .replace('scale: 2', 'scale: -1')
+      .replace('version: 1', 'version: one');
     expect(await problemsOf(text)).toEqual([
       '2:10 version: Invalid input: expected number, received string',
       '6:11 source.format: Invalid option: expected one of "json"|"avro"|"avro-binary" (did you mean "json"?)',
@@ -31,7 +33,9 @@ describe('loading mapping files', () => {
   });
 
   it('says a required key is missing, at its parent', async () => {
-    expect(await problemsOf(BASE_MAPPING.replace('version: 1\n', ''))).toEqual(['1:1 version: is required']);
+    expect(await problemsOf(BASE_MAPPING.replace('version: 1\n', ''))).toEqual([
+      '1:1 version: is required',
+    ]);
   });
 
   it('reports YAML syntax errors with their position', async () => {
@@ -55,14 +59,16 @@ describe('loading mapping files', () => {
 
   it('checks field shapes: one source per field, `each` with `map`, casts with their options', async () => {
     const text = BASE_MAPPING.replace(
-      "      total: { from: total, as: decimal, scale: 2 }\n",
+      '      total: { from: total, as: decimal, scale: 2 }\n',
       '      a: { from: x, const: 1 }\n      b: { each: items }\n      c: { from: y, format: dd.MM.yyyy }\n      d: { from: z, as: integer }\n',
     );
     expect(await problemsOf(text)).toEqual([
       '15:10 events[0].map.a: has `from` and `const`; use exactly one',
       '16:18 events[0].map.b.each: `each` needs a `map` for the elements',
       '17:29 events[0].map.c.format: `format` and `zone` go with `as: timestamp` or `as: date`',
-      expect.stringMatching(/^18:25 events\[0\]\.map\.d\.as: Invalid option: .* \(did you mean "int"\?\)$/),
+      expect.stringMatching(
+        /^18:25 events\[0\]\.map\.d\.as: Invalid option: .* \(did you mean "int"\?\)$/,
+      ),
     ]);
   });
 });

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { compileMapping } from '../../src/mapping/compile.js';
 import { loadMappingText, MappingError } from '../../src/mapping/load.js';
 import type { Pipeline } from '../../src/pipeline/pipeline.js';
-import { InMemoryClocks, InMemorySchemaRegistry, type ClockPort, type SchemaRegistryPort } from '../../src/pipeline/ports.js';
+import {
+  InMemoryClocks,
+  InMemorySchemaRegistry,
+  type ClockPort,
+  type SchemaRegistryPort,
+} from '../../src/pipeline/ports.js';
 
 /** A minimal valid mapping; tests replace parts of it. */
 export const BASE_MAPPING = `name: orders
@@ -34,7 +39,12 @@ export async function folderWith(files: Record<string, string>): Promise<string>
 /** Loads and compiles mapping text (as if it were `dir/mapping.yaml`). */
 export async function compileText(
   text: string,
-  options: { dir?: string; env?: NodeJS.ProcessEnv; registry?: SchemaRegistryPort; clocks?: ClockPort } = {},
+  options: {
+    dir?: string;
+    env?: NodeJS.ProcessEnv;
+    registry?: SchemaRegistryPort;
+    clocks?: ClockPort;
+  } = {},
 ): Promise<Pipeline> {
   const dir = options.dir ?? (await folderWith({}));
   const loaded = loadMappingText(text, join(dir, 'mapping.yaml'), options.env ?? {});
@@ -45,12 +55,17 @@ export async function compileText(
 }
 
 /** The problems a mapping text fails with, as `line:column path: message` lines. */
-export async function problemsOf(text: string, options: { dir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string[]> {
+export async function problemsOf(
+  text: string,
+  options: { dir?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<string[]> {
   try {
     await compileText(text, options);
   } catch (error) {
     if (error instanceof MappingError) {
-      return error.problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`);
+      return error.problems.map(
+        (p) => `${p.line}:${p.column} ${p.path}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`,
+      );
     }
     throw error;
   }

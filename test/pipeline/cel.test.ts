@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { compileExpression, fromCel, referencedNames, toCel } from '../../src/pipeline/cel.js';
+
+describe('CEL', () => {
+  it('sees JSON integers as CEL ints, so integer literals compare and compute', () => {
+    const total = compileExpression('totalCents / 100 > 1 && size(lines) == 2');
+    expect(total.evaluate({ totalCents: 250, lines: [1, 2] })).toBe(true);
+    expect(fromCel(compileExpression('qty * 2').evaluate({ qty: 3 }))).toBe(6);
+  });
+
+  it('looks variables up in `extra` first (for `record`, `headers`)', () => {
+    const e = compileExpression('record.type == "C" && headers["x-a"] == "1"');
+    expect(e.evaluate({ type: 'X' }, { record: { type: 'C' }, headers: { 'x-a': '1' } })).toBe(
+      true,
+    );
+  });
+
+  it('names the variables an expression may read, ignoring fields and strings', () => {
+    expect(referencedNames('a.b > c && "d e" == f.g("h") && size(i)')).toEqual([
+      'a',
+      'c',
+      'f',
+      'size',
+      'i',
+    ]);
+  });
+
+  it('converts values both ways', () => {
+    expect(toCel({ a: [1, 1.5, 'x'] })).toEqual({ a: [1n, 1.5, 'x'] });
+    expect(fromCel({ a: [1n, 1.5] })).toEqual({ a: [1, 1.5] });
+    expect(fromCel(2n ** 60n)).toBeUndefined();
+  });
+
+  it('throws at compile time for a syntax error', () => {
+    expect(() => compileExpression('a >')).toThrow();
+  });
+});

@@ -1,0 +1,280 @@
+import { createHmac } from 'node:crypto';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  deterministicId,
+  eventKeyFromCoordinates,
+  eventKeyFromId,
+  mappingNamespace,
+} from '../../src/core/ids.js';
+import { ISSUE_CODES, stageOf } from '../../src/core/issues.js';
+import type { PipelineResult } from '../../src/core/records.js';
+import { validate } from 'uuid';
+import { projectRoot } from '../../src/infra/paths.js';
+import { compileMapping } from '../../src/mapping/compile.js';
+import { loadMappingFile } from '../../src/mapping/load.js';
+import { InMemoryClocks, InMemorySchemaRegistry } from '../../src/pipeline/ports.js';
+import { BASE_MAPPING, compileText, folderWith } from '../support/mappings.js';
+import { jsonRecord, sourceRecord } from '../support/records.js';
+
+const order = { event_id: 'e-1', order_id: 'o-1', total: '12.50' };
+
+function outputs(result: PipelineResult): Extract<PipelineResult, { kind: 'pass' }>['outputs'] {
+  if (result.kind !== 'pass') throw new Error(`expected outputs, got ${JSON.stringify(result)}`);
+  return result.outputs;
+}
+
+describe('the pipeline', () => {
+  it('translates, keys and stamps a record', async () => {
+    const pipeline = await compileText(BASE_MAPPING);
+    const [out] = outputs(
+      await pipeline.process(jsonRecord(order, { headers: { 'x-correlation-id': 'c-1' } })),
+    );
+    expect(out?.topic).toBe('sales.placed');
+    expect(out?.key?.toString()).toBe('o-1');
+    expect(JSON.parse(out?.value.toString() ?? '')).toEqual({ orderId: 'o-1', total: 1250 });
+    expect(out?.id).toBe(
+      deterministicId(mappingNamespace('orders'), eventKeyFromId('erp', 'e-1'), 0),
+    );
+    expect(out?.headers).toEqual({
+      'membrane.id': out?.id,
+      'membrane.mapping': 'orders@1',
+      'membrane.route': 'placed',
+      'membrane.source.system': 'erp',
+      'membrane.source.topic': 'erp.orders',
+      'membrane.source.partition': '0',
+      'membrane.source.offset': '42',
+      'membrane.source.timestamp': '1763800000000',
+      'membrane.aggregate': 'o-1',
+      'membrane.vclock': '{"erp":1}',
+    });
+  });
+
+  it('is deterministic: the same input and mapping give the same bytes, IDs and clocks', async () => {
+    const run = async (): Promise<unknown> => {
+      const pipeline = await compileText(BASE_MAPPING);
+      return outputs(await pipeline.process(jsonRecord(order)));
+    };
+    expect(await run()).toEqual(await run());
+  });
+
+  it('fans out to several targets, one ID per output index', async () => {
+    const text = BASE_MAPPING.replace(
+      '    to: { topic: sales.placed, format: json, key: orderId }',
+      '    to:\n      - { topic: sales.placed, format: json, key: orderId }\n      - { topic: audit.placed, format: json }',
+    );
+    const out = outputs(await (await compileText(text)).process(jsonRecord(order)));
+    expect(out.map((o) => o.topic)).toEqual(['sales.placed', 'audit.placed']);
+    const ns = mappingNamespace('orders');
+    expect(out.map((o) => o.id)).toEqual(
+      [0, 1].map((i) => deterministicId(ns, eventKeyFromId('erp', 'e-1'), i)),
+    );
+    expect(out[1]?.key).toBeNull();
+    // One upstream record, one clock tick.
+    expect(out.map((o) => o.headers['membrane.vclock'])).toEqual(['{"erp":1}', '{"erp":1}']);
+  });
+
+  it('derives IDs from the coordinates when the mapping names no event ID', async () => {
+    const text = BASE_MAPPING.replace('  event: event_id\n', '');
+    const [out] = outputs(
+      await (await compileText(text)).process(jsonRecord(order, { partition: 3, offset: '7' })),
+    );
+    expect(out?.id).toBe(
+      deterministicId(mappingNamespace('orders'), eventKeyFromCoordinates('erp.orders', 3, '7'), 0),
+    );
+  });
+
+  it('carries correlation and causation IDs only when upstream has them', async () => {
+    const text = BASE_MAPPING.replace(
+      '  event: event_id\n',
+      '  event: event_id\n  correlation: { header: x-corr }\n  causation: { field: caused_by }\n',
+    );
+    const pipeline = await compileText(text);
+    const [withIds] = outputs(
+      await pipeline.process(
+        jsonRecord({ ...order, caused_by: 'e-0' }, { headers: { 'x-corr': 'c-9' } }),
+      ),
+    );
+    expect(withIds?.headers['membrane.correlation-id']).toBe('c-9');
+    expect(withIds?.headers['membrane.causation-id']).toBe('e-0');
+    const [without] = outputs(await pipeline.process(jsonRecord(order)));
+    expect(without?.headers).not.toHaveProperty('membrane.correlation-id');
+    expect(without?.headers).not.toHaveProperty('membrane.causation-id');
+  });
+
+  it('merges an upstream vector clock and flags a concurrent one', async () => {
+    const text = BASE_MAPPING.replace(
+      '  event: event_id\n',
+      '  event: event_id\n  clock: { header: x-vclock }\n',
+    );
+    const clocks = new InMemoryClocks();
+    const pipeline = await compileText(text, { clocks });
+    clocks.clocks.set('o-1', { erp: 1, wms: 1 });
+    const [after] = outputs(
+      await pipeline.process(jsonRecord(order, { headers: { 'x-vclock': '{"erp":1,"wms":2}' } })),
+    );
+    expect(after?.headers['membrane.vclock']).toBe('{"erp":2,"wms":2}');
+    expect(after?.headers).not.toHaveProperty('membrane.concurrent');
+    const [concurrent] = outputs(
+      await pipeline.process(jsonRecord(order, { headers: { 'x-vclock': '{"crm":1}' } })),
+    );
+    expect(concurrent?.headers['membrane.vclock']).toBe('{"crm":1,"erp":3,"wms":2}');
+    expect(concurrent?.headers['membrane.concurrent']).toBe('true');
+  });
+
+  it('drops what no route matches when the mapping says so, and quarantines otherwise', async () => {
+    const routed = BASE_MAPPING.replace(
+      '  - name: placed\n',
+      '  - name: placed\n    when: record.kind == "placed"\n',
+    );
+    const quarantining = await compileText(routed);
+    const result = await quarantining.process(jsonRecord({ ...order, kind: 'other' }));
+    expect(result).toMatchObject({
+      kind: 'quarantine',
+      stage: 'route',
+      issues: [{ code: 'route.no-match' }],
+    });
+    expect(result.kind === 'quarantine' && result.id).toBe(
+      deterministicId(mappingNamespace('orders'), eventKeyFromId('erp', 'e-1'), 0),
+    );
+    const dropping = await compileText(`${routed}otherwise: { drop: not an order event }\n`);
+    expect(await dropping.process(jsonRecord({ ...order, kind: 'other' }))).toMatchObject({
+      kind: 'drop',
+      reason: 'not an order event',
+    });
+  });
+
+  it('quarantines a translated record that does not fit its Avro schema, naming the field', async () => {
+    const dir = await folderWith({
+      'placed.avsc': JSON.stringify({
+        type: 'record',
+        name: 'Placed',
+        fields: [
+          { name: 'orderId', type: 'string' },
+          { name: 'total', type: 'long' },
+        ],
+      }),
+    });
+    const text = BASE_MAPPING.replace(
+      'format: json, key: orderId',
+      'format: avro, schema: placed.avsc, key: orderId',
+    ).replace('      total: { from: total, as: decimal, scale: 2 }\n', '      total: total\n');
+    const pipeline = await compileText(text, { dir });
+    expect(await pipeline.process(jsonRecord(order))).toMatchObject({
+      kind: 'quarantine',
+      stage: 'encode',
+      issues: [{ code: 'encode.schema-mismatch', path: 'total' }],
+    });
+  });
+
+  it('encodes Avro in the Confluent wire format with the ID registered at startup', async () => {
+    const registry = new InMemorySchemaRegistry();
+    const dir = await folderWith({
+      'placed.avsc': JSON.stringify({
+        type: 'record',
+        name: 'Placed',
+        fields: [
+          { name: 'orderId', type: 'string' },
+          { name: 'total', type: 'long' },
+        ],
+      }),
+    });
+    const text = BASE_MAPPING.replace(
+      'format: json, key: orderId',
+      'format: avro, schema: placed.avsc, key: orderId',
+    );
+    const [out] = outputs(
+      await (await compileText(text, { dir, registry })).process(jsonRecord(order)),
+    );
+    const value = out?.value ?? Buffer.alloc(0);
+    expect(value[0]).toBe(0);
+    const schema = await registry.schemaById(value.readInt32BE(1));
+    expect(schema?.fromBuffer(value.subarray(5))).toEqual({ orderId: 'o-1', total: 1250 });
+  });
+});
+
+/** A result the runtime can act on: outputs with IDs, a quarantine with known codes, or a reason. */
+function wellFormed(result: PipelineResult): boolean {
+  if (result.kind === 'pass')
+    return (
+      result.outputs.length > 0 && result.outputs.every((o) => validate(o.id) && o.value.length > 0)
+    );
+  if (result.kind === 'drop') return result.reason.length > 0;
+  return (
+    result.issues.length > 0 &&
+    result.issues.every((i) => ISSUE_CODES.includes(i.code)) &&
+    result.stage === stageOf(result.issues[0]?.code ?? 'decode.empty-value')
+  );
+}
+
+describe('the example legacy-orders pipeline under arbitrary input', () => {
+  const env = { ERP_HMAC_KEY_1: 'k-one', ERP_HMAC_KEY_2: 'k-two' };
+  const load = async (): Promise<Awaited<ReturnType<typeof compileMapping>>> =>
+    compileMapping(
+      await loadMappingFile(join(projectRoot(), 'mappings', 'legacy-orders.yaml'), env),
+      {
+        registry: new InMemorySchemaRegistry(),
+        clocks: new InMemoryClocks(),
+      },
+    );
+  const signed = (value: Buffer): Record<string, string> => ({
+    'x-source-system': 'legacy-erp',
+    'x-key-id': 'k1',
+    'x-signature': createHmac('sha256', 'k-one')
+      .update(value)
+      .update(Buffer.from([0]))
+      .update('x-source-system')
+      .update(Buffer.from([0]))
+      .update('legacy-erp')
+      .digest('base64'),
+  });
+
+  it('never throws for arbitrary (validly signed) bytes', async () => {
+    const pipeline = await load();
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 200 }), async (bytes) => {
+        const value = Buffer.from(bytes);
+        const result = await pipeline.process(sourceRecord({ value, headers: signed(value) }));
+        return wellFormed(result);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never throws for arbitrary JSON objects, even ones shaped like orders', async () => {
+    const pipeline = await load();
+    const orderish = fc.record(
+      {
+        event_id: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+        type: fc.constantFrom('C', 'X', 'T', 'Z', 1, null),
+        schema_version: fc.oneof(fc.constantFrom(1, 2, 3, '2'), fc.anything()),
+        order_id: fc.oneof(fc.string(), fc.integer()),
+        customer_no: fc.anything(),
+        total_amount: fc.oneof(fc.string(), fc.double(), fc.constant('12.50')),
+        created: fc.oneof(fc.string(), fc.constant('21.11.2026 14:05')),
+        status: fc.oneof(fc.constantFrom('N', 'P', 'Q'), fc.anything()),
+        line_items: fc.oneof(
+          fc.array(
+            fc.record({
+              sku: fc.anything(),
+              qty: fc.anything(),
+              unit_price: fc.anything(),
+              weight_g: fc.anything(),
+            }),
+          ),
+          fc.anything(),
+        ),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(orderish, fc.object()), async (object) => {
+        const value = Buffer.from(JSON.stringify(object));
+        const result = await pipeline.process(sourceRecord({ value, headers: signed(value) }));
+        return wellFormed(result);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
