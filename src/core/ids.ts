@@ -1,4 +1,4 @@
-import { v5 as uuidv5 } from 'uuid';
+import { parse as parseUuid, v5 as uuidv5 } from 'uuid';
 
 /** The root of every membrane namespace: UUIDv5 of "membrane" in the RFC 9562 URL namespace. */
 export const MEMBRANE_NAMESPACE = uuidv5('membrane', uuidv5.URL);
@@ -13,8 +13,18 @@ export function mappingNamespace(mappingName: string): string {
  * `eventKey` is the source system plus the upstream event ID, or the record's coordinates
  * when the mapping names no event ID.
  */
-export function deterministicId(namespace: string, eventKey: string, index: number): string {
-  return uuidv5(`${eventKey}#${index}`, namespace);
+export function deterministicId(
+  namespace: string | Uint8Array,
+  eventKey: string,
+  index: number,
+): string {
+  // Bytes in, so the uuid library neither re-parses the namespace nor re-encodes the name.
+  return uuidv5(Buffer.from(`${eventKey}#${index}`, 'utf8'), namespace);
+}
+
+/** A namespace parsed once, for the hot path. */
+export function namespaceBytes(namespace: string): Uint8Array {
+  return parseUuid(namespace);
 }
 
 export function eventKeyFromId(system: string, eventId: string): string {

@@ -39,6 +39,13 @@ export function compare(a: VectorClock, b: VectorClock): ClockOrder {
 
 /** Canonical text: nodes sorted, zero components left out — equal clocks, equal strings. */
 export function formatClock(clock: VectorClock): string {
+  const nodes = Object.keys(clock);
+  if (nodes.length === 1) {
+    // The common case: one source system has touched the aggregate.
+    const [only = ''] = nodes;
+    const count = clock[only] ?? 0;
+    return count > 0 ? `{${JSON.stringify(only)}:${count}}` : '{}';
+  }
   const entries = Object.entries(clock)
     .filter(([, count]) => count > 0)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

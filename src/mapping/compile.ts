@@ -147,7 +147,6 @@ export async function compileMapping(
         ? [route.to]
         : [];
     const targets: EncodeTarget[] = [];
-    const schemas: (Type | undefined)[] = [];
     const fields = route.map ?? {};
     for (const [t, target] of targetSpecs.entries()) {
       const targetAt: SpecPath = Array.isArray(route.to) ? [...at, 'to', t] : [...at, 'to'];
@@ -213,7 +212,6 @@ export async function compileMapping(
           mapping.problem([...targetAt, 'key'], `key ${target.key} is not a field of the map`),
         );
       }
-      schemas.push(schema);
       targets.push({
         topic: target.topic,
         format: target.format,
@@ -237,7 +235,7 @@ export async function compileMapping(
       drop: undefined,
       targets,
       map,
-      validate: createValidateStage(invariants, schemas),
+      validate: createValidateStage(invariants),
     });
   }
 

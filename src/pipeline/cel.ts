@@ -14,6 +14,25 @@ export interface CompiledExpression {
     variables: Readonly<Record<string, unknown>>,
     extra?: Readonly<Record<string, unknown>>,
   ): unknown;
+  /** Evaluates against an activation built by `activation()` (shared by several expressions). */
+  run(activation: Readonly<Record<string, unknown>>): unknown;
+}
+
+/**
+ * The CEL variables for `names`, looked up in `extra` first, then in `variables`, each
+ * converted once — so several expressions over one record share the conversion.
+ */
+export function activation(
+  names: Iterable<string>,
+  variables: Readonly<Record<string, unknown>>,
+  extra?: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const name of names) {
+    if (extra && Object.hasOwn(extra, name)) result[name] = toCel(extra[name]);
+    else if (Object.hasOwn(variables, name)) result[name] = toCel(variables[name]);
+  }
+  return result;
 }
 
 /** Throws the parser's error (with its message) for an invalid expression. */
@@ -24,12 +43,10 @@ export function compileExpression(source: string): CompiledExpression {
     source,
     names,
     evaluate(variables, extra) {
-      const activation: Record<string, unknown> = {};
-      for (const name of names) {
-        if (extra && Object.hasOwn(extra, name)) activation[name] = toCel(extra[name]);
-        else if (Object.hasOwn(variables, name)) activation[name] = toCel(variables[name]);
-      }
-      return program(activation) as unknown;
+      return program(activation(names, variables, extra)) as unknown;
+    },
+    run(prepared) {
+      return program(prepared) as unknown;
     },
   };
 }

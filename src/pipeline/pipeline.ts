@@ -130,7 +130,7 @@ export class Pipeline {
     }
     const clockHeaders = p.clocks ? p.stamper.clockHeaders(identity, p.clocks) : {};
     const outputs: OutputRecord[] = encoded.map(({ target, bytes }, index) => {
-      const id = p.stamper.idFor(identity, index);
+      const id = index === 0 && firstId !== undefined ? firstId : p.stamper.idFor(identity, index);
       return {
         topic: target.topic,
         key: bytes.key,

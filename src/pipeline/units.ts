@@ -1,27 +1,37 @@
-/** Unit conversion by factor to a base unit per dimension; checked once at startup. */
-const UNITS: Readonly<Record<string, { readonly dimension: string; readonly factor: number }>> = {
-  mg: { dimension: 'mass', factor: 1e-6 },
-  g: { dimension: 'mass', factor: 1e-3 },
-  kg: { dimension: 'mass', factor: 1 },
-  t: { dimension: 'mass', factor: 1e3 },
-  oz: { dimension: 'mass', factor: 0.028349523125 },
-  lb: { dimension: 'mass', factor: 0.45359237 },
-  mm: { dimension: 'length', factor: 1e-3 },
-  cm: { dimension: 'length', factor: 1e-2 },
-  m: { dimension: 'length', factor: 1 },
-  km: { dimension: 'length', factor: 1e3 },
-  in: { dimension: 'length', factor: 0.0254 },
-  ft: { dimension: 'length', factor: 0.3048 },
-  ml: { dimension: 'volume', factor: 1e-3 },
-  l: { dimension: 'volume', factor: 1 },
-  ms: { dimension: 'time', factor: 1e-3 },
-  s: { dimension: 'time', factor: 1 },
-  min: { dimension: 'time', factor: 60 },
-  h: { dimension: 'time', factor: 3600 },
-  d: { dimension: 'time', factor: 86400 },
+/**
+ * Unit conversion. Each unit is an exact rational multiple of its dimension's base unit;
+ * the conversion ratio is reduced once at startup, so 1500 g is exactly 1.5 kg (one
+ * multiplication and one correctly rounded division per value, no float noise).
+ */
+const UNITS: Readonly<
+  Record<string, { readonly dimension: string; readonly num: bigint; readonly den: bigint }>
+> = {
+  mg: { dimension: 'mass', num: 1n, den: 1000n },
+  g: { dimension: 'mass', num: 1n, den: 1n },
+  kg: { dimension: 'mass', num: 1000n, den: 1n },
+  t: { dimension: 'mass', num: 1_000_000n, den: 1n },
+  oz: { dimension: 'mass', num: 28_349_523_125n, den: 1_000_000_000n },
+  lb: { dimension: 'mass', num: 45_359_237n, den: 100_000n },
+  mm: { dimension: 'length', num: 1n, den: 1n },
+  cm: { dimension: 'length', num: 10n, den: 1n },
+  m: { dimension: 'length', num: 1000n, den: 1n },
+  km: { dimension: 'length', num: 1_000_000n, den: 1n },
+  in: { dimension: 'length', num: 254n, den: 10n },
+  ft: { dimension: 'length', num: 3048n, den: 10n },
+  ml: { dimension: 'volume', num: 1n, den: 1n },
+  l: { dimension: 'volume', num: 1000n, den: 1n },
+  ms: { dimension: 'time', num: 1n, den: 1n },
+  s: { dimension: 'time', num: 1000n, den: 1n },
+  min: { dimension: 'time', num: 60_000n, den: 1n },
+  h: { dimension: 'time', num: 3_600_000n, den: 1n },
+  d: { dimension: 'time', num: 86_400_000n, den: 1n },
 };
 
 export const UNIT_NAMES = Object.keys(UNITS);
+
+function gcd(a: bigint, b: bigint): bigint {
+  return b === 0n ? a : gcd(b, a % b);
+}
 
 /** A converter from one unit to another; throws for unknown units or different dimensions. */
 export function unitConverter(from: string, to: string): (value: number) => number {
@@ -31,7 +41,13 @@ export function unitConverter(from: string, to: string): (value: number) => numb
   if (!b) throw new Error(`unknown unit "${to}" (known: ${UNIT_NAMES.join(', ')})`);
   if (a.dimension !== b.dimension)
     throw new Error(`cannot convert ${a.dimension} (${from}) to ${b.dimension} (${to})`);
-  const factor = a.factor / b.factor;
-  // 15 significant digits: 1500 g is 1.5 kg, not 1.5000000000000002.
-  return (value) => Number((value * factor).toPrecision(15));
+  let num = a.num * b.den;
+  let den = a.den * b.num;
+  const divisor = gcd(num, den);
+  num /= divisor;
+  den /= divisor;
+  const n = Number(num);
+  const d = Number(den);
+  if (d === 1) return (value) => value * n;
+  return (value) => (value * n) / d;
 }

@@ -2,6 +2,7 @@ import type { Type } from 'avsc';
 import { issue } from '../../core/issues.js';
 import { pass, quarantine, type Verdict } from '../../core/verdict.js';
 import { getPath, type CompiledPath } from '../paths.js';
+import { schemaMismatches } from './validate.js';
 
 /**
  * encode — the translated record to bytes for one target: JSON, or Avro in the Confluent
@@ -37,6 +38,9 @@ export function encodeRecord(
   try {
     body = target.schema.toBuffer(payload);
   } catch (error) {
+    // Only now pay for the slow check that names the fields.
+    const found = schemaMismatches(target.schema, payload);
+    if (found.length > 0) return quarantine(...found);
     return quarantine(
       issue(
         'encode.schema-mismatch',

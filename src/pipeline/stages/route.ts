@@ -1,5 +1,5 @@
 import { headerText, type SourceRecord } from '../../core/records.js';
-import type { CompiledExpression } from '../cel.js';
+import { activation, type CompiledExpression } from '../cel.js';
 import type { DecodedRecord } from './decode.js';
 
 /**
@@ -19,13 +19,14 @@ export function createRouteStage<R extends Routable>(
   routes: readonly R[],
 ): (record: DecodedRecord, source: SourceRecord) => RouteResult<R> {
   const needsHeaders = routes.some((r) => r.when?.names.includes('headers'));
+  const names = new Set(routes.flatMap((r) => r.when?.names ?? []));
   return (record, source) => {
     const errors: string[] = [];
-    let extra: Record<string, unknown> | undefined;
+    let prepared: Record<string, unknown> | undefined;
     for (const route of routes) {
       if (!route.when) return { kind: 'matched', route };
-      if (!extra) {
-        extra = { record, topic: source.topic };
+      if (!prepared) {
+        const extra: Record<string, unknown> = { record, topic: source.topic };
         if (needsHeaders) {
           const headers: Record<string, string> = {};
           for (const name of Object.keys(source.headers)) {
@@ -34,9 +35,11 @@ export function createRouteStage<R extends Routable>(
           }
           extra['headers'] = headers;
         }
+        // One conversion of the record for all conditions.
+        prepared = activation(names, record, extra);
       }
       try {
-        if (route.when.evaluate(record, extra) === true) return { kind: 'matched', route };
+        if (route.when.run(prepared) === true) return { kind: 'matched', route };
       } catch (error) {
         errors.push(`${route.name}: ${(error as Error).message.split('\n')[0] ?? ''}`);
       }

@@ -3,6 +3,7 @@ import {
   eventKeyFromCoordinates,
   eventKeyFromId,
   mappingNamespace,
+  namespaceBytes,
 } from '../../core/ids.js';
 import { issue, shown, type Issue } from '../../core/issues.js';
 import { headerText, type SourceRecord } from '../../core/records.js';
@@ -82,6 +83,7 @@ export function createStamper(
   config: IdentityConfig,
 ): Stamper {
   const namespace = mappingNamespace(mapping.name);
+  const namespaceKey = namespaceBytes(namespace);
   const eventPath: CompiledPath | undefined = config.event ? compilePath(config.event) : undefined;
   const aggregatePath: CompiledPath | undefined = config.aggregate
     ? compilePath(config.aggregate)
@@ -139,7 +141,7 @@ export function createStamper(
       };
     },
     idFor(identity, index) {
-      return deterministicId(namespace, identity.eventKey, index);
+      return deterministicId(namespaceKey, identity.eventKey, index);
     },
     headers(identity, id, route, source) {
       const headers: Record<string, string> = {

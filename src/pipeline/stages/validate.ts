@@ -1,12 +1,13 @@
 import type { Type } from 'avsc';
 import { issue, shown, type Issue } from '../../core/issues.js';
 import { pass, quarantine, type Verdict } from '../../core/verdict.js';
-import { compileExpression, type CompiledExpression } from '../cel.js';
+import { activation, compileExpression, type CompiledExpression } from '../cel.js';
 import type { DecodedRecord } from './decode.js';
 
 /**
- * validate — the translated record against the business rules (named CEL invariants over
- * its fields; `record` is the upstream record) and against the target schema's types.
+ * validate — the translated record against the business rules: named CEL invariants over
+ * its fields (`record` is the upstream record). The target schema's own type checks run in
+ * encode, which names the offending field when a value does not fit.
  */
 export interface InvariantConfig {
   readonly name: string;
@@ -42,7 +43,7 @@ export function compileInvariants(
   return compiled;
 }
 
-/** The first field of `value` that does not fit `schema`, as a path. */
+/** The fields of `value` that do not fit `schema` (up to five), as issues with their paths. */
 export function schemaMismatches(schema: Type, value: unknown): Issue[] {
   const found: Issue[] = [];
   schema.isValid(value, {
@@ -63,14 +64,16 @@ export function schemaMismatches(schema: Type, value: unknown): Issue[] {
 
 export function createValidateStage(
   invariants: ReturnType<typeof compileInvariants>,
-  schemas: readonly (Type | undefined)[],
 ): ValidateStage {
+  const names = new Set(invariants.flatMap((i) => i.expression.names));
   return (out, upstream) => {
     const issues: Issue[] = [];
+    // One conversion of the record's fields for all rules.
+    const prepared = invariants.length > 0 ? activation(names, out, { record: upstream }) : {};
     for (const invariant of invariants) {
       let holds: unknown;
       try {
-        holds = invariant.expression.evaluate(out, { record: upstream });
+        holds = invariant.expression.run(prepared);
       } catch (error) {
         issues.push(
           issue(
@@ -94,7 +97,6 @@ export function createValidateStage(
         );
       }
     }
-    for (const schema of schemas) if (schema) issues.push(...schemaMismatches(schema, out));
     return issues.length === 0 ? pass(out) : quarantine(...issues);
   };
 }
