@@ -131,11 +131,13 @@ export class Pipeline {
     const clockHeaders = p.clocks ? p.stamper.clockHeaders(identity, p.clocks) : {};
     const outputs: OutputRecord[] = encoded.map(({ target, bytes }, index) => {
       const id = index === 0 && firstId !== undefined ? firstId : p.stamper.idFor(identity, index);
+      const headers = p.stamper.headers(identity, id, route.name, source);
+      Object.assign(headers, clockHeaders);
       return {
         topic: target.topic,
         key: bytes.key,
         value: bytes.value,
-        headers: { ...p.stamper.headers(identity, id, route.name, source), ...clockHeaders },
+        headers,
         id,
         route: route.name,
         payload,
