@@ -43,24 +43,21 @@ export type PipelineResult =
       readonly id: string | undefined;
     };
 
+function firstHeader(headers: Headers, name: string): Buffer | string | undefined {
+  const value = headers[name];
+  return Array.isArray(value)
+    ? (value as readonly (Buffer | string)[])[0]
+    : (value as Buffer | string | undefined);
+}
+
 /** The first value of a header as text, or undefined. */
 export function headerText(headers: Headers, name: string): string | undefined {
-  const value = headers[name];
-  if (value === undefined) return undefined;
-  const first = Array.isArray(value)
-    ? (value as readonly (Buffer | string)[])[0]
-    : (value as Buffer | string);
-  if (first === undefined) return undefined;
-  return typeof first === 'string' ? first : first.toString('utf8');
+  const first = firstHeader(headers, name);
+  return first === undefined || typeof first === 'string' ? first : first.toString('utf8');
 }
 
 /** The first value of a header as bytes, or undefined. */
 export function headerBytes(headers: Headers, name: string): Buffer | undefined {
-  const value = headers[name];
-  if (value === undefined) return undefined;
-  const first = Array.isArray(value)
-    ? (value as readonly (Buffer | string)[])[0]
-    : (value as Buffer | string);
-  if (first === undefined) return undefined;
+  const first = firstHeader(headers, name);
   return typeof first === 'string' ? Buffer.from(first, 'utf8') : first;
 }

@@ -62,74 +62,53 @@ async function readState(paths: InfraPaths): Promise<LocalInfraState | undefined
   }
 }
 
-async function kafkaStatus(state: LocalInfraState): Promise<ComponentStatus> {
-  const address = state.kafka.brokers.join(',');
-  const running = isAlive(state.kafka.pid, KAFKA_MAIN_CLASS);
-  if (!running) {
-    return {
-      name: 'kafka',
-      address,
-      pid: state.kafka.pid,
-      running,
-      healthy: false,
-      detail: 'not running',
-    };
-  }
+/** Whether one component's process runs and whether it answers `probe`. */
+async function componentStatus(
+  name: ComponentStatus['name'],
+  address: string,
+  pid: number,
+  marker: string,
+  probe: () => Promise<string>,
+): Promise<ComponentStatus> {
+  const base = { name, address, pid };
+  if (!isAlive(pid, marker))
+    return { ...base, running: false, healthy: false, detail: 'not running' };
   try {
-    const cluster = await describeCluster(state.kafka.brokers, 2000);
-    return {
-      name: 'kafka',
-      address,
-      pid: state.kafka.pid,
-      running,
-      healthy: true,
-      detail: `Kafka ${state.kafka.version}, cluster ${cluster.clusterId}, ${cluster.brokers.length} broker(s)`,
-    };
+    return { ...base, running: true, healthy: true, detail: await probe() };
   } catch (error) {
     return {
-      name: 'kafka',
-      address,
-      pid: state.kafka.pid,
-      running,
+      ...base,
+      running: true,
       healthy: false,
-      detail: `no metadata answer: ${(error as Error).message}`,
+      detail: `no answer: ${(error as Error).message}`,
     };
   }
 }
 
-async function registryStatus(state: LocalInfraState): Promise<ComponentStatus> {
-  const address = state.registry.url;
-  const running = isAlive(state.registry.pid, REGISTRY_MARKER);
-  if (!running) {
-    return {
-      name: 'registry',
-      address,
-      pid: state.registry.pid,
-      running,
-      healthy: false,
-      detail: 'not running',
-    };
-  }
-  try {
-    const subjects = await pingRegistry(state.registry.url, 2000);
-    return {
-      name: 'registry',
-      address,
-      pid: state.registry.pid,
-      running,
-      healthy: true,
-      detail: `Apicurio Registry ${state.registry.version}, ${subjects.length} subject(s)`,
-    };
-  } catch (error) {
-    return {
-      name: 'registry',
-      address,
-      pid: state.registry.pid,
-      running,
-      healthy: false,
-      detail: `no API answer: ${(error as Error).message}`,
-    };
-  }
+function kafkaStatus(state: LocalInfraState): Promise<ComponentStatus> {
+  return componentStatus(
+    'kafka',
+    state.kafka.brokers.join(','),
+    state.kafka.pid,
+    KAFKA_MAIN_CLASS,
+    async () => {
+      const cluster = await describeCluster(state.kafka.brokers, 2000);
+      return `Kafka ${state.kafka.version}, cluster ${cluster.clusterId}, ${cluster.brokers.length} broker(s)`;
+    },
+  );
+}
+
+function registryStatus(state: LocalInfraState): Promise<ComponentStatus> {
+  return componentStatus(
+    'registry',
+    state.registry.url,
+    state.registry.pid,
+    REGISTRY_MARKER,
+    async () => {
+      const subjects = await pingRegistry(state.registry.url, 2000);
+      return `Apicurio Registry ${state.registry.version}, ${subjects.length} subject(s)`;
+    },
+  );
 }
 
 export async function localStatus(env: NodeJS.ProcessEnv = process.env): Promise<LocalInfraStatus> {

@@ -150,32 +150,23 @@ export async function compileMapping(
     const fields = route.map ?? {};
     for (const [t, target] of targetSpecs.entries()) {
       const targetAt: SpecPath = Array.isArray(route.to) ? [...at, 'to', t] : [...at, 'to'];
-      let schema: Type | undefined;
-      if (target.format === 'avro') {
-        if (target.schema === undefined) {
-          problems.push(
-            mapping.problem(
-              targetAt,
-              '`format: avro` needs `schema` (an .avsc file)',
-              'or use `format: json`',
-            ),
-          );
-        } else {
-          schema = await loadSchema(
-            mapping,
-            target.schema,
-            [...targetAt, 'schema'],
-            problems,
-            schemaCache,
-          );
-        }
-      } else if (target.schema !== undefined) {
-        schema = await loadSchema(
-          mapping,
-          target.schema,
-          [...targetAt, 'schema'],
-          problems,
-          schemaCache,
+      const schema =
+        target.schema === undefined
+          ? undefined
+          : await loadSchema(
+              mapping,
+              target.schema,
+              [...targetAt, 'schema'],
+              problems,
+              schemaCache,
+            );
+      if (target.format === 'avro' && target.schema === undefined) {
+        problems.push(
+          mapping.problem(
+            targetAt,
+            '`format: avro` needs `schema` (an .avsc file)',
+            'or use `format: json`',
+          ),
         );
       }
       if (schema) {
