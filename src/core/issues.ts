@@ -31,7 +31,6 @@ export const ISSUE_CODES = [
   'trust.unknown-key',
   'trust.signature-invalid',
   'upcast.unknown-version',
-  'upcast.failed',
   'map.missing-field',
   'map.invalid-type',
   'map.cast-failed',

@@ -14,3 +14,25 @@ describe('issue codes', () => {
     expect(shown('x'.repeat(100))).toMatch(/^"x{63}…\(102 chars\)$/);
   });
 });
+
+describe('every issue code', () => {
+  it('is expected by at least one test or mapping test file', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { projectRoot } = await import('../../src/infra/paths.js');
+    const root = projectRoot();
+    const texts: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) await walk(path);
+        else if (/\.test\.(ts|yaml)$/.test(entry.name) && !path.endsWith('issues.test.ts'))
+          texts.push(await readFile(path, 'utf8'));
+      }
+    };
+    await walk(join(root, 'test'));
+    await walk(join(root, 'mappings'));
+    const all = texts.join('\n');
+    expect(ISSUE_CODES.filter((code) => !all.includes(code))).toEqual([]);
+  });
+});

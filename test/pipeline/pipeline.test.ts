@@ -278,3 +278,19 @@ describe('the example legacy-orders pipeline under arbitrary input', () => {
     );
   });
 });
+
+describe('invariants', () => {
+  it('name the rule that does not hold, and say when a rule cannot be evaluated', async () => {
+    const text = `${BASE_MAPPING}    invariants:\n      - { name: positive, rule: total > 0, message: an order must cost something }\n      - { name: broken, rule: missing_field > 1 }\n`;
+    const pipeline = await compileText(text);
+    const result = await pipeline.process(jsonRecord({ ...order, total: '0' }));
+    expect(result).toMatchObject({
+      kind: 'quarantine',
+      stage: 'validate',
+      issues: [
+        { code: 'validate.invariant', rule: 'positive', message: 'an order must cost something' },
+        { code: 'validate.expression-failed', rule: 'broken' },
+      ],
+    });
+  });
+});
