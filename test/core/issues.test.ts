@@ -1,4 +1,7 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../../src/infra/paths.js';
 import { ISSUE_CODES, shown, STAGES, stageOf } from '../../src/core/issues.js';
 
 describe('issue codes', () => {
@@ -17,9 +20,6 @@ describe('issue codes', () => {
 
 describe('every issue code', () => {
   it('is expected by at least one test or mapping test file', async () => {
-    const { readdir, readFile } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    const { projectRoot } = await import('../../src/infra/paths.js');
     const root = projectRoot();
     const texts: string[] = [];
     const walk = async (dir: string): Promise<void> => {
