@@ -1,0 +1,167 @@
+import type { Issue, IssueCode, Stage } from '../../core/issues.js';
+import type { HeaderValue, Headers } from '../../core/records.js';
+
+/**
+ * The quarantine record: the upstream key, value and headers unchanged, plus one taxonomy of
+ * `membrane.*` headers saying what failed, where, and what the record came from. This module
+ * alone writes and reads them (the runtime writes, the quarantine CLI reads).
+ */
+export const QUARANTINE_HEADERS = {
+  code: 'membrane.quarantine.code',
+  stage: 'membrane.quarantine.stage',
+  issues: 'membrane.quarantine.issues',
+  topic: 'membrane.source.topic',
+  partition: 'membrane.source.partition',
+  offset: 'membrane.source.offset',
+  timestamp: 'membrane.source.timestamp',
+  mapping: 'membrane.mapping',
+  id: 'membrane.id',
+  quarantinedAt: 'membrane.quarantined-at',
+  attempt: 'membrane.attempt',
+} as const;
+
+export interface QuarantineEntry {
+  /** Where the upstream record was. */
+  readonly source: {
+    readonly topic: string;
+    readonly partition: number;
+    readonly offset: string;
+    readonly timestamp: string;
+  };
+  /** `name@version` of the mapping that refused it. */
+  readonly mapping: string;
+  readonly stage: Stage;
+  readonly issues: readonly Issue[];
+  /** The deterministic ID it would have had, when known. */
+  readonly id: string | undefined;
+  /** ISO 8601, from the runtime's clock (the pipeline never reads the time). */
+  readonly quarantinedAt: string;
+  /** 1 on first failure; replays raise it. */
+  readonly attempt: number;
+}
+
+/** Kafka header values as kafkajs takes and gives them. */
+export type MessageHeaders = Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+
+export interface QuarantineMessage {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: MessageHeaders;
+}
+
+function values(value: HeaderValue): (Buffer | string)[] {
+  if (value === undefined) return [];
+  return Array.isArray(value)
+    ? [...(value as readonly (Buffer | string)[])]
+    : [value as Buffer | string];
+}
+
+/**
+ * Adds our headers after the upstream ones. An upstream header with one of our names (a
+ * record that already went through a membrane) is kept: the name then carries several
+ * values, the upstream ones first and ours last — Kafka headers are a list.
+ */
+export function encodeQuarantine(
+  upstream: {
+    readonly key: Buffer | null;
+    readonly value: Buffer | null;
+    readonly headers: Headers;
+  },
+  entry: QuarantineEntry,
+): QuarantineMessage {
+  const first = entry.issues[0];
+  const ours: Record<string, string> = {
+    [QUARANTINE_HEADERS.code]: first?.code ?? `${entry.stage}.unknown`,
+    [QUARANTINE_HEADERS.stage]: entry.stage,
+    [QUARANTINE_HEADERS.issues]: JSON.stringify(
+      entry.issues.map((i) =>
+        i.rule === undefined ? { code: i.code, path: i.path, message: i.message } : { ...i },
+      ),
+    ),
+    [QUARANTINE_HEADERS.topic]: entry.source.topic,
+    [QUARANTINE_HEADERS.partition]: String(entry.source.partition),
+    [QUARANTINE_HEADERS.offset]: entry.source.offset,
+    [QUARANTINE_HEADERS.timestamp]: entry.source.timestamp,
+    [QUARANTINE_HEADERS.mapping]: entry.mapping,
+    // Always written (empty when unknown), so an upstream header of that name is never read as ours.
+    [QUARANTINE_HEADERS.id]: entry.id ?? '',
+    [QUARANTINE_HEADERS.quarantinedAt]: entry.quarantinedAt,
+    [QUARANTINE_HEADERS.attempt]: String(entry.attempt),
+  };
+  const headers: MessageHeaders = {};
+  for (const [name, value] of Object.entries(upstream.headers)) {
+    const all = values(value);
+    if (all.length > 0) headers[name] = all.length === 1 && !Array.isArray(value) ? all[0] : all;
+  }
+  for (const [name, value] of Object.entries(ours)) {
+    const existing = values(headers[name]);
+    headers[name] = existing.length === 0 ? value : [...existing, value];
+  }
+  return { key: upstream.key, value: upstream.value, headers };
+}
+
+export class QuarantineFormatError extends Error {
+  override readonly name = 'QuarantineFormatError';
+}
+
+/** Reads a quarantine record back: the entry, and the upstream record as it was. */
+export function decodeQuarantine(message: QuarantineMessage): {
+  readonly entry: QuarantineEntry;
+  readonly upstream: {
+    readonly key: Buffer | null;
+    readonly value: Buffer | null;
+    readonly headers: MessageHeaders;
+  };
+} {
+  const headers: MessageHeaders = { ...message.headers };
+  const take = (name: string, required: boolean): string | undefined => {
+    const all = values(headers[name]);
+    const ours = all.pop();
+    if (ours === undefined) {
+      if (required)
+        throw new QuarantineFormatError(`not a quarantine record: header ${name} is missing`);
+      return undefined;
+    }
+    headers[name] = all.length === 0 ? undefined : all.length === 1 ? all[0] : all;
+    return typeof ours === 'string' ? ours : ours.toString('utf8');
+  };
+  const code = take(QUARANTINE_HEADERS.code, true) as IssueCode;
+  const stage = take(QUARANTINE_HEADERS.stage, true) as Stage;
+  const issuesText = take(QUARANTINE_HEADERS.issues, true) ?? '[]';
+  const topic = take(QUARANTINE_HEADERS.topic, true) ?? '';
+  const partition = Number(take(QUARANTINE_HEADERS.partition, true));
+  const offset = take(QUARANTINE_HEADERS.offset, true) ?? '';
+  const timestamp = take(QUARANTINE_HEADERS.timestamp, true) ?? '';
+  const mapping = take(QUARANTINE_HEADERS.mapping, true) ?? '';
+  const id = take(QUARANTINE_HEADERS.id, true) || undefined;
+  const quarantinedAt = take(QUARANTINE_HEADERS.quarantinedAt, true) ?? '';
+  const attempt = Number(take(QUARANTINE_HEADERS.attempt, true));
+  let issues: Issue[];
+  try {
+    issues = JSON.parse(issuesText) as Issue[];
+  } catch {
+    throw new QuarantineFormatError(
+      `not a quarantine record: ${QUARANTINE_HEADERS.issues} is not JSON`,
+    );
+  }
+  if (!Array.isArray(issues) || issues[0]?.code !== code) {
+    throw new QuarantineFormatError(
+      `not a quarantine record: its issues do not start with ${code}`,
+    );
+  }
+  // Names that only we used are gone again.
+  for (const name of Object.keys(headers))
+    if (headers[name] === undefined) Reflect.deleteProperty(headers, name);
+  return {
+    entry: {
+      source: { topic, partition, offset, timestamp },
+      mapping,
+      stage,
+      issues,
+      id,
+      quarantinedAt,
+      attempt,
+    },
+    upstream: { key: message.key, value: message.value, headers },
+  };
+}
