@@ -27,16 +27,50 @@ export const connectionEnvSchema = z.object({
 
 export type ConnectionConfig = z.output<typeof connectionEnvSchema>;
 
-/** One error naming every variable that is wrong and why; never echoes a password. */
-export function loadConnectionConfig(env: NodeJS.ProcessEnv = process.env): ConnectionConfig {
-  const result = connectionEnvSchema.safeParse(env);
+function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+  const result = schema.safeParse(env);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '?');
-    const shown = name.includes('PASSWORD') || env[name] === undefined ? '' : `=${env[name]}`;
+    const secret = name.includes('PASSWORD') || name.includes('SECRET');
+    const shown = secret || env[name] === undefined ? '' : `=${env[name]}`;
     return `${name}${shown} ${issue.message}`;
   });
   throw new MembraneError('config.invalid', `Invalid configuration: ${problems.join('; ')}.`, {
     hint: 'fix the environment variables named above (see the README, "Configuration")',
   });
+}
+
+/** One error naming every variable that is wrong and why; never echoes a password. */
+export function loadConnectionConfig(env: NodeJS.ProcessEnv = process.env): ConnectionConfig {
+  return parseEnv(connectionEnvSchema, env);
+}
+
+const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** `membrane run`: everything from the environment, validated at startup. */
+export const runEnvSchema = connectionEnvSchema.extend({
+  MEMBRANE_GROUP_ID: z.string().min(1).default('membrane'),
+  MEMBRANE_MAPPINGS: z.string().min(1).default('mappings'),
+  MEMBRANE_QUARANTINE_TOPIC: z.string().min(1).default('membrane.quarantine'),
+  MEMBRANE_PROCESSING_GUARANTEE: z.enum(['exactly_once', 'at_least_once']).default('exactly_once'),
+  MEMBRANE_COMMIT_MAX_RECORDS: positiveInt(500),
+  MEMBRANE_CREATE_TOPICS: bool.default(true),
+  MEMBRANE_TOPIC_PARTITIONS: positiveInt(6),
+  MEMBRANE_TOPIC_REPLICATION: z.coerce.number().int().min(-1).default(-1),
+  MEMBRANE_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  MEMBRANE_SHUTDOWN_TIMEOUT_MS: positiveInt(30_000),
+  MEMBRANE_RETRY_MAX_MS: positiveInt(30_000),
+  KAFKA_SSL: bool.default(false),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+});
+
+export type RunConfig = z.output<typeof runEnvSchema>;
+
+/** One error naming every variable that is wrong and why; never echoes a password. */
+export function loadRunConfig(env: NodeJS.ProcessEnv = process.env): RunConfig {
+  return parseEnv(runEnvSchema, env);
 }

@@ -88,7 +88,8 @@ export function encodeQuarantine(
     [QUARANTINE_HEADERS.quarantinedAt]: entry.quarantinedAt,
     [QUARANTINE_HEADERS.attempt]: String(entry.attempt),
   };
-  const headers: MessageHeaders = {};
+  // No prototype: a header named __proto__ (hostile producers send them) stays a header.
+  const headers = Object.create(null) as MessageHeaders;
   for (const [name, value] of Object.entries(upstream.headers)) {
     const all = values(value);
     if (all.length > 0) headers[name] = all.length === 1 && !Array.isArray(value) ? all[0] : all;
@@ -113,7 +114,7 @@ export function decodeQuarantine(message: QuarantineMessage): {
     readonly headers: MessageHeaders;
   };
 } {
-  const headers: MessageHeaders = { ...message.headers };
+  const headers = Object.assign(Object.create(null) as MessageHeaders, message.headers);
   const take = (name: string, required: boolean): string | undefined => {
     const all = values(headers[name]);
     const ours = all.pop();
