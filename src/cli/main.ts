@@ -6,6 +6,7 @@ import { projectRoot } from '../infra/paths.js';
 import { devCommand } from './commands/dev.js';
 import { doctorCommand } from './commands/doctor.js';
 import { infraCommand } from './commands/infra.js';
+import { runCommand } from './commands/run.js';
 import { schemaCommand } from './commands/schema.js';
 import { testCommand } from './commands/test.js';
 import { validateCommand } from './commands/validate.js';
@@ -27,6 +28,7 @@ export function program(): Command {
     .addCommand(devCommand())
     .addCommand(doctorCommand())
     .addCommand(infraCommand())
+    .addCommand(runCommand())
     .addCommand(schemaCommand())
     .addCommand(testCommand())
     .addCommand(validateCommand());

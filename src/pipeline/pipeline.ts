@@ -69,7 +69,14 @@ export class Pipeline {
     return [...new Set(this.parts.routes.flatMap((r) => r.targets.map((t) => t.topic)))];
   }
 
-  async process(source: SourceRecord): Promise<PipelineResult> {
+  /**
+   * Runs one record through the stages. `clocks` overrides the compiled clock port: the
+   * runtime passes the state of the task the record belongs to.
+   */
+  async process(
+    source: SourceRecord,
+    clocks: ClockPort | undefined = this.parts.clocks,
+  ): Promise<PipelineResult> {
     const p = this.parts;
     const trusted = p.trust(source);
     if (trusted.kind === 'quarantine') return failed(trusted.issues, undefined);
@@ -128,7 +135,7 @@ export class Pipeline {
           : failed(bytes.issues, firstId);
       encoded.push({ target, bytes: bytes.value });
     }
-    const clockHeaders = p.clocks ? p.stamper.clockHeaders(identity, p.clocks) : {};
+    const clockHeaders = clocks ? p.stamper.clockHeaders(identity, clocks) : {};
     const outputs: OutputRecord[] = encoded.map(({ target, bytes }, index) => {
       const id = index === 0 && firstId !== undefined ? firstId : p.stamper.idFor(identity, index);
       const headers = p.stamper.headers(identity, id, route.name, source);

@@ -9,6 +9,12 @@ export interface KafkaClientOptions {
   readonly connectionTimeout?: number;
   readonly requestTimeout?: number;
   readonly retry?: KafkaConfig['retry'];
+  readonly ssl?: boolean;
+  readonly sasl?: {
+    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    readonly username: string;
+    readonly password: string;
+  };
 }
 
 function pinoLogCreator(logger: Logger): logCreator {
@@ -33,6 +39,8 @@ export function createKafka(options: KafkaClientOptions): Kafka {
     connectionTimeout: options.connectionTimeout ?? 3000,
     requestTimeout: options.requestTimeout ?? 30000,
     ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.ssl ? { ssl: true } : {}),
+    ...(options.sasl ? { sasl: { ...options.sasl } as KafkaConfig['sasl'] } : {}),
     logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
     ...(logger ? { logCreator: pinoLogCreator(logger) } : {}),
   });

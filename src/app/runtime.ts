@@ -1,0 +1,380 @@
+import type { Server } from 'node:http';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { taskAssigner } from '../adapters/kafka/assigner.js';
+import { createKafka } from '../adapters/kafka/client.js';
+import { ensureTopics } from '../adapters/kafka/topics.js';
+import { ConfluentRegistryPort } from '../adapters/registry/port.js';
+import { MembraneError, messageOf } from '../core/errors.js';
+import { compileMapping } from '../mapping/compile.js';
+import { loadMappingFile } from '../mapping/load.js';
+import { findFiles } from '../mapping/test-runner.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { RunConfig } from './config.js';
+import { startHttp } from './http.js';
+import { Metrics } from './metrics.js';
+import { Task, type TaskContext } from './task.js';
+
+const isMappingFile = (path: string): boolean =>
+  /\.ya?ml$/.test(path) && !/\.test\.ya?ml$/.test(path);
+
+/** Loads and compiles every mapping under the configured folder; problems are fatal. */
+export async function loadPipelines(
+  config: RunConfig,
+  env: NodeJS.ProcessEnv,
+): Promise<Pipeline[]> {
+  const files = await findFiles([config.MEMBRANE_MAPPINGS], isMappingFile);
+  if (files.length === 0) {
+    throw new MembraneError(
+      'config.no-mappings',
+      `No mapping files (*.yaml) in ${config.MEMBRANE_MAPPINGS}.`,
+      {
+        hint: 'set MEMBRANE_MAPPINGS to the folder with your mappings',
+      },
+    );
+  }
+  const registry = new ConfluentRegistryPort({
+    url: config.SCHEMA_REGISTRY_URL,
+    ...(config.SCHEMA_REGISTRY_USERNAME === undefined
+      ? {}
+      : { username: config.SCHEMA_REGISTRY_USERNAME }),
+    ...(config.SCHEMA_REGISTRY_PASSWORD === undefined
+      ? {}
+      : { password: config.SCHEMA_REGISTRY_PASSWORD }),
+  });
+  const pipelines: Pipeline[] = [];
+  for (const file of files)
+    pipelines.push(await compileMapping(await loadMappingFile(file, env), { registry }));
+  const owners = new Map<string, string>();
+  for (const pipeline of pipelines) {
+    for (const topic of pipeline.topics) {
+      const other = owners.get(topic);
+      if (other !== undefined) {
+        throw new MembraneError(
+          'config.topic-shared',
+          `Topic ${topic} is an input of both ${other} and ${pipeline.name}; a topic can feed one mapping.`,
+          {
+            hint: 'merge the two mappings into one with several routes',
+          },
+        );
+      }
+      owners.set(topic, pipeline.name);
+    }
+  }
+  return pipelines;
+}
+
+/**
+ * Checks the cluster before joining: inputs exist and each mapping's inputs are
+ * co-partitioned; creates (or checks) output and quarantine topics.
+ */
+export async function prepareTopics(
+  admin: Admin,
+  pipelines: readonly Pipeline[],
+  config: RunConfig,
+): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const inputs = pipelines.flatMap((p) => p.topics);
+  const missing = inputs.filter((topic) => !existing.has(topic));
+  if (missing.length > 0) {
+    throw new MembraneError(
+      'config.input-missing',
+      `Input topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')} do${missing.length > 1 ? '' : 'es'} not exist.`,
+      {
+        hint: 'create them, or fix `source.topics` in the mapping',
+      },
+    );
+  }
+  const metadata = await admin.fetchTopicMetadata({ topics: inputs });
+  const partitions = new Map(metadata.topics.map((t) => [t.name, t.partitions.length]));
+  for (const pipeline of pipelines) {
+    const counts = pipeline.topics.map(
+      (topic) => `${topic} (${partitions.get(topic) ?? 0} partitions)`,
+    );
+    if (new Set(pipeline.topics.map((topic) => partitions.get(topic))).size > 1) {
+      throw new MembraneError(
+        'config.not-copartitioned',
+        `Mapping ${pipeline.name} reads ${counts.join(' and ')}: the inputs of one mapping must have the same number of partitions, so that one member sees every record of an aggregate.`,
+        { hint: 'repartition the inputs to the same partition count (and the same key)' },
+      );
+    }
+  }
+  const outputs = [
+    ...new Set([...pipelines.flatMap((p) => p.outputTopics()), config.MEMBRANE_QUARANTINE_TOPIC]),
+  ];
+  if (config.MEMBRANE_CREATE_TOPICS) {
+    await ensureTopics(
+      admin,
+      outputs.map((topic) => ({
+        topic,
+        numPartitions: config.MEMBRANE_TOPIC_PARTITIONS,
+        replicationFactor: config.MEMBRANE_TOPIC_REPLICATION,
+      })),
+    );
+  } else {
+    const absent = outputs.filter((topic) => !existing.has(topic));
+    if (absent.length > 0) {
+      throw new MembraneError(
+        'config.output-missing',
+        `Output topics ${absent.join(', ')} do not exist and MEMBRANE_CREATE_TOPICS=false.`,
+        {
+          hint: 'create them, or let membrane create them',
+        },
+      );
+    }
+  }
+}
+
+export interface RuntimeOptions {
+  readonly config: RunConfig;
+  readonly logger: Logger;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly now?: () => Date;
+}
+
+/**
+ * `membrane run`: one consumer-group member. Poll a batch of one topic-partition, run it
+ * through the mapping in chunks, commit each chunk's outputs, quarantine records and input
+ * offsets together (one transaction per chunk in exactly-once mode), repeat.
+ */
+export class Runtime {
+  readonly metrics = new Metrics();
+  private readonly config: RunConfig;
+  private readonly logger: Logger;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly now: () => Date;
+  private kafka: Kafka | undefined;
+  private consumer: Consumer | undefined;
+  private http: Server | undefined;
+  private readonly tasks = new Map<string, Task>();
+  private readonly pipelines = new Map<string, Pipeline>();
+  private readonly topicOwner = new Map<string, Pipeline>();
+  private joined = false;
+  private stopping = false;
+  httpPort: number | undefined;
+
+  constructor(options: RuntimeOptions) {
+    this.config = options.config;
+    this.logger = options.logger;
+    this.env = options.env ?? process.env;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  get ready(): boolean {
+    return this.joined && !this.stopping;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this;
+    const pipelines = await loadPipelines(config, this.env);
+    for (const pipeline of pipelines) {
+      this.pipelines.set(pipeline.name, pipeline);
+      for (const topic of pipeline.topics) this.topicOwner.set(topic, pipeline);
+    }
+    const kafka = createKafka({
+      brokers: config.KAFKA_BROKERS,
+      clientId: config.KAFKA_CLIENT_ID,
+      logger,
+      ssl: config.KAFKA_SSL,
+      ...(config.KAFKA_SASL_MECHANISM === undefined
+        ? {}
+        : {
+            sasl: {
+              mechanism: config.KAFKA_SASL_MECHANISM,
+              username: config.KAFKA_SASL_USERNAME ?? '',
+              password: config.KAFKA_SASL_PASSWORD ?? '',
+            },
+          }),
+    });
+    this.kafka = kafka;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await prepareTopics(admin, pipelines, config);
+    } finally {
+      await admin.disconnect();
+    }
+
+    const http = await startHttp(config.MEMBRANE_HTTP_PORT, this.metrics, () => this.ready);
+    this.http = http.server;
+    this.httpPort = http.port;
+
+    const consumer = kafka.consumer({
+      groupId: config.MEMBRANE_GROUP_ID,
+      partitionAssigners: [taskAssigner(new Map(pipelines.map((p) => [p.name, p.topics])))],
+      readUncommitted: false,
+      maxWaitTimeInMs: 250,
+      sessionTimeout: 15_000,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 30_000,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      this.joined = true;
+      this.metrics.rebalances.inc();
+      void this.reassign(event.payload.memberAssignment);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...this.topicOwner.keys()], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+    logger.info(
+      {
+        mappings: pipelines.map((p) => p.ref),
+        group: config.MEMBRANE_GROUP_ID,
+        guarantee: config.MEMBRANE_PROCESSING_GUARANTEE,
+        http: this.httpPort,
+      },
+      'membrane is running',
+    );
+  }
+
+  /** Keeps tasks this member still owns; closes the others' producers. */
+  private async reassign(assignment: Record<string, number[]>): Promise<void> {
+    const owned = new Set<string>();
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      const pipeline = this.topicOwner.get(topic);
+      if (pipeline) for (const partition of partitions) owned.add(`${pipeline.name}/${partition}`);
+    }
+    for (const [key, task] of this.tasks) {
+      if (!owned.has(key)) {
+        this.tasks.delete(key);
+        await task.exclusive(() => task.close());
+      }
+    }
+    this.metrics.tasks.set(owned.size);
+    this.logger.info({ tasks: [...owned].sort() }, 'tasks assigned');
+  }
+
+  private task(pipeline: Pipeline, partition: number): Task {
+    const key = `${pipeline.name}/${partition}`;
+    let task = this.tasks.get(key);
+    if (!task) {
+      const kafka = this.kafka;
+      if (!kafka) throw new Error('not started');
+      const context: TaskContext = {
+        groupId: this.config.MEMBRANE_GROUP_ID,
+        quarantineTopic: this.config.MEMBRANE_QUARANTINE_TOPIC,
+        guarantee: this.config.MEMBRANE_PROCESSING_GUARANTEE,
+        metrics: this.metrics,
+        logger: this.logger,
+        now: this.now,
+        commitOffsets: async (topic, p, offset) => {
+          await this.consumer?.commitOffsets([{ topic, partition: p, offset }]);
+        },
+      };
+      task = new Task(pipeline, partition, context, (transactionalId): Producer =>
+        kafka.producer(
+          transactionalId === undefined
+            ? { idempotent: true, maxInFlightRequests: 1 }
+            : {
+                transactionalId,
+                idempotent: true,
+                maxInFlightRequests: 1,
+                transactionTimeout: 60_000,
+              },
+        ),
+      );
+      this.tasks.set(key, task);
+    }
+    return task;
+  }
+
+  private async onBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+    pause,
+  }: EachBatchPayload): Promise<void> {
+    const pipeline = this.topicOwner.get(batch.topic);
+    if (!pipeline || batch.messages.length === 0) return;
+    const task = this.task(pipeline, batch.partition);
+    const timer = this.metrics.batchSeconds.startTimer({ mapping: pipeline.name });
+    await task.exclusive(async () => {
+      let messages = batch.messages;
+      let attempt = 0;
+      while (messages.length > 0 && isRunning() && !isStale() && !this.stopping) {
+        const chunk = messages.slice(0, this.config.MEMBRANE_COMMIT_MAX_RECORDS);
+        const outcome = await task.processChunk(batch.topic, chunk);
+        if (outcome.committed > 0) {
+          resolveOffset(chunk[outcome.committed - 1]?.offset ?? '0');
+          messages = messages.slice(outcome.committed);
+          attempt = 0;
+        }
+        if (outcome.retry) {
+          attempt += 1;
+          const delay = this.backoff(attempt);
+          this.metrics.retries.inc({ mapping: pipeline.name, code: outcome.retry.code });
+          this.logger.warn(
+            {
+              task: task.key,
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: messages[0]?.offset,
+              code: outcome.retry.code,
+              retryInMs: delay,
+            },
+            `retrying after a transient failure: ${outcome.retry.message}`,
+          );
+          if (attempt >= 3) {
+            // Give the partition back to the fetch loop: pause it here, resume after the
+            // backoff, and fetch again from the first record not committed.
+            const resume = pause();
+            this.consumer?.seek({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: messages[0]?.offset ?? batch.firstOffset() ?? '0',
+            });
+            setTimeout(resume, delay).unref();
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+        await heartbeat().catch(() => undefined);
+      }
+    });
+    timer();
+  }
+
+  /** Exponential backoff with full jitter, capped. */
+  private backoff(attempt: number): number {
+    const cap = Math.min(this.config.MEMBRANE_RETRY_MAX_MS, 100 * 2 ** attempt);
+    return Math.round(cap / 2 + Math.random() * (cap / 2));
+  }
+
+  /** Finishes the chunk in flight, leaves the group, closes producers; bounded in time. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const work = (async () => {
+      await this.consumer?.disconnect().catch((error: unknown) => {
+        this.logger.warn({ error: messageOf(error) }, 'leaving the group failed');
+      });
+      await Promise.all([...this.tasks.values()].map((task) => task.exclusive(() => task.close())));
+      this.tasks.clear();
+    })();
+    let timeout: NodeJS.Timeout | undefined;
+    const limit = new Promise<'timeout'>((resolve) => {
+      timeout = setTimeout(() => {
+        resolve('timeout');
+      }, this.config.MEMBRANE_SHUTDOWN_TIMEOUT_MS);
+    });
+    const result = await Promise.race([work.then(() => 'done' as const), limit]);
+    clearTimeout(timeout);
+    if (result === 'timeout')
+      this.logger.warn(
+        { timeoutMs: this.config.MEMBRANE_SHUTDOWN_TIMEOUT_MS },
+        'shutdown timed out',
+      );
+    await new Promise<void>((resolve) =>
+      this.http ? this.http.close(() => resolve()) : resolve(),
+    );
+    this.logger.info('membrane stopped');
+  }
+}

@@ -1,0 +1,278 @@
+import type { KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { encodeQuarantine } from '../adapters/quarantine/codec.js';
+import { isMembraneError, MembraneError, messageOf } from '../core/errors.js';
+import type { SourceRecord } from '../core/records.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import { TransactionalClocks } from '../pipeline/ports.js';
+import type { Metrics } from './metrics.js';
+
+/** What a task needs from the runtime. */
+export interface TaskContext {
+  readonly groupId: string;
+  readonly quarantineTopic: string;
+  readonly guarantee: 'exactly_once' | 'at_least_once';
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly now: () => Date;
+  /** Commits consumer offsets outside a transaction (at-least-once). */
+  commitOffsets(topic: string, partition: number, offset: string): Promise<void>;
+}
+
+export interface ChunkOutcome {
+  /** How many leading messages of the chunk are committed. */
+  readonly committed: number;
+  /** Why the rest was not: a transient failure to retry after a pause. */
+  readonly retry: MembraneError | undefined;
+}
+
+/** Kafka errors that mean another member now owns this task's transactional ID. */
+const FENCED = new Set([
+  'PRODUCER_FENCED',
+  'INVALID_PRODUCER_EPOCH',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+]);
+
+function kafkaErrorType(error: unknown): string | undefined {
+  if (
+    error !== null &&
+    typeof error === 'object' &&
+    'type' in error &&
+    typeof error.type === 'string'
+  )
+    return error.type;
+  return undefined;
+}
+
+export function toSourceRecord(
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+): SourceRecord {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    timestamp: message.timestamp,
+    key: message.key,
+    value: message.value,
+    headers: message.headers ?? {},
+  };
+}
+
+/**
+ * A task: partition p of a mapping's inputs, with its state (vector clocks) and, for
+ * exactly-once, its own transactional producer. The transactional ID is bound to the task,
+ * not the process (kafkajs has no KIP-447): whoever owns the task next fences the old owner.
+ * All work on a task runs one chunk at a time.
+ */
+export class Task {
+  readonly key: string;
+  readonly clocks = new TransactionalClocks();
+  private readonly pipeline: Pipeline;
+  private readonly partition: number;
+  private readonly context: TaskContext;
+  private readonly createProducer: (transactionalId: string | undefined) => Producer;
+  private producer: Producer | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    pipeline: Pipeline,
+    partition: number,
+    context: TaskContext,
+    createProducer: (transactionalId: string | undefined) => Producer,
+  ) {
+    this.pipeline = pipeline;
+    this.partition = partition;
+    this.context = context;
+    this.createProducer = createProducer;
+    this.key = `${pipeline.name}/${partition}`;
+  }
+
+  get transactionalId(): string {
+    return `${this.context.groupId}.${this.pipeline.name}.${this.partition}`;
+  }
+
+  /** Runs `work` after everything queued before it on this task. */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(work, work);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async ensureProducer(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    const producer = this.createProducer(
+      this.context.guarantee === 'exactly_once' ? this.transactionalId : undefined,
+    );
+    try {
+      await producer.connect();
+    } catch (error) {
+      await producer.disconnect().catch(() => undefined);
+      throw new MembraneError(
+        'kafka.producer-unavailable',
+        `Cannot start the producer of task ${this.key}: ${messageOf(error)}`,
+        {
+          retriable: true,
+          cause: error,
+        },
+      );
+    }
+    this.producer = producer;
+    return producer;
+  }
+
+  async close(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * Processes messages of one topic-partition of this task and commits the results with the
+   * input offsets. Bad records become quarantine records; a transient failure stops the chunk
+   * there, commits what came before, and is returned for the caller to retry.
+   */
+  async processChunk(topic: string, messages: readonly KafkaMessage[]): Promise<ChunkOutcome> {
+    const { metrics, logger } = this.context;
+    const mapping = this.pipeline.name;
+    const byTopic = new Map<string, Message[]>();
+    const push = (target: string, message: Message): void => {
+      let list = byTopic.get(target);
+      if (!list) byTopic.set(target, (list = []));
+      list.push(message);
+    };
+    const counts = {
+      out: new Map<string, number>(),
+      quarantined: new Map<string, number>(),
+      dropped: new Map<string, number>(),
+    };
+    const bump = (map: Map<string, number>, label: string): void => {
+      map.set(label, (map.get(label) ?? 0) + 1);
+    };
+    const quarantinedAt = this.context.now().toISOString();
+
+    let processed = 0;
+    let retry: MembraneError | undefined;
+    for (const message of messages) {
+      const source = toSourceRecord(topic, this.partition, message);
+      let result;
+      try {
+        result = await this.pipeline.process(source, this.clocks);
+      } catch (error) {
+        if (isMembraneError(error) && error.retriable) {
+          retry = error;
+          break;
+        }
+        throw error;
+      }
+      if (result.kind === 'pass') {
+        for (const output of result.outputs) {
+          push(output.topic, { key: output.key, value: output.value, headers: output.headers });
+          bump(counts.out, output.topic);
+        }
+      } else if (result.kind === 'quarantine') {
+        const entry = {
+          source: {
+            topic,
+            partition: this.partition,
+            offset: message.offset,
+            timestamp: message.timestamp,
+          },
+          mapping: this.pipeline.ref,
+          stage: result.stage,
+          issues: result.issues,
+          id: result.id,
+          quarantinedAt,
+          attempt: 1,
+        };
+        const encoded = encodeQuarantine(source, entry);
+        push(this.context.quarantineTopic, {
+          key: encoded.key,
+          value: encoded.value,
+          headers: encoded.headers,
+        });
+        const code = result.issues[0]?.code ?? result.stage;
+        bump(counts.quarantined, code);
+        logger.warn(
+          {
+            task: this.key,
+            topic,
+            partition: this.partition,
+            offset: message.offset,
+            mapping: this.pipeline.ref,
+            code,
+            stage: result.stage,
+          },
+          'record quarantined',
+        );
+      } else {
+        bump(counts.dropped, result.reason);
+      }
+      processed += 1;
+    }
+    if (processed === 0) {
+      this.clocks.rollback();
+      return { committed: 0, retry };
+    }
+    const last = messages[processed - 1];
+    const nextOffset = (BigInt(last?.offset ?? '0') + 1n).toString();
+    const topicMessages = [...byTopic].map(([target, list]) => ({ topic: target, messages: list }));
+
+    const timer = metrics.transactionSeconds.startTimer({ mapping });
+    try {
+      const producer = await this.ensureProducer();
+      if (this.context.guarantee === 'exactly_once') {
+        const transaction = await producer.transaction();
+        try {
+          if (topicMessages.length > 0) await transaction.sendBatch({ topicMessages, acks: -1 });
+          await transaction.sendOffsets({
+            consumerGroupId: this.context.groupId,
+            topics: [{ topic, partitions: [{ partition: this.partition, offset: nextOffset }] }],
+          });
+          await transaction.commit();
+        } catch (error) {
+          await transaction.abort().catch(() => undefined);
+          throw error;
+        }
+      } else {
+        if (topicMessages.length > 0) await producer.sendBatch({ topicMessages, acks: -1 });
+        await this.context.commitOffsets(topic, this.partition, nextOffset);
+      }
+    } catch (error) {
+      timer();
+      this.clocks.rollback();
+      const type = kafkaErrorType(error);
+      if (type !== undefined && FENCED.has(type)) {
+        // Another member owns this task now; this one must not write again.
+        await this.close();
+        return {
+          committed: 0,
+          retry: new MembraneError(
+            'kafka.fenced',
+            `Task ${this.key} was fenced by a newer owner (${type})`,
+            { retriable: true, cause: error },
+          ),
+        };
+      }
+      await this.close();
+      return {
+        committed: 0,
+        retry: isMembraneError(error)
+          ? error
+          : new MembraneError(
+              'kafka.transaction-failed',
+              `Committing task ${this.key} failed: ${messageOf(error)}`,
+              { retriable: true, cause: error },
+            ),
+      };
+    }
+    timer();
+    this.clocks.commit();
+    metrics.recordsIn.inc({ mapping }, processed);
+    for (const [target, n] of counts.out) metrics.recordsOut.inc({ mapping, topic: target }, n);
+    for (const [code, n] of counts.quarantined) metrics.quarantined.inc({ mapping, code }, n);
+    for (const [reason, n] of counts.dropped) metrics.dropped.inc({ mapping, reason }, n);
+    return { committed: processed, retry };
+  }
+}

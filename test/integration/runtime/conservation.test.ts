@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin } from 'kafkajs';
+import { loadRunConfig } from '../../../src/app/config.js';
+import { createLogger } from '../../../src/app/logger.js';
+import { Runtime } from '../../../src/app/runtime.js';
+import { waitFor } from '../../../src/infra/wait.js';
+import {
+  consumeUntil,
+  createTopics,
+  infra,
+  testConsumer,
+  testKafka,
+  type Received,
+} from '../../support/kafka.js';
+import {
+  EXPECTED_CODE,
+  ORDER_KEYS,
+  orderKind,
+  orderMessages,
+  orderTopics,
+  type OrderTopics,
+} from '../../support/orders.js';
+
+const N = 600;
+const PARTITIONS = 3;
+
+function header(r: Received, name: string): string | undefined {
+  const value = r.message.headers?.[name];
+  const first = Array.isArray(value) ? value[value.length - 1] : value;
+  return first === undefined ? undefined : first.toString();
+}
+
+describe('membrane run, exactly-once', () => {
+  const kafka = testKafka();
+  let admin: Admin;
+  let topics: OrderTopics;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    admin = kafka.admin();
+    await admin.connect();
+    topics = await orderTopics();
+    drop = await createTopics(admin, [{ topic: topics.input, numPartitions: PARTITIONS }]);
+  });
+
+  afterAll(async () => {
+    await drop();
+    await admin
+      .deleteTopics({ topics: [topics.placed, topics.cancelled, topics.quarantine] })
+      .catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('accounts for every upstream offset exactly once: an output, a quarantine record, or a counted drop', async () => {
+    const producer = kafka.producer({ idempotent: true });
+    await producer.connect();
+    await producer.send({ topic: topics.input, messages: orderMessages(0, N) });
+    await producer.disconnect();
+
+    const config = loadRunConfig({
+      KAFKA_BROKERS: infra().brokers.join(','),
+      SCHEMA_REGISTRY_URL: infra().registryUrl,
+      MEMBRANE_GROUP_ID: topics.group,
+      MEMBRANE_MAPPINGS: topics.mappings,
+      MEMBRANE_QUARANTINE_TOPIC: topics.quarantine,
+      MEMBRANE_HTTP_PORT: '0',
+      MEMBRANE_COMMIT_MAX_RECORDS: '50',
+      LOG_LEVEL: 'error',
+    });
+    const runtime = new Runtime({
+      config,
+      logger: createLogger('error'),
+      env: { ...process.env, ...ORDER_KEYS },
+    });
+    await runtime.start();
+    try {
+      // Wait until the group's committed offsets reach the end of the input.
+      const ends = await admin.fetchTopicOffsets(topics.input);
+      const done = await waitFor(
+        async () => {
+          const [committed] = await admin.fetchOffsets({
+            groupId: topics.group,
+            topics: [topics.input],
+          });
+          const behind = ends.filter(
+            (end) =>
+              committed?.partitions.find((p) => p.partition === end.partition)?.offset !==
+              end.offset,
+          );
+          if (behind.length > 0) throw new Error(`${behind.length} partitions behind`);
+        },
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      expect(done.ok).toBe(true);
+
+      const readyz = await fetch(`http://127.0.0.1:${runtime.httpPort ?? 0}/readyz`);
+      expect(readyz.status).toBe(200);
+      const metrics = await (
+        await fetch(`http://127.0.0.1:${runtime.httpPort ?? 0}/metrics`)
+      ).text();
+      const dropped = Number(
+        /membrane_records_dropped_total\{[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0,
+      );
+      const recordsIn = Number(/membrane_records_in_total\{[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0);
+      expect(recordsIn).toBe(N);
+
+      const expected = Array.from({ length: N }, (_, i) => orderKind(i));
+      const count = (kinds: string[]): number => expected.filter((k) => kinds.includes(k)).length;
+      const outputs = await consumeUntil(
+        testConsumer(kafka),
+        [topics.placed, topics.cancelled],
+        (r) => r.length >= count(['placed', 'cancelled']),
+      );
+      const quarantined = await consumeUntil(
+        testConsumer(kafka),
+        [topics.quarantine],
+        (r) => r.length >= count(['bad-signature', 'not-json', 'unknown-status']),
+      );
+      expect(dropped).toBe(count(['test']));
+
+      // Every offset once, across outputs and quarantine; the rest are exactly the drops.
+      const accounted = [...outputs, ...quarantined].map(
+        (r) => `${header(r, 'membrane.source.partition')}/${header(r, 'membrane.source.offset')}`,
+      );
+      expect(new Set(accounted).size).toBe(accounted.length);
+      expect(accounted.length + dropped).toBe(N);
+      const ids = outputs.map((r) => header(r, 'membrane.id'));
+      expect(new Set(ids).size).toBe(ids.length);
+
+      // Each bad record is quarantined with its specific code, bytes unchanged.
+      for (const r of quarantined) {
+        const eventCode = header(r, 'membrane.quarantine.code');
+        expect(Object.values(EXPECTED_CODE)).toContain(eventCode);
+      }
+      expect(
+        quarantined.filter(
+          (r) => header(r, 'membrane.quarantine.code') === 'trust.signature-invalid',
+        ),
+      ).toHaveLength(count(['bad-signature']));
+      expect(
+        quarantined.filter((r) => header(r, 'membrane.quarantine.code') === 'decode.invalid-json'),
+      ).toHaveLength(count(['not-json']));
+
+      // Per order, clocks strictly increase in upstream order.
+      const byOrder = new Map<string, [number, number][]>();
+      for (const r of outputs) {
+        const clock = JSON.parse(header(r, 'membrane.vclock') ?? '{}') as Record<string, number>;
+        const list = byOrder.get(r.message.key?.toString() ?? '') ?? [];
+        list.push([Number(header(r, 'membrane.source.offset')), clock['legacy-erp'] ?? 0]);
+        byOrder.set(r.message.key?.toString() ?? '', list);
+      }
+      for (const list of byOrder.values()) {
+        const clocks = list.sort(([a], [b]) => a - b).map(([, clock]) => clock);
+        expect(clocks).toEqual(clocks.map((_, i) => i + 1));
+      }
+    } finally {
+      await runtime.stop();
+    }
+  });
+});

@@ -1,0 +1,113 @@
+import { createHmac } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Message } from 'kafkajs';
+import { projectRoot } from '../../src/infra/paths.js';
+import { folderWith } from './mappings.js';
+import { uniqueName } from './kafka.js';
+
+export const ORDER_KEYS = { ERP_HMAC_KEY_1: 'it-key-1', ERP_HMAC_KEY_2: 'it-key-2' };
+
+export interface OrderTopics {
+  readonly input: string;
+  readonly placed: string;
+  readonly cancelled: string;
+  readonly quarantine: string;
+  readonly group: string;
+  /** A folder holding the example legacy-orders mapping, rewired to these topics. */
+  readonly mappings: string;
+}
+
+/** The example legacy-orders mapping on fresh, unique topics. */
+export async function orderTopics(): Promise<OrderTopics> {
+  const root = projectRoot();
+  const input = uniqueName('erp.orders');
+  const placed = uniqueName('sales.order-placed');
+  const cancelled = uniqueName('sales.order-cancelled');
+  const text = (await readFile(join(root, 'mappings/legacy-orders.yaml'), 'utf8'))
+    .replaceAll('topics: [erp.orders]', `topics: [${input}]`)
+    .replaceAll('topic: sales.order-placed.v1', `topic: ${placed}`)
+    .replaceAll('topic: sales.order-cancelled.v1', `topic: ${cancelled}`)
+    .replaceAll('../schemas/', `${join(root, 'schemas')}/`);
+  const mappings = await folderWith({});
+  await writeFile(join(mappings, 'legacy-orders.yaml'), text);
+  return {
+    input,
+    placed,
+    cancelled,
+    quarantine: uniqueName('quarantine'),
+    group: uniqueName('membrane'),
+    mappings,
+  };
+}
+
+export type OrderKind =
+  'placed' | 'cancelled' | 'test' | 'bad-signature' | 'not-json' | 'unknown-status';
+
+/** Record `i` of a deterministic mix: mostly good, some of every kind of bad. */
+export function orderKind(i: number): OrderKind {
+  const kinds: OrderKind[] = [
+    'placed',
+    'placed',
+    'placed',
+    'placed',
+    'cancelled',
+    'test',
+    'bad-signature',
+    'not-json',
+    'placed',
+    'unknown-status',
+  ];
+  return kinds[i % kinds.length] ?? 'placed';
+}
+
+export const EXPECTED_CODE: Partial<Record<OrderKind, string>> = {
+  'bad-signature': 'trust.signature-invalid',
+  'not-json': 'decode.invalid-json',
+  'unknown-status': 'map.unknown-code',
+};
+
+function sign(value: Buffer, key: string): string {
+  return createHmac('sha256', key)
+    .update(value)
+    .update(Buffer.from([0]))
+    .update('x-source-system')
+    .update(Buffer.from([0]))
+    .update('legacy-erp')
+    .digest('base64');
+}
+
+/** Upstream order records; the key is the order ID, so one order stays on one partition. */
+export function orderMessages(from: number, count: number, orders = 40): Message[] {
+  return Array.from({ length: count }, (_, n) => {
+    const i = from + n;
+    const kind = orderKind(i);
+    const orderId = `o-${i % orders}`;
+    const body = {
+      event_id: `e-${i}`,
+      type: kind === 'cancelled' ? 'X' : kind === 'test' ? 'T' : 'C',
+      schema_version: 2,
+      order_id: orderId,
+      customer_no: `K-${i % 7}`,
+      total_amount: '19.90',
+      currency_code: 'EUR',
+      created: '21.11.2026 14:05',
+      status: kind === 'unknown-status' ? 'Q' : 'N',
+      line_items: [{ sku: 'SKU-1', qty: '1', unit_price: '19.90' }],
+    };
+    const value =
+      kind === 'not-json'
+        ? Buffer.from(`{"order_id": "${orderId}",`)
+        : Buffer.from(JSON.stringify(body));
+    return {
+      key: orderId,
+      value,
+      headers: {
+        'x-source-system': 'legacy-erp',
+        'x-key-id': 'k1',
+        'x-signature':
+          kind === 'bad-signature' ? sign(value, 'forged') : sign(value, ORDER_KEYS.ERP_HMAC_KEY_1),
+      },
+    };
+  });
+}
