@@ -284,14 +284,8 @@ export class Runtime {
     return task;
   }
 
-  private async onBatch({
-    batch,
-    resolveOffset,
-    heartbeat,
-    isRunning,
-    isStale,
-    pause,
-  }: EachBatchPayload): Promise<void> {
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
     const pipeline = this.topicOwner.get(batch.topic);
     if (!pipeline || batch.messages.length === 0) return;
     const task = this.task(pipeline, batch.partition);
@@ -299,11 +293,11 @@ export class Runtime {
     await task.exclusive(async () => {
       let messages = batch.messages;
       let attempt = 0;
-      while (messages.length > 0 && isRunning() && !isStale() && !this.stopping) {
+      while (messages.length > 0 && payload.isRunning() && !payload.isStale() && !this.stopping) {
         const chunk = messages.slice(0, this.config.MEMBRANE_COMMIT_MAX_RECORDS);
         const outcome = await task.processChunk(batch.topic, chunk);
         if (outcome.committed > 0) {
-          resolveOffset(chunk[outcome.committed - 1]?.offset ?? '0');
+          payload.resolveOffset(chunk[outcome.committed - 1]?.offset ?? '0');
           messages = messages.slice(outcome.committed);
           attempt = 0;
         }
@@ -325,7 +319,7 @@ export class Runtime {
           if (attempt >= 3) {
             // Give the partition back to the fetch loop: pause it here, resume after the
             // backoff, and fetch again from the first record not committed.
-            const resume = pause();
+            const resume = payload.pause();
             this.consumer?.seek({
               topic: batch.topic,
               partition: batch.partition,
@@ -336,7 +330,7 @@ export class Runtime {
           }
           await new Promise((resolve) => setTimeout(resolve, delay));
         }
-        await heartbeat().catch(() => undefined);
+        await payload.heartbeat().catch(() => undefined);
       }
     });
     timer();
@@ -372,9 +366,14 @@ export class Runtime {
         { timeoutMs: this.config.MEMBRANE_SHUTDOWN_TIMEOUT_MS },
         'shutdown timed out',
       );
-    await new Promise<void>((resolve) =>
-      this.http ? this.http.close(() => resolve()) : resolve(),
-    );
+    const http = this.http;
+    if (http) {
+      await new Promise<void>((resolve) => {
+        http.close(() => {
+          resolve();
+        });
+      });
+    }
     this.logger.info('membrane stopped');
   }
 }
