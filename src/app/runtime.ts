@@ -3,9 +3,11 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs
 import type { Logger } from 'pino';
 import { taskAssigner } from '../adapters/kafka/assigner.js';
 import { createKafka } from '../adapters/kafka/client.js';
+import { restorePartitions } from '../adapters/kafka/restore.js';
 import { ensureTopics } from '../adapters/kafka/topics.js';
 import { ConfluentRegistryPort } from '../adapters/registry/port.js';
 import { MembraneError, messageOf } from '../core/errors.js';
+import { parseClock } from '../core/vector-clock.js';
 import { compileMapping } from '../mapping/compile.js';
 import { loadMappingFile } from '../mapping/load.js';
 import { findFiles } from '../mapping/test-runner.js';
@@ -13,7 +15,7 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { RunConfig } from './config.js';
 import { startHttp } from './http.js';
 import { Metrics } from './metrics.js';
-import { Task, type TaskContext } from './task.js';
+import { changelogTopic, Task, type TaskContext } from './task.js';
 
 const isMappingFile = (path: string): boolean =>
   /\.ya?ml$/.test(path) && !/\.test\.ya?ml$/.test(path);
@@ -123,6 +125,33 @@ export async function prepareTopics(
       );
     }
   }
+  // State changelogs: compacted, one partition per task. Always ours to create.
+  await ensureTopics(
+    admin,
+    pipelines.map((pipeline) => ({
+      topic: changelogTopic(config.MEMBRANE_GROUP_ID, pipeline.name),
+      numPartitions: partitions.get(pipeline.topics[0] ?? '') ?? 1,
+      replicationFactor: config.MEMBRANE_TOPIC_REPLICATION,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    })),
+  );
+  const changelogs = await admin.fetchTopicMetadata({
+    topics: pipelines.map((p) => changelogTopic(config.MEMBRANE_GROUP_ID, p.name)),
+  });
+  for (const pipeline of pipelines) {
+    const topic = changelogTopic(config.MEMBRANE_GROUP_ID, pipeline.name);
+    const have = changelogs.topics.find((t) => t.name === topic)?.partitions.length;
+    const want = partitions.get(pipeline.topics[0] ?? '');
+    if (have !== want) {
+      throw new MembraneError(
+        'config.changelog-mismatch',
+        `State changelog ${topic} has ${have ?? 0} partitions but the inputs of ${pipeline.name} have ${want ?? 0}.`,
+        {
+          hint: 'inputs were repartitioned: delete the changelog (clocks restart) or restore the partition count',
+        },
+      );
+    }
+  }
 }
 
 export interface RuntimeOptions {
@@ -161,7 +190,7 @@ export class Runtime {
   }
 
   get ready(): boolean {
-    return this.joined && !this.stopping;
+    return this.joined && !this.stopping && [...this.tasks.values()].every((task) => task.restored);
   }
 
   async start(): Promise<void> {
@@ -235,19 +264,77 @@ export class Runtime {
 
   /** Keeps tasks this member still owns; closes the others' producers. */
   private async reassign(assignment: Record<string, number[]>): Promise<void> {
-    const owned = new Set<string>();
+    const owned = new Map<string, { pipeline: Pipeline; partition: number }>();
     for (const [topic, partitions] of Object.entries(assignment)) {
       const pipeline = this.topicOwner.get(topic);
-      if (pipeline) for (const partition of partitions) owned.add(`${pipeline.name}/${partition}`);
+      if (pipeline)
+        for (const partition of partitions)
+          owned.set(`${pipeline.name}/${partition}`, { pipeline, partition });
     }
+    this.adopt([...owned.values()]);
+    this.metrics.tasks.set(owned.size);
+    this.logger.info({ tasks: [...owned.keys()].sort() }, 'tasks assigned');
     for (const [key, task] of this.tasks) {
       if (!owned.has(key)) {
         this.tasks.delete(key);
         await task.exclusive(() => task.close());
       }
     }
-    this.metrics.tasks.set(owned.size);
-    this.logger.info({ tasks: [...owned].sort() }, 'tasks assigned');
+  }
+
+  /**
+   * Creates the tasks not yet here and restores their state: fence the previous owner (by
+   * initialising the task's transactional ID), then read the changelog partitions to their
+   * end. Until then, their batches wait.
+   */
+  private adopt(wanted: readonly { pipeline: Pipeline; partition: number }[]): void {
+    const fresh = new Map<Pipeline, Task[]>();
+    for (const { pipeline, partition } of wanted) {
+      if (this.tasks.has(`${pipeline.name}/${partition}`)) continue;
+      const task = this.task(pipeline, partition);
+      const list = fresh.get(pipeline) ?? [];
+      list.push(task);
+      fresh.set(pipeline, list);
+    }
+    for (const [pipeline, tasks] of fresh) {
+      const restoring = this.restore(pipeline, tasks);
+      for (const task of tasks) task.restoring = restoring;
+    }
+  }
+
+  private async restore(pipeline: Pipeline, tasks: readonly Task[]): Promise<void> {
+    const kafka = this.kafka;
+    if (!kafka) throw new Error('not started');
+    const byPartition = new Map(tasks.map((task) => [task.partition, task]));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await Promise.all(tasks.map((task) => task.fence()));
+        const { records, ms } = await restorePartitions(
+          kafka,
+          changelogTopic(this.config.MEMBRANE_GROUP_ID, pipeline.name),
+          [...byPartition.keys()],
+          (partition, key, value) => {
+            const clock = value === null ? undefined : parseClock(value.toString('utf8'));
+            if (key !== null && clock !== undefined)
+              byPartition.get(partition)?.clocks.restore(key.toString('utf8'), clock);
+          },
+          { groupPrefix: this.config.MEMBRANE_GROUP_ID },
+        );
+        this.logger.info(
+          { mapping: pipeline.name, partitions: [...byPartition.keys()], records, ms },
+          'state restored',
+        );
+        return;
+      } catch (error) {
+        if (this.stopping) return;
+        const delay = this.backoff(attempt);
+        this.logger.warn(
+          { mapping: pipeline.name, error: messageOf(error), retryInMs: delay },
+          'restoring state failed; retrying',
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   private task(pipeline: Pipeline, partition: number): Task {
@@ -288,7 +375,17 @@ export class Runtime {
     const { batch } = payload;
     const pipeline = this.topicOwner.get(batch.topic);
     if (!pipeline || batch.messages.length === 0) return;
+    if (!this.tasks.has(`${pipeline.name}/${batch.partition}`))
+      this.adopt([{ pipeline, partition: batch.partition }]);
     const task = this.task(pipeline, batch.partition);
+    // No record before the task's state is back; keep the membership alive meanwhile.
+    let restored = false;
+    void task.restoring.then(() => (restored = true));
+    while (!restored) {
+      await payload.heartbeat().catch(() => undefined);
+      await Promise.race([task.restoring, new Promise((resolve) => setTimeout(resolve, 1000))]);
+      if (!payload.isRunning() || payload.isStale()) return;
+    }
     const timer = this.metrics.batchSeconds.startTimer({ mapping: pipeline.name });
     await task.exclusive(async () => {
       let messages = batch.messages;

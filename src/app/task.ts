@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { encodeQuarantine } from '../adapters/quarantine/codec.js';
 import { isMembraneError, MembraneError, messageOf } from '../core/errors.js';
 import type { SourceRecord } from '../core/records.js';
+import { formatClock } from '../core/vector-clock.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { TransactionalClocks } from '../pipeline/ports.js';
 import type { Metrics } from './metrics.js';
@@ -44,6 +45,11 @@ function kafkaErrorType(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The compacted topic holding a mapping's vector clocks, one partition per task. */
+export function changelogTopic(groupId: string, mapping: string): string {
+  return `${groupId}.${mapping}.clocks`;
+}
+
 export function toSourceRecord(
   topic: string,
   partition: number,
@@ -70,11 +76,28 @@ export class Task {
   readonly key: string;
   readonly clocks = new TransactionalClocks();
   private readonly pipeline: Pipeline;
-  private readonly partition: number;
+  readonly partition: number;
   private readonly context: TaskContext;
   private readonly createProducer: (transactionalId: string | undefined) => Producer;
   private producer: Producer | undefined;
   private chain: Promise<unknown> = Promise.resolve();
+  private restoringPromise: Promise<void> = Promise.resolve();
+  /** Whether the task's state is back (see `restoring`). */
+  restored = true;
+
+  /** Settles once the task's state is restored; no record is processed before. */
+  get restoring(): Promise<void> {
+    return this.restoringPromise;
+  }
+
+  set restoring(promise: Promise<void>) {
+    this.restored = false;
+    this.restoringPromise = promise.then(() => {
+      this.restored = true;
+    });
+  }
+  /** The compacted topic its clocks are kept in (partition = the task's partition). */
+  readonly changelog: string;
 
   constructor(
     pipeline: Pipeline,
@@ -87,6 +110,16 @@ export class Task {
     this.context = context;
     this.createProducer = createProducer;
     this.key = `${pipeline.name}/${partition}`;
+    this.changelog = changelogTopic(context.groupId, pipeline.name);
+  }
+
+  /**
+   * Starts the producer now: for exactly-once, initialising the task's transactional ID
+   * fences a previous owner and aborts what it left open, so the changelog can be read to
+   * its end.
+   */
+  async fence(): Promise<void> {
+    await this.exclusive(() => this.ensureProducer());
   }
 
   get transactionalId(): string {
@@ -217,6 +250,14 @@ export class Task {
     }
     const last = messages[processed - 1];
     const nextOffset = (BigInt(last?.offset ?? '0') + 1n).toString();
+    // The clocks this chunk advanced go to the changelog in the same transaction.
+    for (const [aggregate, clock] of this.clocks.changes()) {
+      push(this.changelog, {
+        key: aggregate,
+        value: formatClock(clock),
+        partition: this.partition,
+      });
+    }
     const topicMessages = [...byTopic].map(([target, list]) => ({ topic: target, messages: list }));
 
     const timer = metrics.transactionSeconds.startTimer({ mapping });
