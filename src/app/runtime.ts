@@ -379,9 +379,7 @@ export class Runtime {
       this.adopt([{ pipeline, partition: batch.partition }]);
     const task = this.task(pipeline, batch.partition);
     // No record before the task's state is back; keep the membership alive meanwhile.
-    let restored = false;
-    void task.restoring.then(() => (restored = true));
-    while (!restored) {
+    while (!task.restored) {
       await payload.heartbeat().catch(() => undefined);
       await Promise.race([task.restoring, new Promise((resolve) => setTimeout(resolve, 1000))]);
       if (!payload.isRunning() || payload.isStale()) return;

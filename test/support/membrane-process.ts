@@ -17,10 +17,12 @@ export function startMembrane(env: NodeJS.ProcessEnv): MembraneProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('close', (code, signal) => resolve(code ?? (signal ? -1 : null))),
-  );
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('close', (code, signal) => {
+      resolve(code ?? (signal ? -1 : null));
+    });
+  });
   return { child, exited, output: () => output };
 }
