@@ -7,7 +7,6 @@ import { restorePartitions } from '../adapters/kafka/restore.js';
 import { ensureTopics } from '../adapters/kafka/topics.js';
 import { ConfluentRegistryPort } from '../adapters/registry/port.js';
 import { MembraneError, messageOf } from '../core/errors.js';
-import { parseClock } from '../core/vector-clock.js';
 import { compileMapping } from '../mapping/compile.js';
 import { loadMappingFile } from '../mapping/load.js';
 import { findFiles } from '../mapping/test-runner.js';
@@ -314,9 +313,14 @@ export class Runtime {
           changelogTopic(this.config.MEMBRANE_GROUP_ID, pipeline.name),
           [...byPartition.keys()],
           (partition, key, value) => {
-            const clock = value === null ? undefined : parseClock(value.toString('utf8'));
-            if (key !== null && clock !== undefined)
-              byPartition.get(partition)?.clocks.restore(key.toString('utf8'), clock);
+            if (key !== null) {
+              byPartition
+                .get(partition)
+                ?.restoreRecord(
+                  key.toString('utf8'),
+                  value === null ? null : value.toString('utf8'),
+                );
+            }
           },
           { groupPrefix: this.config.MEMBRANE_GROUP_ID },
         );
@@ -350,6 +354,7 @@ export class Runtime {
         metrics: this.metrics,
         logger: this.logger,
         now: this.now,
+        dedupWindow: this.config.MEMBRANE_DEDUP_WINDOW,
         commitOffsets: async (topic, p, offset) => {
           await this.consumer?.commitOffsets([{ topic, partition: p, offset }]);
         },

@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import { encodeQuarantine } from '../adapters/quarantine/codec.js';
 import { isMembraneError, MembraneError, messageOf } from '../core/errors.js';
 import type { SourceRecord } from '../core/records.js';
-import { formatClock } from '../core/vector-clock.js';
+import { formatClock, parseClock } from '../core/vector-clock.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import { TransactionalClocks } from '../pipeline/ports.js';
+import { TransactionalClocks, TransactionalDedup } from '../pipeline/ports.js';
 import type { Metrics } from './metrics.js';
 
 /** What a task needs from the runtime. */
@@ -16,6 +16,8 @@ export interface TaskContext {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly now: () => Date;
+  /** How many emitted IDs a task remembers to drop redeliveries. */
+  readonly dedupWindow: number;
   /** Commits consumer offsets outside a transaction (at-least-once). */
   commitOffsets(topic: string, partition: number, offset: string): Promise<void>;
 }
@@ -45,7 +47,15 @@ function kafkaErrorType(error: unknown): string | undefined {
   return undefined;
 }
 
-/** The compacted topic holding a mapping's vector clocks, one partition per task. */
+/** Changelog keys: a prefix tells a vector clock (by aggregate) from a remembered ID. */
+export const stateKey = {
+  CLOCK: 'c|',
+  ID: 'd|',
+  clock: (aggregate: string): string => `c|${aggregate}`,
+  id: (id: string): string => `d|${id}`,
+};
+
+/** The compacted topic holding a mapping's task state, one partition per task. */
 export function changelogTopic(groupId: string, mapping: string): string {
   return `${groupId}.${mapping}.clocks`;
 }
@@ -75,6 +85,7 @@ export function toSourceRecord(
 export class Task {
   readonly key: string;
   readonly clocks = new TransactionalClocks();
+  readonly dedup: TransactionalDedup;
   private readonly pipeline: Pipeline;
   readonly partition: number;
   private readonly context: TaskContext;
@@ -111,6 +122,7 @@ export class Task {
     this.createProducer = createProducer;
     this.key = `${pipeline.name}/${partition}`;
     this.changelog = changelogTopic(context.groupId, pipeline.name);
+    this.dedup = new TransactionalDedup(context.dedupWindow);
   }
 
   /**
@@ -155,6 +167,21 @@ export class Task {
     return producer;
   }
 
+  private rollback(): void {
+    this.clocks.rollback();
+    this.dedup.rollback();
+  }
+
+  /** Applies one changelog record (on restore). */
+  restoreRecord(key: string, value: string | null): void {
+    if (key.startsWith(stateKey.CLOCK)) {
+      const clock = value === null ? undefined : parseClock(value);
+      if (clock) this.clocks.restore(key.slice(stateKey.CLOCK.length), clock);
+    } else if (key.startsWith(stateKey.ID)) {
+      this.dedup.restore(key.slice(stateKey.ID.length), value !== null);
+    }
+  }
+
   async close(): Promise<void> {
     const producer = this.producer;
     this.producer = undefined;
@@ -191,7 +218,7 @@ export class Task {
       const source = toSourceRecord(topic, this.partition, message);
       let result;
       try {
-        result = await this.pipeline.process(source, this.clocks);
+        result = await this.pipeline.process(source, this.clocks, this.dedup);
       } catch (error) {
         if (isMembraneError(error) && error.retriable) {
           retry = error;
@@ -245,19 +272,23 @@ export class Task {
       processed += 1;
     }
     if (processed === 0) {
-      this.clocks.rollback();
+      this.rollback();
       return { committed: 0, retry };
     }
     const last = messages[processed - 1];
     const nextOffset = (BigInt(last?.offset ?? '0') + 1n).toString();
-    // The clocks this chunk advanced go to the changelog in the same transaction.
+    // The state this chunk changed goes to the changelog in the same transaction.
     for (const [aggregate, clock] of this.clocks.changes()) {
       push(this.changelog, {
-        key: aggregate,
+        key: stateKey.clock(aggregate),
         value: formatClock(clock),
         partition: this.partition,
       });
     }
+    for (const id of this.dedup.added())
+      push(this.changelog, { key: stateKey.id(id), value: '1', partition: this.partition });
+    for (const id of this.dedup.evictions())
+      push(this.changelog, { key: stateKey.id(id), value: null, partition: this.partition });
     const topicMessages = [...byTopic].map(([target, list]) => ({ topic: target, messages: list }));
 
     const timer = metrics.transactionSeconds.startTimer({ mapping });
@@ -282,7 +313,7 @@ export class Task {
       }
     } catch (error) {
       timer();
-      this.clocks.rollback();
+      this.rollback();
       const type = kafkaErrorType(error);
       if (type !== undefined && FENCED.has(type)) {
         // Another member owns this task now; this one must not write again.
@@ -310,6 +341,7 @@ export class Task {
     }
     timer();
     this.clocks.commit();
+    this.dedup.commit();
     metrics.recordsIn.inc({ mapping }, processed);
     for (const [target, n] of counts.out) metrics.recordsOut.inc({ mapping, topic: target }, n);
     for (const [code, n] of counts.quarantined) metrics.quarantined.inc({ mapping, code }, n);

@@ -1,7 +1,7 @@
 import { stageOf, type Issue } from '../core/issues.js';
 import type { OutputRecord, PipelineResult, SourceRecord } from '../core/records.js';
 import type { CompiledExpression } from './cel.js';
-import type { ClockPort } from './ports.js';
+import type { ClockPort, DedupPort } from './ports.js';
 import type { DecodeStage } from './stages/decode.js';
 import { encodeRecord, type EncodeTarget } from './stages/encode.js';
 import type { MapStage } from './stages/map.js';
@@ -34,6 +34,9 @@ export interface PipelineParts {
   readonly stamper: Stamper;
   readonly clocks: ClockPort | undefined;
 }
+
+/** The drop reason of a record whose ID was already emitted (`drop.duplicate`). */
+export const DUPLICATE = 'duplicate';
 
 function failed(issues: readonly Issue[], id: string | undefined): PipelineResult {
   const first = issues[0];
@@ -76,6 +79,7 @@ export class Pipeline {
   async process(
     source: SourceRecord,
     clocks: ClockPort | undefined = this.parts.clocks,
+    dedup?: DedupPort,
   ): Promise<PipelineResult> {
     const p = this.parts;
     const trusted = p.trust(source);
@@ -96,6 +100,9 @@ export class Pipeline {
 
     const { identity, issues: identityIssues } = p.stamper.identify(record, source);
     const firstId = identityIssues.length === 0 ? p.stamper.idFor(identity, 0) : undefined;
+    // An upstream redelivery of an event already translated: the same ID, dropped and counted.
+    if (firstId !== undefined && dedup?.seen(firstId))
+      return { kind: 'drop', reason: DUPLICATE, id: firstId };
 
     const routed = this.route(record, source);
     if (routed.kind === 'no-match') {
@@ -151,6 +158,7 @@ export class Pipeline {
         aggregate: identity.aggregate,
       };
     });
+    if (firstId !== undefined) dedup?.remember(firstId);
     return { kind: 'pass', outputs };
   }
 }

@@ -104,3 +104,68 @@ export class TransactionalClocks implements ClockPort {
     return this.committed.size;
   }
 }
+
+/** Remembers which deterministic IDs were emitted, to drop upstream redeliveries. */
+export interface DedupPort {
+  seen(id: string): boolean;
+  remember(id: string): void;
+}
+
+/**
+ * The last `window` emitted IDs of a task, with the same pending/commit/rollback layer as
+ * the clocks. Oldest IDs leave first; which ones leave is decided before the transaction, so
+ * the changelog can record their removal in it.
+ */
+export class TransactionalDedup implements DedupPort {
+  private readonly committed = new Set<string>();
+  private readonly pending = new Set<string>();
+  private readonly window: number;
+
+  constructor(window: number) {
+    this.window = window;
+  }
+
+  seen(id: string): boolean {
+    return this.pending.has(id) || this.committed.has(id);
+  }
+
+  remember(id: string): void {
+    if (!this.committed.has(id)) this.pending.add(id);
+  }
+
+  /** IDs added since the last commit. */
+  added(): ReadonlySet<string> {
+    return this.pending;
+  }
+
+  /** The IDs the next commit will forget to keep within the window, oldest first. */
+  evictions(): string[] {
+    const excess = this.committed.size + this.pending.size - this.window;
+    if (excess <= 0) return [];
+    const out: string[] = [];
+    for (const id of this.committed) {
+      if (out.length >= excess) break;
+      out.push(id);
+    }
+    return out;
+  }
+
+  commit(): void {
+    for (const id of this.evictions()) this.committed.delete(id);
+    for (const id of this.pending) this.committed.add(id);
+    this.pending.clear();
+  }
+
+  rollback(): void {
+    this.pending.clear();
+  }
+
+  restore(id: string, present: boolean): void {
+    if (present) this.committed.add(id);
+    else this.committed.delete(id);
+  }
+
+  get size(): number {
+    return this.committed.size;
+  }
+}

@@ -14,7 +14,13 @@ import { validate } from 'uuid';
 import { projectRoot } from '../../src/infra/paths.js';
 import { compileMapping } from '../../src/mapping/compile.js';
 import { loadMappingFile } from '../../src/mapping/load.js';
-import { InMemoryClocks, InMemorySchemaRegistry } from '../../src/pipeline/ports.js';
+import { DUPLICATE } from '../../src/pipeline/pipeline.js';
+import {
+  InMemoryClocks,
+  InMemorySchemaRegistry,
+  TransactionalClocks,
+  TransactionalDedup,
+} from '../../src/pipeline/ports.js';
 import { BASE_MAPPING, compileText, folderWith } from '../support/mappings.js';
 import { jsonRecord, sourceRecord } from '../support/records.js';
 
@@ -292,5 +298,42 @@ describe('invariants', () => {
         { code: 'validate.expression-failed', rule: 'broken' },
       ],
     });
+  });
+});
+
+describe('duplicate suppression', () => {
+  it('drops a redelivered event as a duplicate, without advancing its clock', async () => {
+    const clocks = new TransactionalClocks();
+    const dedup = new TransactionalDedup(10);
+    const pipeline = await compileText(BASE_MAPPING);
+    const first = await pipeline.process(jsonRecord(order), clocks, dedup);
+    expect(first.kind).toBe('pass');
+    const again = await pipeline.process(jsonRecord(order, { offset: '43' }), clocks, dedup);
+    expect(again).toEqual({
+      kind: 'drop',
+      reason: DUPLICATE,
+      id: first.kind === 'pass' ? first.outputs[0]?.id : '',
+    });
+    expect(clocks.get('o-1')).toEqual({ erp: 1 });
+  });
+
+  it('remembers a bounded window, oldest first, and forgets what a rollback undoes', () => {
+    const dedup = new TransactionalDedup(3);
+    for (const id of ['a', 'b', 'c']) dedup.remember(id);
+    dedup.commit();
+    dedup.remember('d');
+    dedup.remember('e');
+    expect(dedup.evictions()).toEqual(['a', 'b']);
+    dedup.commit();
+    expect(['a', 'b', 'c', 'd', 'e'].map((id) => dedup.seen(id))).toEqual([
+      false,
+      false,
+      true,
+      true,
+      true,
+    ]);
+    dedup.remember('f');
+    dedup.rollback();
+    expect(dedup.seen('f')).toBe(false);
   });
 });
