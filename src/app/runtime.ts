@@ -312,7 +312,7 @@ export class Runtime {
           kafka,
           changelogTopic(this.config.MEMBRANE_GROUP_ID, pipeline.name),
           [...byPartition.keys()],
-          (partition, key, value) => {
+          (partition, { key, value }) => {
             if (key !== null) {
               byPartition
                 .get(partition)

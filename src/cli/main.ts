@@ -8,6 +8,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { infraCommand } from './commands/infra.js';
 import { runCommand } from './commands/run.js';
 import { schemaCommand } from './commands/schema.js';
+import { statusCommand } from './commands/status.js';
 import { testCommand } from './commands/test.js';
 import { validateCommand } from './commands/validate.js';
 import { reportError } from './errors.js';
@@ -30,6 +31,7 @@ export function program(): Command {
     .addCommand(infraCommand())
     .addCommand(runCommand())
     .addCommand(schemaCommand())
+    .addCommand(statusCommand())
     .addCommand(testCommand())
     .addCommand(validateCommand());
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
 import { MembraneError } from '../../core/errors.js';
 
 /**
@@ -15,7 +15,7 @@ export async function restorePartitions(
   kafka: Kafka,
   topic: string,
   partitions: readonly number[],
-  apply: (partition: number, key: Buffer | null, value: Buffer | null) => void,
+  apply: (partition: number, message: KafkaMessage) => void,
   options: { readonly groupPrefix: string; readonly timeoutMs?: number } = {
     groupPrefix: 'membrane',
   },
@@ -58,7 +58,7 @@ export async function restorePartitions(
         autoCommit: false,
         eachBatch: ({ batch }) => {
           if (!wanted.has(batch.partition)) return Promise.resolve();
-          for (const message of batch.messages) apply(batch.partition, message.key, message.value);
+          for (const message of batch.messages) apply(batch.partition, message);
           records += batch.messages.length;
           return Promise.resolve();
         },

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
+import { groupStatus } from '../../../src/adapters/kafka/status.js';
 import { loadRunConfig } from '../../../src/app/config.js';
 import { createLogger } from '../../../src/app/logger.js';
 import { Runtime } from '../../../src/app/runtime.js';
@@ -101,6 +102,19 @@ describe('membrane run, exactly-once', () => {
         { timeoutMs: 60_000, intervalMs: 200 },
       );
       expect(done.ok).toBe(true);
+
+      // What `membrane status` shows: no lag left, the quarantine's size.
+      const status = await groupStatus(kafka, admin, topics.group, topics.quarantine);
+      expect(status.partitions.map((p) => [p.topic, p.partition, p.lag])).toEqual(
+        [0, 1, 2].map((p) => [topics.input, p, 0]),
+      );
+      const kinds = Array.from({ length: N }, (_, i) => orderKind(i));
+      expect(status.quarantined).toEqual({
+        'trust.signature-invalid': kinds.filter((k) => k === 'bad-signature').length,
+        'decode.invalid-json': kinds.filter((k) => k === 'not-json').length,
+        'map.unknown-code': kinds.filter((k) => k === 'unknown-status').length,
+      });
+      expect(status.members).toBe(1);
 
       const readyz = await fetch(`http://127.0.0.1:${runtime.httpPort ?? 0}/readyz`);
       expect(readyz.status).toBe(200);
