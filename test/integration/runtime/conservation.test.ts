@@ -32,7 +32,7 @@ function header(r: Received, name: string): string | undefined {
   return first === undefined ? undefined : first.toString();
 }
 
-describe('membrane run, exactly-once', () => {
+describe.each(['exactly_once', 'at_least_once'] as const)('membrane run, %s', (guarantee) => {
   const kafka = testKafka();
   let admin: Admin;
   let topics: OrderTopics;
@@ -75,6 +75,7 @@ describe('membrane run, exactly-once', () => {
       MEMBRANE_QUARANTINE_TOPIC: topics.quarantine,
       MEMBRANE_HTTP_PORT: '0',
       MEMBRANE_COMMIT_MAX_RECORDS: '50',
+      MEMBRANE_PROCESSING_GUARANTEE: guarantee,
       LOG_LEVEL: 'error',
     });
     const runtime = new Runtime({
