@@ -1,21 +1,32 @@
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { Command } from 'commander';
-import { describeCluster } from '../../adapters/kafka/client.js';
+import { createKafka, describeCluster } from '../../adapters/kafka/client.js';
 import { pingRegistry } from '../../adapters/registry/client.js';
+import { loadRunConfig } from '../../app/config.js';
+import { demoSummary, startDemoFeed } from '../../app/demo.js';
+import { createLogger } from '../../app/logger.js';
+import { Runtime } from '../../app/runtime.js';
 import { messageOf } from '../../core/errors.js';
-import { acquireInfrastructure, type Infrastructure } from '../../infra/select.js';
+import { projectRoot } from '../../infra/paths.js';
 import { createProgress } from '../../infra/progress.js';
+import { acquireInfrastructure, type Infrastructure } from '../../infra/select.js';
 
-const WATCH_MS = 10_000;
+const WATCH_MS = 5_000;
 
 /** Says once when Kafka or the registry stops answering, and once when it is back. */
-function watch(infra: Infrastructure, out: NodeJS.WriteStream): NodeJS.Timeout {
+function watch(
+  infra: Infrastructure,
+  out: NodeJS.WriteStream,
+  report: () => Promise<string | undefined>,
+): NodeJS.Timeout {
   let down = new Set<string>();
   return setInterval(() => {
     void Promise.allSettled([
       describeCluster(infra.brokers, 3000),
       pingRegistry(infra.registryUrl, 3000),
-    ]).then(([kafka, registry]) => {
+      report(),
+    ]).then(([kafka, registry, summary]) => {
       const now = new Set<string>();
       if (kafka.status === 'rejected') now.add(`Kafka does not answer: ${messageOf(kafka.reason)}`);
       if (registry.status === 'rejected')
@@ -23,29 +34,69 @@ function watch(infra: Infrastructure, out: NodeJS.WriteStream): NodeJS.Timeout {
       for (const problem of now) if (!down.has(problem)) out.write(`! ${problem}\n`);
       if (down.size > 0 && now.size === 0) out.write('Kafka and the registry answer again.\n');
       down = now;
+      if (summary.status === 'fulfilled' && summary.value !== undefined)
+        out.write(`${summary.value}\n`);
     });
   }, WATCH_MS);
 }
 
 export function devCommand(): Command {
   return new Command('dev')
-    .description('bring up Kafka and the registry for local work and keep them until Ctrl-C')
-    .action(async () => {
+    .description(
+      'bring up Kafka and the registry, run membrane on the example mappings and feed it example records, until Ctrl-C',
+    )
+    .option('--infra-only', 'only bring up Kafka and the registry')
+    .action(async (options: { infraOnly?: boolean }) => {
       const infra = await acquireInfrastructure({ progress: createProgress() });
       const out = process.stdout;
       out.write(`Kafka and the schema registry are ready (${infra.source}).\n`);
       out.write(`  export KAFKA_BROKERS=${infra.brokers.join(',')}\n`);
       out.write(`  export SCHEMA_REGISTRY_URL=${infra.registryUrl}\n`);
+
+      let runtime: Runtime | undefined;
+      let feed: { stop(): Promise<void> } | undefined;
+      if (!options.infraOnly) {
+        const root = projectRoot();
+        process.loadEnvFile(join(root, 'mappings', 'example.env'));
+        const config = loadRunConfig({
+          ...process.env,
+          KAFKA_BROKERS: infra.brokers.join(','),
+          SCHEMA_REGISTRY_URL: infra.registryUrl,
+          MEMBRANE_MAPPINGS: join(root, 'mappings'),
+          MEMBRANE_GROUP_ID: process.env['MEMBRANE_GROUP_ID'] ?? 'membrane-dev',
+          MEMBRANE_HTTP_PORT: process.env['MEMBRANE_HTTP_PORT'] ?? '0',
+          LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'error',
+        });
+        feed = await startDemoFeed(
+          createKafka({ brokers: infra.brokers, clientId: 'membrane-dev-feed' }),
+          infra.registryUrl,
+          process.env['ERP_HMAC_KEY_1'] ?? '',
+          root,
+        );
+        runtime = new Runtime({ config, logger: createLogger(config.LOG_LEVEL) });
+        await runtime.start();
+        out.write(
+          `membrane runs the example mappings (metrics on http://127.0.0.1:${runtime.httpPort ?? 0}/metrics), fed with example records:\n`,
+        );
+      }
       out.write(
         infra.owned
-          ? 'Press Ctrl-C to stop them.\n'
-          : 'They were already running and stay up after Ctrl-C (`npm run infra -- down` stops them).\n',
+          ? 'Press Ctrl-C to stop.\n'
+          : 'Kafka and the registry were already running and stay up after Ctrl-C (`npm run infra -- down` stops them).\n',
       );
+      const running = runtime;
       // The watch timer also keeps this process alive: signal listeners alone do not.
-      const timer = watch(infra, out);
+      const timer = watch(infra, out, () =>
+        running ? demoSummary(running.metrics) : Promise.resolve(undefined),
+      );
       await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
       clearInterval(timer);
       out.write('\nStopping…\n');
+      await feed?.stop();
+      if (runtime) {
+        out.write(`${await demoSummary(runtime.metrics)}\n`);
+        await runtime.stop();
+      }
       await infra.release();
       if (infra.owned) out.write('Stopped.\n');
     });

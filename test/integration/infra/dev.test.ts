@@ -8,7 +8,7 @@ import { projectRoot } from '../../../src/infra/paths.js';
 import { waitFor } from '../../../src/infra/wait.js';
 
 describe('membrane dev', () => {
-  it('keeps Kafka and the registry up until Ctrl-C, then stops what it started', async () => {
+  it('runs membrane on the example mappings with a feed until Ctrl-C, then stops what it started', async () => {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       MEMBRANE_INFRA: 'local',
@@ -42,7 +42,7 @@ describe('membrane dev', () => {
 
     child.kill('SIGINT');
     expect(await exited).toBe(0);
-    expect(stdout).toMatch(/Stopping…\nStopped\.\n$/);
+    expect(stdout).toMatch(/Stopping…\nin \d+ .*\nStopped\.\n$/);
     expect((await localStatus(env)).state).toBeUndefined();
   });
 });
