@@ -41,6 +41,8 @@ export const ISSUE_CODES = [
   'validate.expression-failed',
   'route.no-match',
   'stamp.missing-identity',
+  'stamp.invalid-clock',
+  'stamp.concurrent-clock',
   'encode.schema-mismatch',
 ] as const;
 

@@ -288,9 +288,29 @@ export const mappingSpec = z
           .describe('The upstream event ID; without it, IDs come from topic/partition/offset.'),
         correlation: headerOrField.optional(),
         causation: headerOrField.optional(),
-        clock: headerOrField
+        clock: z
+          .strictObject({
+            header: z.string().optional(),
+            field: fieldPath.optional(),
+            onConcurrent: z
+              .enum(['flag', 'quarantine'])
+              .default('flag')
+              .describe(
+                'An upstream clock concurrent with the aggregate’s: flag the output (membrane.concurrent) or quarantine.',
+              ),
+            maxComponents: z
+              .int()
+              .min(1)
+              .max(1000)
+              .default(32)
+              .describe('Upstream clocks with more components are refused (stamp.invalid-clock).'),
+          })
+          .refine(
+            (v) => (v.header === undefined) !== (v.field === undefined),
+            'give either `header` or `field`',
+          )
           .optional()
-          .describe('Where an upstream vector clock is carried, if any.'),
+          .describe('Where an upstream vector clock is carried, if any, and what to do with it.'),
       })
       .default({}),
     upcast: z

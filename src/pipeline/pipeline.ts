@@ -142,6 +142,8 @@ export class Pipeline {
           : failed(bytes.issues, firstId);
       encoded.push({ target, bytes: bytes.value });
     }
+    const concurrent = clocks ? p.stamper.concurrency(identity, clocks) : undefined;
+    if (concurrent) return failed([concurrent], firstId);
     const clockHeaders = clocks ? p.stamper.clockHeaders(identity, clocks) : {};
     const outputs: OutputRecord[] = encoded.map(({ target, bytes }, index) => {
       const id = index === 0 && firstId !== undefined ? firstId : p.stamper.idFor(identity, index);

@@ -45,11 +45,17 @@ export interface ClockAdvance {
  */
 export interface ClockPort {
   advance(aggregate: string, system: string, upstream: VectorClock | undefined): ClockAdvance;
+  /** The aggregate's clock now, without advancing it. */
+  current(aggregate: string): VectorClock | undefined;
 }
 
 /** Clocks in a Map: for `membrane test`, unit tests and benchmarks. */
 export class InMemoryClocks implements ClockPort {
   readonly clocks = new Map<string, VectorClock>();
+
+  current(aggregate: string): VectorClock | undefined {
+    return this.clocks.get(aggregate);
+  }
 
   advance(aggregate: string, system: string, upstream: VectorClock | undefined): ClockAdvance {
     const current = this.clocks.get(aggregate) ?? {};
@@ -96,8 +102,12 @@ export class TransactionalClocks implements ClockPort {
     this.committed.set(aggregate, clock);
   }
 
-  get(aggregate: string): VectorClock | undefined {
+  current(aggregate: string): VectorClock | undefined {
     return this.pending.get(aggregate) ?? this.committed.get(aggregate);
+  }
+
+  get(aggregate: string): VectorClock | undefined {
+    return this.current(aggregate);
   }
 
   get size(): number {

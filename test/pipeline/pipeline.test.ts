@@ -337,3 +337,46 @@ describe('duplicate suppression', () => {
     expect(dedup.seen('f')).toBe(false);
   });
 });
+
+describe('upstream clocks', () => {
+  const withClock = (extra = ''): string =>
+    BASE_MAPPING.replace(
+      '  event: event_id\n',
+      `  event: event_id\n  clock: { header: x-vclock${extra} }\n`,
+    );
+
+  it('refuses a clock that is not one, or has too many components', async () => {
+    const pipeline = await compileText(withClock(', maxComponents: 2'));
+    expect(
+      await pipeline.process(jsonRecord(order, { headers: { 'x-vclock': 'yesterday' } })),
+    ).toMatchObject({
+      kind: 'quarantine',
+      issues: [{ code: 'stamp.invalid-clock', path: 'headers.x-vclock' }],
+    });
+    expect(
+      await pipeline.process(jsonRecord(order, { headers: { 'x-vclock': '{"a":1,"b":1,"c":1}' } })),
+    ).toMatchObject({
+      kind: 'quarantine',
+      issues: [{ code: 'stamp.invalid-clock', message: '3 components, more than the 2 allowed' }],
+    });
+  });
+
+  it('quarantines a concurrent upstream clock when the mapping says so, leaving the clock as it was', async () => {
+    const clocks = new InMemoryClocks();
+    clocks.clocks.set('o-1', { erp: 1, wms: 1 });
+    const pipeline = await compileText(withClock(', onConcurrent: quarantine'), { clocks });
+    expect(
+      await pipeline.process(jsonRecord(order, { headers: { 'x-vclock': '{"crm":1}' } })),
+    ).toMatchObject({
+      kind: 'quarantine',
+      stage: 'stamp',
+      issues: [{ code: 'stamp.concurrent-clock' }],
+    });
+    expect(clocks.current('o-1')).toEqual({ erp: 1, wms: 1 });
+    // A clock that has seen the aggregate's passes and merges.
+    const [out] = outputs(
+      await pipeline.process(jsonRecord(order, { headers: { 'x-vclock': '{"erp":1,"wms":2}' } })),
+    );
+    expect(out?.headers['membrane.vclock']).toBe('{"erp":2,"wms":2}');
+  });
+});

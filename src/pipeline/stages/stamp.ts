@@ -7,7 +7,7 @@ import {
 } from '../../core/ids.js';
 import { issue, shown, type Issue } from '../../core/issues.js';
 import { headerText, type SourceRecord } from '../../core/records.js';
-import { formatClock, parseClock, type VectorClock } from '../../core/vector-clock.js';
+import { compare, formatClock, parseClock, type VectorClock } from '../../core/vector-clock.js';
 import { compilePath, formatFieldPath, getPath, type CompiledPath } from '../paths.js';
 import type { ClockPort } from '../ports.js';
 import type { DecodedRecord } from './decode.js';
@@ -26,7 +26,13 @@ export interface IdentityConfig {
   readonly causation?:
     { readonly header?: string | undefined; readonly field?: string | undefined } | undefined;
   readonly clock?:
-    { readonly header?: string | undefined; readonly field?: string | undefined } | undefined;
+    | {
+        readonly header?: string | undefined;
+        readonly field?: string | undefined;
+        readonly onConcurrent?: 'flag' | 'quarantine' | undefined;
+        readonly maxComponents?: number | undefined;
+      }
+    | undefined;
 }
 
 export interface Identity {
@@ -74,6 +80,11 @@ export interface Stamper {
     route: string,
     source: SourceRecord,
   ): Record<string, string>;
+  /**
+   * An issue when the mapping quarantines upstream clocks concurrent with the aggregate's,
+   * and this one is. Reads the clock without advancing it.
+   */
+  concurrency(identity: Identity, clocks: ClockPort): Issue | undefined;
   /** Advances the aggregate's clock once per upstream record; the headers to add. */
   clockHeaders(identity: Identity, clocks: ClockPort): Record<string, string>;
 }
@@ -91,6 +102,7 @@ export function createStamper(
   const correlation = carried(config.correlation);
   const causation = carried(config.causation);
   const clockText = carried(config.clock);
+  const maxComponents = config.clock?.maxComponents ?? 32;
   const mappingRef = `${mapping.name}@${mapping.version}`;
 
   return {
@@ -129,13 +141,33 @@ export function createStamper(
         }
       }
       const clock = clockText(record, source);
+      let upstreamClock: VectorClock | undefined;
+      if (clock !== undefined) {
+        upstreamClock = parseClock(clock);
+        const where =
+          config.clock?.header !== undefined
+            ? `headers.${config.clock.header}`
+            : (config.clock?.field ?? '');
+        if (upstreamClock === undefined) {
+          issues.push(issue('stamp.invalid-clock', where, `not a vector clock: ${shown(clock)}`));
+        } else if (Object.keys(upstreamClock).length > maxComponents) {
+          issues.push(
+            issue(
+              'stamp.invalid-clock',
+              where,
+              `${Object.keys(upstreamClock).length} components, more than the ${maxComponents} allowed`,
+            ),
+          );
+          upstreamClock = undefined;
+        }
+      }
       return {
         identity: {
           eventKey,
           aggregate,
           correlation: correlation(record, source),
           causation: causation(record, source),
-          upstreamClock: clock === undefined ? undefined : parseClock(clock),
+          upstreamClock,
         },
         issues,
       };
@@ -159,6 +191,20 @@ export function createStamper(
         headers['membrane.correlation-id'] = identity.correlation;
       if (identity.causation !== undefined) headers['membrane.causation-id'] = identity.causation;
       return headers;
+    },
+    concurrency(identity, clocks) {
+      if (config.clock?.onConcurrent !== 'quarantine') return undefined;
+      if (identity.aggregate === undefined || identity.upstreamClock === undefined)
+        return undefined;
+      const current = clocks.current(identity.aggregate) ?? {};
+      if (compare(identity.upstreamClock, current) !== 'concurrent') return undefined;
+      return issue(
+        'stamp.concurrent-clock',
+        config.clock.header !== undefined
+          ? `headers.${config.clock.header}`
+          : (config.clock.field ?? ''),
+        `upstream clock ${formatClock(identity.upstreamClock)} is concurrent with ${formatClock(current)} of ${identity.aggregate}`,
+      );
     },
     clockHeaders(identity, clocks): Record<string, string> {
       if (identity.aggregate === undefined) return {};
