@@ -52,6 +52,18 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly lagRecords = new Gauge({
+    name: 'membrane_lag_records',
+    help: 'Records behind the end of the input partition, after the last committed chunk',
+    labelNames: ['topic', 'partition'] as const,
+    registers: [this.registry],
+  });
+  readonly lagSeconds = new Gauge({
+    name: 'membrane_lag_seconds',
+    help: 'Age of the last input record committed (now minus its timestamp)',
+    labelNames: ['topic', 'partition'] as const,
+    registers: [this.registry],
+  });
   readonly tasks = new Gauge({
     name: 'membrane_tasks',
     help: 'Tasks (mapping partitions) owned by this member',

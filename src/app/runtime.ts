@@ -231,7 +231,10 @@ export class Runtime {
       groupId: config.MEMBRANE_GROUP_ID,
       partitionAssigners: [taskAssigner(new Map(pipelines.map((p) => [p.name, p.topics])))],
       readUncommitted: false,
-      maxWaitTimeInMs: 250,
+      // A fetch waits up to the commit interval for this many bytes: under light load records
+      // gather into fewer, larger transactions; under heavy load batches are full anyway.
+      maxWaitTimeInMs: config.MEMBRANE_COMMIT_INTERVAL_MS,
+      minBytes: config.MEMBRANE_FETCH_MIN_BYTES,
       sessionTimeout: 15_000,
       heartbeatInterval: 1_000,
       rebalanceTimeout: 30_000,
@@ -397,9 +400,19 @@ export class Runtime {
         const chunk = messages.slice(0, this.config.MEMBRANE_COMMIT_MAX_RECORDS);
         const outcome = await task.processChunk(batch.topic, chunk);
         if (outcome.committed > 0) {
-          payload.resolveOffset(chunk[outcome.committed - 1]?.offset ?? '0');
+          const last = chunk[outcome.committed - 1];
+          payload.resolveOffset(last?.offset ?? '0');
           messages = messages.slice(outcome.committed);
           attempt = 0;
+          const labels = { topic: batch.topic, partition: String(batch.partition) };
+          this.metrics.lagRecords.set(
+            labels,
+            Math.max(0, Number(batch.highWatermark) - Number(last?.offset ?? 0) - 1),
+          );
+          this.metrics.lagSeconds.set(
+            labels,
+            Math.max(0, (this.now().getTime() - Number(last?.timestamp ?? 0)) / 1000),
+          );
         }
         if (outcome.retry) {
           attempt += 1;

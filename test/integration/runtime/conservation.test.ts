@@ -128,6 +128,14 @@ describe.each(['exactly_once', 'at_least_once'] as const)('membrane run, %s', (g
       ].reduce((sum, m) => sum + Number(m[1]), 0);
       const recordsIn = Number(/membrane_records_in_total\{[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0);
       expect(recordsIn).toBe(N + REDELIVERED);
+      for (const partition of [0, 1, 2]) {
+        expect(metrics).toContain(
+          `membrane_lag_records{topic="${topics.input}",partition="${partition}"} 0`,
+        );
+      }
+      expect(metrics).toMatch(
+        /^membrane_transaction_seconds_count\{mapping="legacy-orders"\} [1-9]/m,
+      );
 
       const expected = Array.from({ length: N }, (_, i) => orderKind(i));
       const count = (kinds: string[]): number => expected.filter((k) => kinds.includes(k)).length;

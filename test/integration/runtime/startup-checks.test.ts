@@ -1,0 +1,74 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin } from 'kafkajs';
+import { loadRunConfig } from '../../../src/app/config.js';
+import { createLogger } from '../../../src/app/logger.js';
+import { Runtime } from '../../../src/app/runtime.js';
+import { createTopics, infra, testKafka, uniqueName } from '../../support/kafka.js';
+import { BASE_MAPPING, folderWith } from '../../support/mappings.js';
+
+describe('membrane run checks the cluster before it joins', () => {
+  const kafka = testKafka();
+  const a = uniqueName('in-a');
+  const b = uniqueName('in-b');
+  let admin: Admin;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    admin = kafka.admin();
+    await admin.connect();
+    drop = await createTopics(admin, [
+      { topic: a, numPartitions: 3 },
+      { topic: b, numPartitions: 2 },
+    ]);
+  });
+
+  afterAll(async () => {
+    await drop();
+    await admin.disconnect();
+  });
+
+  async function start(topics: string): Promise<unknown> {
+    const dir = await folderWith({});
+    await writeFile(
+      join(dir, 'orders.yaml'),
+      BASE_MAPPING.replace('topics: [erp.orders]', `topics: [${topics}]`),
+    );
+    const runtime = new Runtime({
+      config: loadRunConfig({
+        KAFKA_BROKERS: infra().brokers.join(','),
+        SCHEMA_REGISTRY_URL: infra().registryUrl,
+        MEMBRANE_MAPPINGS: dir,
+        MEMBRANE_GROUP_ID: uniqueName('g'),
+        MEMBRANE_HTTP_PORT: '0',
+      }),
+      logger: createLogger('silent'),
+    });
+    try {
+      await runtime.start();
+      return undefined;
+    } catch (error) {
+      return error;
+    } finally {
+      await runtime.stop();
+    }
+  }
+
+  it('refuses inputs of one mapping that are not co-partitioned, saying which', async () => {
+    expect(await start(`${a}, ${b}`)).toMatchObject({
+      code: 'config.not-copartitioned',
+      message: expect.stringContaining(
+        `reads ${a} (3 partitions) and ${b} (2 partitions)`,
+      ) as string,
+    });
+  });
+
+  it('refuses input topics that do not exist, naming them', async () => {
+    const missing = uniqueName('nope');
+    expect(await start(`${a}, ${missing}`)).toMatchObject({
+      code: 'config.input-missing',
+      message: `Input topic ${missing} does not exist.`,
+    });
+  });
+});
