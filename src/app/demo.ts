@@ -1,10 +1,10 @@
-import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import avro from 'avsc';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { ensureTopics } from '../adapters/kafka/topics.js';
 import { ConfluentRegistryPort } from '../adapters/registry/port.js';
+import { hmacSignature } from '../pipeline/stages/trust.js';
 import type { Metrics } from './metrics.js';
 
 /**
@@ -14,14 +14,11 @@ import type { Metrics } from './metrics.js';
  */
 export const DEMO_TOPICS = { orders: 'erp.orders', stock: 'wms.stock-adjustments' } as const;
 
-function sign(value: Buffer, key: string): string {
-  return createHmac('sha256', key)
-    .update(value)
-    .update(Buffer.from([0]))
-    .update('x-source-system')
-    .update(Buffer.from([0]))
-    .update('legacy-erp')
-    .digest('base64');
+/** What legacy-erp sends: HMAC-SHA256 over the value and its x-source-system header. */
+export function signErp(value: Buffer, key: string): string {
+  return hmacSignature(key, value, [{ name: 'x-source-system', value: 'legacy-erp' }]).toString(
+    'base64',
+  );
 }
 
 export function demoOrder(i: number, key: string): Message {
@@ -48,7 +45,7 @@ export function demoOrder(i: number, key: string): Message {
     headers: {
       'x-source-system': kind === 14 ? 'shop' : 'legacy-erp',
       'x-key-id': 'k1',
-      'x-signature': kind === 15 ? sign(value, 'forged') : sign(value, key),
+      'x-signature': kind === 15 ? signErp(value, 'forged') : signErp(value, key),
     },
   };
 }

@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -6,6 +5,7 @@ import avro, { type Type } from 'avsc';
 import { z } from 'zod';
 import type { PipelineResult, SourceRecord } from '../core/records.js';
 import { InMemoryClocks, InMemorySchemaRegistry } from '../pipeline/ports.js';
+import { hmacSignature } from '../pipeline/stages/trust.js';
 import { compileMapping } from './compile.js';
 import { loadMappingText, loadYaml, readText } from './load.js';
 
@@ -283,14 +283,10 @@ export async function runTestFile(file: string): Promise<FileResult> {
     const headers: Record<string, string> = { ...merged.headers };
     if (merged.sign !== undefined && merged.sign !== false && signature) {
       const secret = signature.keys[merged.sign] ?? `not-a-configured-key-${merged.sign}`;
-      const mac = createHmac('sha256', secret).update(value ?? Buffer.alloc(0));
-      for (const name of signature.covers)
-        mac
-          .update(Buffer.from([0]))
-          .update(name)
-          .update(Buffer.from([0]))
-          .update(headers[name] ?? '');
-      headers[signature.header] = mac.digest('base64');
+      const covered = signature.covers.map((name) => ({ name, value: headers[name] ?? '' }));
+      headers[signature.header] = hmacSignature(secret, value ?? Buffer.alloc(0), covered).toString(
+        'base64',
+      );
       headers[signature.keyIdHeader] = merged.sign;
     }
     const record: SourceRecord = {

@@ -1,7 +1,7 @@
-import { createHmac } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Message } from 'kafkajs';
+import { signErp } from '../../src/app/demo.js';
 import { projectRoot } from '../../src/infra/paths.js';
 import { folderWith } from './mappings.js';
 import { uniqueName } from './kafka.js';
@@ -67,16 +67,6 @@ export const EXPECTED_CODE: Partial<Record<OrderKind, string>> = {
   'unknown-status': 'map.unknown-code',
 };
 
-function sign(value: Buffer, key: string): string {
-  return createHmac('sha256', key)
-    .update(value)
-    .update(Buffer.from([0]))
-    .update('x-source-system')
-    .update(Buffer.from([0]))
-    .update('legacy-erp')
-    .digest('base64');
-}
-
 /** Upstream order records; the key is the order ID, so one order stays on one partition. */
 export function orderMessages(from: number, count: number, orders = 40): Message[] {
   return Array.from({ length: count }, (_, n) => {
@@ -106,7 +96,9 @@ export function orderMessages(from: number, count: number, orders = 40): Message
         'x-source-system': 'legacy-erp',
         'x-key-id': 'k1',
         'x-signature':
-          kind === 'bad-signature' ? sign(value, 'forged') : sign(value, ORDER_KEYS.ERP_HMAC_KEY_1),
+          kind === 'bad-signature'
+            ? signErp(value, 'forged')
+            : signErp(value, ORDER_KEYS.ERP_HMAC_KEY_1),
       },
     };
   });

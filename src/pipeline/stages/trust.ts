@@ -41,6 +41,20 @@ export function ed25519PublicKey(text: string): KeyObject {
   });
 }
 
+const ZERO = Buffer.from([0]);
+
+/** HMAC-SHA256 over the signed bytes (see above): what a producer sends and membrane checks. */
+export function hmacSignature(
+  key: Buffer | string,
+  value: Buffer,
+  covered: readonly { readonly name: string; readonly value: Buffer | string }[],
+): Buffer {
+  const mac = createHmac('sha256', key).update(value);
+  for (const header of covered)
+    mac.update(ZERO).update(header.name).update(ZERO).update(header.value);
+  return mac.digest();
+}
+
 /** The bytes a producer signs: value, then each covered header (see above). */
 export function signedBytes(
   value: Buffer,
@@ -137,14 +151,7 @@ export function createTrustStage(config: TrustConfig): TrustStage {
     const value = record.value ?? Buffer.alloc(0);
     let valid: boolean;
     if (hmacKey) {
-      const mac = createHmac('sha256', hmacKey).update(value);
-      for (const header of covered)
-        mac
-          .update(Buffer.from([0]))
-          .update(header.name)
-          .update(Buffer.from([0]))
-          .update(header.value);
-      valid = timingSafeEqual(mac.digest(), sig);
+      valid = timingSafeEqual(hmacSignature(hmacKey, value, covered), sig);
     } else {
       valid = verify(null, signedBytes(value, covered), edKey as KeyObject, sig);
     }

@@ -5,14 +5,8 @@ import { loadRunConfig } from '../../../src/app/config.js';
 import { createLogger } from '../../../src/app/logger.js';
 import { Runtime } from '../../../src/app/runtime.js';
 import { waitFor } from '../../../src/infra/wait.js';
-import {
-  consumeUntil,
-  createTopics,
-  infra,
-  testConsumer,
-  testKafka,
-  type Received,
-} from '../../support/kafka.js';
+import { consumeUntil, createTopics, infra, testConsumer, testKafka } from '../../support/kafka.js';
+import { expectClocksCountUp, expectEachSourceOnce, header } from '../../support/runtime.js';
 import {
   EXPECTED_CODE,
   ORDER_KEYS,
@@ -25,12 +19,6 @@ import {
 const N = 600;
 const REDELIVERED = 25;
 const PARTITIONS = 3;
-
-function header(r: Received, name: string): string | undefined {
-  const value = r.message.headers?.[name];
-  const first = Array.isArray(value) ? value[value.length - 1] : value;
-  return first === undefined ? undefined : first.toString();
-}
 
 describe.each(['exactly_once', 'at_least_once'] as const)('membrane run, %s', (guarantee) => {
   const kafka = testKafka();
@@ -156,10 +144,7 @@ describe.each(['exactly_once', 'at_least_once'] as const)('membrane run, %s', (g
       expect(dropped).toBe(count(['test']) + REDELIVERED);
 
       // Every offset once, across outputs and quarantine; the rest are exactly the drops.
-      const accounted = [...outputs, ...quarantined].map(
-        (r) => `${header(r, 'membrane.source.partition')}/${header(r, 'membrane.source.offset')}`,
-      );
-      expect(new Set(accounted).size).toBe(accounted.length);
+      const accounted = expectEachSourceOnce([...outputs, ...quarantined]);
       expect(accounted.length + count(['test'])).toBe(N);
       const ids = outputs.map((r) => header(r, 'membrane.id'));
       expect(new Set(ids).size).toBe(ids.length);
@@ -178,18 +163,7 @@ describe.each(['exactly_once', 'at_least_once'] as const)('membrane run, %s', (g
         quarantined.filter((r) => header(r, 'membrane.quarantine.code') === 'decode.invalid-json'),
       ).toHaveLength(count(['not-json']));
 
-      // Per order, clocks strictly increase in upstream order.
-      const byOrder = new Map<string, [number, number][]>();
-      for (const r of outputs) {
-        const clock = JSON.parse(header(r, 'membrane.vclock') ?? '{}') as Record<string, number>;
-        const list = byOrder.get(r.message.key?.toString() ?? '') ?? [];
-        list.push([Number(header(r, 'membrane.source.offset')), clock['legacy-erp'] ?? 0]);
-        byOrder.set(r.message.key?.toString() ?? '', list);
-      }
-      for (const list of byOrder.values()) {
-        const clocks = list.sort(([a], [b]) => a - b).map(([, clock]) => clock);
-        expect(clocks).toEqual(clocks.map((_, i) => i + 1));
-      }
+      expectClocksCountUp(outputs, 'legacy-erp');
     } finally {
       await runtime.stop();
     }

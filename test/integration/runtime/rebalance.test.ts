@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { waitFor } from '../../../src/infra/wait.js';
+import { consumeUntil, createTopics, infra, testConsumer, testKafka } from '../../support/kafka.js';
 import {
-  consumeUntil,
-  createTopics,
-  infra,
-  testConsumer,
-  testKafka,
-  type Received,
-} from '../../support/kafka.js';
+  committedTotal,
+  expectClocksCountUp,
+  expectEachSourceOnce,
+} from '../../support/runtime.js';
 import { startMembrane, type MembraneProcess } from '../../support/membrane-process.js';
 import {
   ORDER_KEYS,
@@ -20,12 +18,6 @@ import {
 
 const N = 3000;
 const STEP = 300;
-
-function header(r: Received, name: string): string | undefined {
-  const value = r.message.headers?.[name];
-  const last = Array.isArray(value) ? value[value.length - 1] : value;
-  return last?.toString();
-}
 
 describe('membrane run scaled 1 → 3 → 1 under load', () => {
   const kafka = testKafka();
@@ -48,10 +40,7 @@ describe('membrane run scaled 1 → 3 → 1 under load', () => {
     await admin.disconnect();
   });
 
-  async function committed(): Promise<number> {
-    const [offsets] = await admin.fetchOffsets({ groupId: topics.group, topics: [topics.input] });
-    return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  }
+  const committed = (): Promise<number> => committedTotal(admin, topics.group, topics.input);
 
   async function members(): Promise<number> {
     const { groups } = await admin.describeGroups([topics.group]);
@@ -128,23 +117,8 @@ describe('membrane run scaled 1 → 3 → 1 under load', () => {
     );
     expect(outputs).toHaveLength(expectOut);
     expect(quarantined).toHaveLength(expectQuarantine);
-    const sources = [...outputs, ...quarantined].map(
-      (r) => `${header(r, 'membrane.source.partition')}/${header(r, 'membrane.source.offset')}`,
-    );
-    expect(new Set(sources).size).toBe(sources.length);
+    expectEachSourceOnce([...outputs, ...quarantined]);
 
-    const byOrder = new Map<string, [number, number][]>();
-    for (const r of outputs) {
-      const clock = JSON.parse(header(r, 'membrane.vclock') ?? '{}') as Record<string, number>;
-      const key = r.message.key?.toString() ?? '';
-      byOrder.set(key, [
-        ...(byOrder.get(key) ?? []),
-        [Number(header(r, 'membrane.source.offset')), clock['legacy-erp'] ?? 0],
-      ]);
-    }
-    for (const list of byOrder.values()) {
-      const clocks = list.sort(([x], [y]) => x - y).map(([, clock]) => clock);
-      expect(clocks).toEqual(clocks.map((_, i) => i + 1));
-    }
+    expectClocksCountUp(outputs, 'legacy-erp');
   });
 });
