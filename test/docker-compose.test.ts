@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConnectionConfig } from '../src/app/config.js';
+import { loadConnectionConfig, loadRunConfig } from '../src/app/config.js';
+import { program } from '../src/cli/program.js';
+import { loadMappingFile } from '../src/mapping/load.js';
+import { findFiles, isMappingFile } from '../src/mapping/files.js';
 import { projectRoot } from '../src/infra/paths.js';
 import { CONTAINER_IMAGES } from '../src/infra/testcontainers.js';
 import { APICURIO, KAFKA } from '../src/infra/versions.js';
@@ -30,7 +33,12 @@ function env(service: Service | undefined): Record<string, string> {
 
 describe('docker-compose.yml', () => {
   it('has kafka, schema-registry and a membrane built from this repo', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['kafka', 'membrane', 'schema-registry']);
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'kafka',
+      'membrane',
+      'schema-registry',
+      'topics',
+    ]);
     expect(kafka?.image).toBe(`apache/kafka:${KAFKA.version}`);
     expect(registry?.image).toBe(CONTAINER_IMAGES.registry);
     expect(membrane?.build).toBe('.');
@@ -66,8 +74,24 @@ describe('docker-compose.yml', () => {
     expect(kafkaEnv['KAFKA_ADVERTISED_LISTENERS']).toContain('EXTERNAL://localhost:9092');
   });
 
-  it('runs a membrane command that exists', () => {
-    expect(membrane?.command?.[0]).toBe('doctor');
+  it('runs membrane on the example mappings, after their input topics exist', async () => {
+    expect(membrane?.command).toEqual(['run']);
+    expect(program().commands.map((c) => c.name())).toContain('run');
+    expect(membrane?.depends_on?.['topics']?.condition).toBe('service_completed_successfully');
+    const config = loadRunConfig({ ...env(membrane), ERP_HMAC_KEY_1: 'x', ERP_HMAC_KEY_2: 'y' });
+    expect(config.MEMBRANE_MAPPINGS).toBe('/app/mappings');
+    const created = [
+      ...(compose.services['topics']?.command?.join(' ') ?? '').matchAll(/--topic (\S+)/g),
+    ].map((m) => m[1]);
+    const files = await findFiles([join(root, 'mappings')], isMappingFile);
+    const inputs: string[] = [];
+    for (const file of files)
+      inputs.push(
+        ...(await loadMappingFile(file, { ERP_HMAC_KEY_1: 'x', ERP_HMAC_KEY_2: 'y' })).spec.source
+          .topics,
+      );
+    expect(created.sort()).toEqual(inputs.sort());
+    expect(readFileSync(join(root, 'Dockerfile'), 'utf8')).toContain('COPY mappings ./mappings');
   });
 });
 

@@ -9,15 +9,12 @@ import { ConfluentRegistryPort } from '../adapters/registry/port.js';
 import { MembraneError, messageOf } from '../core/errors.js';
 import { compileMapping } from '../mapping/compile.js';
 import { loadMappingFile } from '../mapping/load.js';
-import { findFiles } from '../mapping/test-runner.js';
+import { findFiles, isMappingFile } from '../mapping/files.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { RunConfig } from './config.js';
 import { startHttp } from './http.js';
 import { Metrics } from './metrics.js';
 import { changelogTopic, Task, type TaskContext } from './task.js';
-
-const isMappingFile = (path: string): boolean =>
-  /\.ya?ml$/.test(path) && !/\.test\.ya?ml$/.test(path);
 
 /** Loads and compiles every mapping under the configured folder; problems are fatal. */
 export async function loadPipelines(

@@ -1,5 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import avro, { type Type } from 'avsc';
 import { z } from 'zod';
@@ -97,31 +96,6 @@ export interface FileResult {
   readonly file: string;
   readonly mapping: string;
   readonly cases: readonly CaseResult[];
-}
-
-/** Test files under the given files and folders, sorted. */
-export async function findFiles(
-  paths: readonly string[],
-  suffix: (name: string) => boolean,
-): Promise<string[]> {
-  const found: string[] = [];
-  const walk = async (path: string): Promise<void> => {
-    const info = await stat(path);
-    if (info.isDirectory()) {
-      for (const entry of (await readdir(path)).sort()) {
-        if (!entry.startsWith('.') && entry !== 'node_modules') await walk(join(path, entry));
-      }
-    } else if (suffix(path)) {
-      found.push(path);
-    }
-  };
-  for (const path of paths) {
-    const info = await stat(path).catch(() => undefined);
-    if (!info) throw new Error(`${path} does not exist`);
-    if (info.isDirectory()) await walk(path);
-    else found.push(path);
-  }
-  return [...new Set(found)].sort();
 }
 
 /** Where two JSON-ish values differ, as `path: expected X, got Y` lines. */

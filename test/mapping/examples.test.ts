@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { compileMapping } from '../../src/mapping/compile.js';
 import { loadMappingFile } from '../../src/mapping/load.js';
 import { mappingJsonSchema } from '../../src/mapping/spec.js';
-import { findFiles, runTestFile } from '../../src/mapping/test-runner.js';
+import { findFiles, isMappingFile, isMappingTestFile } from '../../src/mapping/files.js';
+import { runTestFile } from '../../src/mapping/test-runner.js';
 import { projectRoot } from '../../src/infra/paths.js';
 import { InMemorySchemaRegistry } from '../../src/pipeline/ports.js';
 
@@ -13,10 +14,7 @@ const mappings = join(root, 'mappings');
 
 describe('the example mappings', () => {
   it('validate', async () => {
-    const files = await findFiles(
-      [mappings],
-      (p) => p.endsWith('.yaml') && !p.endsWith('.test.yaml'),
-    );
+    const files = await findFiles([mappings], isMappingFile);
     expect(files.length).toBeGreaterThanOrEqual(2);
     const env = { ERP_HMAC_KEY_1: 'a', ERP_HMAC_KEY_2: 'b' };
     for (const file of files) {
@@ -28,7 +26,7 @@ describe('the example mappings', () => {
   });
 
   it('pass their test files', async () => {
-    const files = await findFiles([mappings], (p) => p.endsWith('.test.yaml'));
+    const files = await findFiles([mappings], isMappingTestFile);
     expect(files.length).toBeGreaterThanOrEqual(2);
     for (const file of files) {
       const result = await runTestFile(file);

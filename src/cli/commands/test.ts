@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { isMembraneError } from '../../core/errors.js';
 import { formatProblem, MappingError } from '../../mapping/load.js';
-import { findFiles, runTestFile } from '../../mapping/test-runner.js';
+import { findFiles, isMappingTestFile } from '../../mapping/files.js';
+import { runTestFile } from '../../mapping/test-runner.js';
 
 export function testCommand(): Command {
   return new Command('test')
@@ -10,7 +11,7 @@ export function testCommand(): Command {
     )
     .argument('[paths...]', 'test files or folders', ['mappings'])
     .action(async (paths: string[]) => {
-      const files = await findFiles(paths, (path) => /\.test\.ya?ml$/.test(path));
+      const files = await findFiles(paths, isMappingTestFile);
       const out = process.stdout;
       const colour = out.isTTY;
       const green = (s: string): string => (colour ? `\u001b[32m${s}\u001b[39m` : s);

@@ -2,11 +2,8 @@ import { Command } from 'commander';
 import { isMembraneError } from '../../core/errors.js';
 import { compileMapping } from '../../mapping/compile.js';
 import { formatProblem, loadMappingFile, MappingError } from '../../mapping/load.js';
-import { findFiles } from '../../mapping/test-runner.js';
+import { findFiles, isMappingFile } from '../../mapping/files.js';
 import { InMemorySchemaRegistry } from '../../pipeline/ports.js';
-
-export const isMappingFile = (path: string): boolean =>
-  /\.ya?ml$/.test(path) && !/\.test\.ya?ml$/.test(path);
 
 export function validateCommand(): Command {
   return new Command('validate')
