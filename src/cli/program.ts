@@ -6,6 +6,7 @@ import { projectRoot } from '../infra/paths.js';
 import { devCommand } from './commands/dev.js';
 import { doctorCommand } from './commands/doctor.js';
 import { infraCommand } from './commands/infra.js';
+import { quarantineCommand } from './commands/quarantine/index.js';
 import { runCommand } from './commands/run.js';
 import { schemaCommand } from './commands/schema.js';
 import { statusCommand } from './commands/status.js';
@@ -28,6 +29,7 @@ export function program(): Command {
     .addCommand(devCommand())
     .addCommand(doctorCommand())
     .addCommand(infraCommand())
+    .addCommand(quarantineCommand())
     .addCommand(runCommand())
     .addCommand(schemaCommand())
     .addCommand(statusCommand())

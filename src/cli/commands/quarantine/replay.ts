@@ -1,0 +1,103 @@
+import { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { replay, type ReplayOutcome } from '../../../app/quarantine/replay.js';
+import { ensureResolutionsTopic } from '../../../app/quarantine/store.js';
+import { loadPipelines } from '../../../app/runtime.js';
+import { MembraneError } from '../../../core/errors.js';
+import { differences } from '../../../mapping/test-runner.js';
+import { select, withFilters, withQuarantine, type FilterOptions } from './common.js';
+
+function describe(outcome: ReplayOutcome, upstream: unknown): string {
+  if (outcome.kind === 'replayed') {
+    return outcome.outputs
+      .map((o) => {
+        const lines = differences(upstream, o.payload).map((d) => `      ${d}`);
+        return `  ${outcome.ref}  would pass → ${o.topic} (${o.id})\n${lines.join('\n')}`;
+      })
+      .join('\n');
+  }
+  if (outcome.kind === 'failing')
+    return `  ${outcome.ref}  still fails: ${outcome.issues.map((i) => `${i.code}${i.path ? ` at ${i.path}` : ''} (${i.message})`).join('; ')}`;
+  return `  ${outcome.ref}  ${outcome.kind}: ${outcome.reason}`;
+}
+
+export function replayCommand(): Command {
+  return withFilters(
+    new Command('replay').description(
+      'run quarantined records through the current mappings: emit what now passes, re-quarantine what still fails',
+    ),
+  )
+    .option(
+      '--dry-run',
+      'show what would pass (and how it translates) or still fail; write nothing',
+    )
+    .option('--rate <n>', 'at most n records per second')
+    .action(async (options: FilterOptions & { dryRun?: boolean; rate?: string }) => {
+      const rate = options.rate === undefined ? undefined : Number(options.rate);
+      if (rate !== undefined && !(rate > 0)) {
+        throw new MembraneError(
+          'cli.invalid-option',
+          `--rate ${options.rate ?? ''} is not a positive number.`,
+          { hint: 'give --rate like 100' },
+        );
+      }
+      const failing = await withQuarantine(async (session) => {
+        const records = await select(session, { ...options, all: false, resolved: false });
+        const pipelines = new Map(
+          (await loadPipelines(session.config, process.env)).map((p) => [p.name, p]),
+        );
+        if (!options.dryRun)
+          await ensureResolutionsTopic(session.admin, session.config.MEMBRANE_QUARANTINE_TOPIC);
+        const out = process.stdout;
+        const bar =
+          out.isTTY && !options.json && !options.dryRun
+            ? new cliProgress.SingleBar(
+                { format: 'replay [{bar}] {value}/{total} eta {eta_formatted}' },
+                cliProgress.Presets.shades_classic,
+              )
+            : undefined;
+        bar?.start(records.length, 0);
+        const byRef = new Map(records.map((r) => [r.ref, r]));
+        const outcomes = await replay({
+          kafka: session.kafka,
+          quarantineTopic: session.config.MEMBRANE_QUARANTINE_TOPIC,
+          pipelines,
+          records,
+          dryRun: options.dryRun === true,
+          rate,
+          onProgress: (done, outcome) => {
+            bar?.update(done);
+            if (options.json) {
+              out.write(
+                `${JSON.stringify({ ...outcome, ...(outcome.kind === 'replayed' ? { outputs: outcome.outputs.map((o) => ({ topic: o.topic, id: o.id, payload: o.payload })) } : {}) })}\n`,
+              );
+            } else if (options.dryRun) {
+              const upstream = byRef.get(outcome.ref)?.upstream.value;
+              let parsed: unknown = null;
+              try {
+                parsed = upstream ? JSON.parse(upstream.toString('utf8')) : null;
+              } catch {
+                parsed = null;
+              }
+              out.write(`${describe(outcome, parsed)}\n`);
+            }
+          },
+        });
+        bar?.stop();
+        const count = (kind: ReplayOutcome['kind']): number =>
+          outcomes.filter((o) => o.kind === kind).length;
+        const codes = new Map<string, number>();
+        for (const o of outcomes)
+          if (o.kind === 'failing')
+            codes.set(o.issues[0]?.code ?? '?', (codes.get(o.issues[0]?.code ?? '?') ?? 0) + 1);
+        if (!options.json) {
+          const verb = options.dryRun ? 'would be replayed' : 'replayed';
+          out.write(
+            `${count('replayed')} ${verb}, ${count('dropped')} dropped by the mapping, ${count('failing')} still failing${codes.size > 0 ? ` (${[...codes].map(([c, n]) => `${c} ${n}`).join(', ')})` : ''}, ${count('skipped')} skipped${options.dryRun ? ' — nothing written (dry run)' : ''}\n`,
+          );
+        }
+        return count('failing') + count('skipped');
+      });
+      process.exitCode = failing > 0 ? 2 : 0;
+    });
+}
