@@ -10,12 +10,21 @@ export interface MembraneProcess {
 }
 
 export function startMembrane(env: NodeJS.ProcessEnv): MembraneProcess {
+  return spawnCli(['run'], env);
+}
+
+/** Any `membrane` command in a process of its own, to kill or stop as a test needs. */
+export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv): MembraneProcess {
   const root = projectRoot();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'run'], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args],
+    {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -1,0 +1,302 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import avro from 'avsc';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin } from 'kafkajs';
+import { ConfluentRegistryPort } from '../../../src/adapters/registry/port.js';
+import { loadRunConfig } from '../../../src/app/config.js';
+import { createLogger } from '../../../src/app/logger.js';
+import { Runtime } from '../../../src/app/runtime.js';
+import { describeValue } from '../../../src/cli/commands/quarantine/show.js';
+import { deterministicId, eventKeyFromId, mappingNamespace } from '../../../src/core/ids.js';
+import { waitFor } from '../../../src/infra/wait.js';
+import { runCli } from '../../support/cli.js';
+import {
+  consumeUntil,
+  createTopics,
+  infra,
+  testConsumer,
+  testKafka,
+  uniqueName,
+} from '../../support/kafka.js';
+import { spawnCli } from '../../support/membrane-process.js';
+import {
+  ORDER_KEYS,
+  orderKind,
+  orderMessages,
+  orderTopics,
+  type OrderTopics,
+} from '../../support/orders.js';
+import { committedTotal, header } from '../../support/runtime.js';
+
+const N = 200;
+const kinds = Array.from({ length: N }, (_, i) => orderKind(i));
+const indexes = (kind: string): number[] => kinds.flatMap((k, i) => (k === kind ? [i] : []));
+
+interface Listed {
+  ref: string;
+  code: string;
+  stage: string;
+  attempt: number;
+  key: string | null;
+  source: { offset: string };
+  resolution: { status: string; reason?: string } | null;
+}
+
+describe('membrane quarantine', () => {
+  const kafka = testKafka();
+  let admin: Admin;
+  let topics: OrderTopics;
+  let drop: () => Promise<void>;
+  let env: NodeJS.ProcessEnv;
+
+  const cli = async (
+    args: string[],
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    runCli(['quarantine', ...args], env);
+  const list = async (args: string[] = []): Promise<Listed[]> => {
+    const result = await cli(['list', '--json', ...args]);
+    expect(result.code, result.stderr).toBe(0);
+    return result.stdout.trim() === ''
+      ? []
+      : result.stdout
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as Listed);
+  };
+  const endOf = async (topic: string): Promise<number> =>
+    (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+
+  beforeAll(async () => {
+    admin = kafka.admin();
+    await admin.connect();
+    topics = await orderTopics();
+    drop = await createTopics(admin, [{ topic: topics.input, numPartitions: 2 }]);
+    env = {
+      PATH: process.env['PATH'],
+      ...ORDER_KEYS,
+      KAFKA_BROKERS: infra().brokers.join(','),
+      SCHEMA_REGISTRY_URL: infra().registryUrl,
+      MEMBRANE_GROUP_ID: topics.group,
+      MEMBRANE_MAPPINGS: topics.mappings,
+      MEMBRANE_QUARANTINE_TOPIC: topics.quarantine,
+      LOG_LEVEL: 'silent',
+    };
+    const producer = kafka.producer({ idempotent: true });
+    await producer.connect();
+    await producer.send({ topic: topics.input, messages: orderMessages(0, N) });
+    await producer.disconnect();
+    const runtime = new Runtime({
+      config: loadRunConfig({ ...env, MEMBRANE_HTTP_PORT: '0' }),
+      logger: createLogger('silent'),
+      env,
+    });
+    await runtime.start();
+    const done = await waitFor(
+      async () => {
+        if ((await committedTotal(admin, topics.group, topics.input)) < N)
+          throw new Error('not yet');
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    await runtime.stop();
+    expect(done.ok).toBe(true);
+  });
+
+  afterAll(async () => {
+    await drop();
+    await admin
+      .deleteTopics({
+        topics: [
+          topics.placed,
+          topics.cancelled,
+          topics.quarantine,
+          `${topics.quarantine}.resolutions`,
+        ],
+      })
+      .catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('lists and counts exactly what the filters select', async () => {
+    const all = await list();
+    expect(all).toHaveLength(
+      indexes('bad-signature').length +
+        indexes('not-json').length +
+        indexes('unknown-status').length,
+    );
+    expect((await list(['--code', 'trust.*'])).map((r) => r.code)).toEqual(
+      indexes('bad-signature').map(() => 'trust.signature-invalid'),
+    );
+    expect(await list(['--code', 'map.*'])).toHaveLength(indexes('unknown-status').length);
+    expect((await list(['--stage', 'decode'])).every((r) => r.code === 'decode.invalid-json')).toBe(
+      true,
+    );
+    expect(await list(['--stage', 'decode'])).toHaveLength(indexes('not-json').length);
+    expect(await list(['--mapping', 'legacy-orders@3'])).toHaveLength(all.length);
+    expect(await list(['--mapping', 'wms-stock'])).toHaveLength(0);
+    expect(await list(['--since', '1h'])).toHaveLength(all.length);
+    expect(await list(['--until', '1h'])).toHaveLength(0);
+    const key = all[0]?.key ?? '';
+    expect(await list(['--key', key])).toEqual(all.filter((r) => r.key === key));
+    expect(await list(['--limit', '3'])).toEqual(all.slice(0, 3));
+
+    const table = await cli(['list', '--code', 'trust.*']);
+    expect(table.stdout).toMatch(
+      /^REF\s+QUARANTINED\s+CODE\s+MAPPING\s+SOURCE\s+KEY\s+ATTEMPT\s+STATE$/m,
+    );
+    expect(table.stdout).toMatch(
+      new RegExp(`^${indexes('bad-signature').length} record\\(s\\)$`, 'm'),
+    );
+
+    const stats = JSON.parse((await cli(['stats', '--json'])).stdout) as {
+      total: number;
+      code: Record<string, number>;
+    };
+    expect(stats.total).toBe(all.length);
+    expect(stats.code).toEqual({
+      'trust.signature-invalid': indexes('bad-signature').length,
+      'decode.invalid-json': indexes('not-json').length,
+      'map.unknown-code': indexes('unknown-status').length,
+    });
+  });
+
+  it('shows one record in full: JSON pretty-printed, garbage as hex, Avro decoded through the registry', async () => {
+    const [json] = await list(['--code', 'map.unknown-code', '--limit', '1']);
+    const shown = await cli(['show', json?.ref ?? '']);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('map.unknown-code at status');
+    expect(shown.stdout).toContain('value, JSON\n{\n  "event_id"');
+    const [garbage] = await list(['--code', 'decode.invalid-json', '--limit', '1']);
+    const hex = await cli(['show', garbage?.ref ?? '']);
+    expect(hex.stdout).toMatch(/value, bytes \(\d+\)\n00000000 {2}7b 22 6f 72 64 65 72 5f/);
+    expect((await cli(['show', '9:999999'])).code).toBe(1);
+
+    const registry = new ConfluentRegistryPort({ url: infra().registryUrl });
+    const schema = avro.Type.forSchema({
+      type: 'record',
+      name: 'Shown',
+      fields: [{ name: 'sku', type: 'string' }],
+    });
+    const id = await registry.register(`${uniqueName('shown')}-value`, schema);
+    const body = schema.toBuffer({ sku: 'SKU-1' });
+    const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), body]);
+    framed.writeInt32BE(id, 1);
+    expect(await describeValue(framed, registry)).toEqual({
+      format: `Avro (schema ${id}, Shown)`,
+      text: '{\n  "sku": "SKU-1"\n}',
+    });
+  });
+
+  it('after a fix, replays exactly what now passes, with first-time IDs, once — even when killed half-way', async () => {
+    // Version 4 of the mapping knows status Q.
+    const file = join(topics.mappings, 'legacy-orders.yaml');
+    await writeFile(
+      file,
+      (await readFile(file, 'utf8'))
+        .replace('version: 3', 'version: 4')
+        .replace('lookup: { N: NEW, P: PAID }', 'lookup: { N: NEW, P: PAID, Q: NEW }'),
+    );
+
+    const before = await endOf(topics.placed);
+    const dry = await cli(['replay', '--dry-run']);
+    expect(dry.code).toBe(2); // some still fail
+    expect(dry.stdout).toMatch(
+      new RegExp(
+        `^${indexes('unknown-status').length} would be replayed, 0 dropped by the mapping, ${indexes('bad-signature').length + indexes('not-json').length} still failing`,
+        'm',
+      ),
+    );
+    expect(dry.stdout).toContain('would pass → ' + topics.placed);
+    // What each would produce: the translated record, status Q now read as NEW.
+    expect(dry.stdout).toMatch(
+      /^ {6}\{"orderId":"o-\d+","customerId":"K-\d","totalCents":1990,.*"status":"NEW"/m,
+    );
+    expect(dry.stdout).toMatch(/still fails: trust\.signature-invalid at headers\.x-signature/);
+    expect(await endOf(topics.placed)).toBe(before);
+
+    // Killed half-way: one record per transaction, slowly; SIGKILL after a few committed.
+    const slow = spawnCli(
+      ['quarantine', 'replay', '--code', 'map.*', '--rate', '4', '--chunk', '1'],
+      env,
+    );
+    const partly = await waitFor(
+      async () => {
+        if ((await list(['--code', 'map.*', '--resolved'])).length < 2) throw new Error('not yet');
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    expect(partly.ok, slow.output()).toBe(true);
+    slow.child.kill('SIGKILL');
+    await slow.exited;
+    expect((await list(['--code', 'map.*'])).length).toBeGreaterThan(0);
+
+    const rest = await cli(['replay', '--code', 'map.*']);
+    expect(rest.code, rest.stderr).toBe(0);
+    expect(await list(['--code', 'map.*'])).toHaveLength(0);
+    const again = await cli(['replay', '--code', 'map.*']);
+    expect(again.stdout).toMatch(
+      /^0 replayed, 0 dropped by the mapping, 0 still failing, 0 skipped$/m,
+    );
+
+    const replayed = (
+      await consumeUntil(
+        testConsumer(kafka),
+        [topics.placed],
+        (r) =>
+          r.filter((m) => header(m, 'membrane.replay.of')).length >=
+          indexes('unknown-status').length,
+      )
+    ).filter((m) => header(m, 'membrane.replay.of'));
+    expect(replayed).toHaveLength(indexes('unknown-status').length);
+    const ns = mappingNamespace('legacy-orders');
+    expect(replayed.map((m) => header(m, 'membrane.id')).sort()).toEqual(
+      indexes('unknown-status')
+        .map((i) => deterministicId(ns, eventKeyFromId('legacy-erp', `e-${i}`), 0))
+        .sort(),
+    );
+    expect(new Set(replayed.map((m) => header(m, 'membrane.replay.of'))).size).toBe(
+      replayed.length,
+    );
+    expect(
+      replayed.every(
+        (m) =>
+          header(m, 'membrane.mapping') === 'legacy-orders@4' &&
+          header(m, 'membrane.replay.count') === '1',
+      ),
+    ).toBe(true);
+  });
+
+  it('keeps what still fails unresolved, with its attempt raised and its new reason; resolve marks junk with a reason', async () => {
+    const replayAll = await cli(['replay']);
+    expect(replayAll.code).toBe(2);
+    const failing = await list();
+    expect(failing).toHaveLength(indexes('bad-signature').length + indexes('not-json').length);
+    expect(failing.every((r) => r.attempt === 2)).toBe(true);
+    expect(new Set(failing.map((r) => r.code))).toEqual(
+      new Set(['trust.signature-invalid', 'decode.invalid-json']),
+    );
+    expect(
+      (await list(['--all', '--code', 'trust.*'])).filter(
+        (r) => r.resolution?.status === 'superseded',
+      ),
+    ).toHaveLength(indexes('bad-signature').length);
+
+    const resolved = await cli([
+      'resolve',
+      '--code',
+      'trust.*',
+      '--reason',
+      'forged in a penetration test',
+    ]);
+    expect(resolved.stdout).toBe(
+      `Resolved ${indexes('bad-signature').length} record(s): forged in a penetration test\n`,
+    );
+    expect(await list(['--code', 'trust.*'])).toHaveLength(0);
+    expect(
+      (await list(['--resolved', '--code', 'trust.*'])).some(
+        (r) => r.resolution?.reason === 'forged in a penetration test',
+      ),
+    ).toBe(true);
+  });
+});
