@@ -227,12 +227,14 @@ async function latency(
     const due = Math.floor(((Date.now() - began) / 1000) * rate);
     if (due > sent) {
       const now = Date.now();
+      // At most 500 a request: a burst after a pause must not exceed the broker's batch limit.
+      const count = Math.min(due - sent, 500);
       await producer.send({
         topic: input,
         acks: -1,
-        messages: Array.from({ length: due - sent }, () => order(i++, now)),
+        messages: Array.from({ length: count }, () => order(i++, now)),
       });
-      sent = due;
+      sent += count;
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
