@@ -380,6 +380,8 @@ export class Runtime {
     const { batch } = payload;
     const pipeline = this.topicOwner.get(batch.topic);
     if (!pipeline || batch.messages.length === 0) return;
+    // A batch of a partition this member just lost must not adopt (and so fence) its task.
+    if (payload.isStale() || !payload.isRunning()) return;
     if (!this.tasks.has(`${pipeline.name}/${batch.partition}`))
       this.adopt([{ pipeline, partition: batch.partition }]);
     const task = this.task(pipeline, batch.partition);
