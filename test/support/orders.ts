@@ -1,10 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Message } from 'kafkajs';
 import { signErp } from '../../src/app/demo.js';
 import { projectRoot } from '../../src/infra/paths.js';
 import { folderWith } from './mappings.js';
-import { uniqueName } from './kafka.js';
+import type { Admin, Kafka, Message } from 'kafkajs';
+import { afterAll, beforeAll } from 'vitest';
+import { createTopics, infra, testKafka, uniqueName } from './kafka.js';
 
 export const ORDER_KEYS = { ERP_HMAC_KEY_1: 'it-key-1', ERP_HMAC_KEY_2: 'it-key-2' };
 
@@ -102,4 +103,64 @@ export function orderMessages(from: number, count: number, orders = 40): Message
       },
     };
   });
+}
+
+/**
+ * For one test file: the example order mapping on fresh topics (the input with `partitions`),
+ * created before its tests and deleted after; and the environment `membrane run` needs.
+ */
+export function useOrderTopics(partitions: number): {
+  readonly kafka: Kafka;
+  admin(): Admin;
+  topics(): OrderTopics;
+  env(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+} {
+  const kafka = testKafka();
+  let admin: Admin | undefined;
+  let topics: OrderTopics | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useOrderTopics: used outside a test');
+    return value;
+  };
+  beforeAll(async () => {
+    admin = kafka.admin();
+    await admin.connect();
+    topics = await orderTopics();
+    drop = await createTopics(admin, [{ topic: topics.input, numPartitions: partitions }]);
+  });
+  afterAll(async () => {
+    await drop?.();
+    if (topics) {
+      await admin
+        ?.deleteTopics({
+          topics: [
+            topics.placed,
+            topics.cancelled,
+            topics.quarantine,
+            `${topics.quarantine}.resolutions`,
+          ],
+        })
+        .catch(() => undefined);
+    }
+    await admin?.disconnect();
+  });
+  return {
+    kafka,
+    admin: () => ready(admin),
+    topics: () => ready(topics),
+    env: (extra = {}) => {
+      const t = ready(topics);
+      return {
+        ...ORDER_KEYS,
+        KAFKA_BROKERS: infra().brokers.join(','),
+        SCHEMA_REGISTRY_URL: infra().registryUrl,
+        MEMBRANE_GROUP_ID: t.group,
+        MEMBRANE_MAPPINGS: t.mappings,
+        MEMBRANE_QUARANTINE_TOPIC: t.quarantine,
+        MEMBRANE_HTTP_PORT: '0',
+        ...extra,
+      };
+    },
+  };
 }

@@ -1,47 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
 import { groupStatus } from '../../../src/adapters/kafka/status.js';
 import { loadRunConfig } from '../../../src/app/config.js';
 import { createLogger } from '../../../src/app/logger.js';
 import { Runtime } from '../../../src/app/runtime.js';
 import { waitFor } from '../../../src/infra/wait.js';
-import { consumeUntil, createTopics, infra, testConsumer, testKafka } from '../../support/kafka.js';
+import { consumeUntil, testConsumer } from '../../support/kafka.js';
 import { expectClocksCountUp, expectEachSourceOnce, header } from '../../support/runtime.js';
-import {
-  EXPECTED_CODE,
-  ORDER_KEYS,
-  orderKind,
-  orderMessages,
-  orderTopics,
-  type OrderTopics,
-} from '../../support/orders.js';
+import { EXPECTED_CODE, orderKind, orderMessages, useOrderTopics } from '../../support/orders.js';
 
 const N = 600;
 const REDELIVERED = 25;
 const PARTITIONS = 3;
 
 describe.each(['exactly_once', 'at_least_once'] as const)('membrane run, %s', (guarantee) => {
-  const kafka = testKafka();
-  let admin: Admin;
-  let topics: OrderTopics;
-  let drop: () => Promise<void>;
-
-  beforeAll(async () => {
-    admin = kafka.admin();
-    await admin.connect();
-    topics = await orderTopics();
-    drop = await createTopics(admin, [{ topic: topics.input, numPartitions: PARTITIONS }]);
-  });
-
-  afterAll(async () => {
-    await drop();
-    await admin
-      .deleteTopics({ topics: [topics.placed, topics.cancelled, topics.quarantine] })
-      .catch(() => undefined);
-    await admin.disconnect();
-  });
+  const ctx = useOrderTopics(PARTITIONS);
+  const { kafka } = ctx;
 
   it('accounts for every upstream offset exactly once: an output, a quarantine record, or a counted drop', async () => {
+    const admin = ctx.admin();
+    const topics = ctx.topics();
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({ topic: topics.input, messages: orderMessages(0, N) });
@@ -55,21 +32,17 @@ describe.each(['exactly_once', 'at_least_once'] as const)('membrane run, %s', (g
     });
     await producer.disconnect();
 
-    const config = loadRunConfig({
-      KAFKA_BROKERS: infra().brokers.join(','),
-      SCHEMA_REGISTRY_URL: infra().registryUrl,
-      MEMBRANE_GROUP_ID: topics.group,
-      MEMBRANE_MAPPINGS: topics.mappings,
-      MEMBRANE_QUARANTINE_TOPIC: topics.quarantine,
-      MEMBRANE_HTTP_PORT: '0',
-      MEMBRANE_COMMIT_MAX_RECORDS: '50',
-      MEMBRANE_PROCESSING_GUARANTEE: guarantee,
-      LOG_LEVEL: 'error',
-    });
+    const config = loadRunConfig(
+      ctx.env({
+        MEMBRANE_COMMIT_MAX_RECORDS: '50',
+        MEMBRANE_PROCESSING_GUARANTEE: guarantee,
+        LOG_LEVEL: 'error',
+      }),
+    );
     const runtime = new Runtime({
       config,
       logger: createLogger('error'),
-      env: { ...process.env, ...ORDER_KEYS },
+      env: { ...process.env, ...ctx.env() },
     });
     await runtime.start();
     try {

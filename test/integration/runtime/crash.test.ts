@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../../src/infra/wait.js';
-import { consumeUntil, createTopics, infra, testConsumer, testKafka } from '../../support/kafka.js';
+import { consumeUntil, testConsumer } from '../../support/kafka.js';
 import {
   committedTotal,
   expectClocksCountUp,
@@ -9,51 +8,20 @@ import {
   header,
 } from '../../support/runtime.js';
 import { startMembrane } from '../../support/membrane-process.js';
-import {
-  ORDER_KEYS,
-  orderKind,
-  orderMessages,
-  orderTopics,
-  type OrderTopics,
-} from '../../support/orders.js';
+import { orderKind, orderMessages, useOrderTopics } from '../../support/orders.js';
 
 const N = 3000;
 
 describe('membrane run killed with SIGKILL mid-load', () => {
-  const kafka = testKafka();
-  let admin: Admin;
-  let topics: OrderTopics;
-  let drop: () => Promise<void>;
+  const ctx = useOrderTopics(3);
+  const { kafka } = ctx;
 
-  beforeAll(async () => {
-    admin = kafka.admin();
-    await admin.connect();
-    topics = await orderTopics();
-    drop = await createTopics(admin, [{ topic: topics.input, numPartitions: 3 }]);
-  });
-
-  afterAll(async () => {
-    await drop();
-    await admin
-      .deleteTopics({ topics: [topics.placed, topics.cancelled, topics.quarantine] })
-      .catch(() => undefined);
-    await admin.disconnect();
-  });
-
-  const committed = (): Promise<number> => committedTotal(admin, topics.group, topics.input);
+  const committed = (): Promise<number> =>
+    committedTotal(ctx.admin(), ctx.topics().group, ctx.topics().input);
 
   it('loses nothing, duplicates nothing for read_committed readers, and its clocks continue', async () => {
-    const env = {
-      ...ORDER_KEYS,
-      KAFKA_BROKERS: infra().brokers.join(','),
-      SCHEMA_REGISTRY_URL: infra().registryUrl,
-      MEMBRANE_GROUP_ID: topics.group,
-      MEMBRANE_MAPPINGS: topics.mappings,
-      MEMBRANE_QUARANTINE_TOPIC: topics.quarantine,
-      MEMBRANE_HTTP_PORT: '0',
-      MEMBRANE_COMMIT_MAX_RECORDS: '10',
-      LOG_LEVEL: 'error',
-    };
+    const env = ctx.env({ MEMBRANE_COMMIT_MAX_RECORDS: '10', LOG_LEVEL: 'error' });
+    const topics = ctx.topics();
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({ topic: topics.input, messages: orderMessages(0, N / 2) });

@@ -1,64 +1,32 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../../src/infra/wait.js';
-import { consumeUntil, createTopics, infra, testConsumer, testKafka } from '../../support/kafka.js';
+import { consumeUntil, testConsumer } from '../../support/kafka.js';
 import {
   committedTotal,
   expectClocksCountUp,
   expectEachSourceOnce,
 } from '../../support/runtime.js';
 import { startMembrane, type MembraneProcess } from '../../support/membrane-process.js';
-import {
-  ORDER_KEYS,
-  orderKind,
-  orderMessages,
-  orderTopics,
-  type OrderTopics,
-} from '../../support/orders.js';
+import { orderKind, orderMessages, useOrderTopics } from '../../support/orders.js';
 
 const N = 3000;
 const STEP = 300;
 
 describe('membrane run scaled 1 → 3 → 1 under load', () => {
-  const kafka = testKafka();
-  let admin: Admin;
-  let topics: OrderTopics;
-  let drop: () => Promise<void>;
+  const ctx = useOrderTopics(6);
+  const { kafka } = ctx;
 
-  beforeAll(async () => {
-    admin = kafka.admin();
-    await admin.connect();
-    topics = await orderTopics();
-    drop = await createTopics(admin, [{ topic: topics.input, numPartitions: 6 }]);
-  });
-
-  afterAll(async () => {
-    await drop();
-    await admin
-      .deleteTopics({ topics: [topics.placed, topics.cancelled, topics.quarantine] })
-      .catch(() => undefined);
-    await admin.disconnect();
-  });
-
-  const committed = (): Promise<number> => committedTotal(admin, topics.group, topics.input);
+  const committed = (): Promise<number> =>
+    committedTotal(ctx.admin(), ctx.topics().group, ctx.topics().input);
 
   async function members(): Promise<number> {
-    const { groups } = await admin.describeGroups([topics.group]);
+    const { groups } = await ctx.admin().describeGroups([ctx.topics().group]);
     return groups[0]?.state === 'Stable' ? groups[0].members.length : -1;
   }
 
   it('loses and duplicates nothing, and every aggregate’s clock stays monotonic', async () => {
-    const env = {
-      ...ORDER_KEYS,
-      KAFKA_BROKERS: infra().brokers.join(','),
-      SCHEMA_REGISTRY_URL: infra().registryUrl,
-      MEMBRANE_GROUP_ID: topics.group,
-      MEMBRANE_MAPPINGS: topics.mappings,
-      MEMBRANE_QUARANTINE_TOPIC: topics.quarantine,
-      MEMBRANE_HTTP_PORT: '0',
-      MEMBRANE_COMMIT_MAX_RECORDS: '20',
-      LOG_LEVEL: 'error',
-    };
+    const env = ctx.env({ MEMBRANE_COMMIT_MAX_RECORDS: '20', LOG_LEVEL: 'error' });
+    const topics = ctx.topics();
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     let sent = 0;
