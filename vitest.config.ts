@@ -10,8 +10,18 @@ export default defineConfig({
           // Unit tests first: they fail fast and need no broker.
           sequence: { groupOrder: 0 },
           include: ['test/**/*.test.ts'],
-          exclude: ['test/integration/**'],
+          exclude: ['test/integration/**', 'test/reliability/**'],
           testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'reliability',
+          sequence: { groupOrder: 2 },
+          include: ['test/reliability/**/*.test.ts'],
+          globalSetup: ['test/integration/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
         },
       },
       {
