@@ -2,20 +2,26 @@ import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { localStatus } from '../../../src/infra/local.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localDown, localStatus } from '../../../src/infra/local.js';
 import { projectRoot } from '../../../src/infra/paths.js';
 import { waitFor } from '../../../src/infra/wait.js';
 
 describe('membrane dev', () => {
+  const env: NodeJS.ProcessEnv = { ...process.env, MEMBRANE_INFRA: 'local' };
+  delete env['KAFKA_BROKERS'];
+  delete env['SCHEMA_REGISTRY_URL'];
+
+  beforeAll(async () => {
+    env['MEMBRANE_INFRA_DIR'] = await mkdtemp(join(tmpdir(), 'membrane-dev-'));
+  });
+
+  // Whatever happens in the test, leave no broker or registry behind.
+  afterAll(async () => {
+    await localDown(env);
+  });
+
   it('runs membrane on the example mappings with a feed until Ctrl-C, then stops what it started', async () => {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      MEMBRANE_INFRA: 'local',
-      MEMBRANE_INFRA_DIR: await mkdtemp(join(tmpdir(), 'membrane-dev-')),
-    };
-    delete env['KAFKA_BROKERS'];
-    delete env['SCHEMA_REGISTRY_URL'];
     const root = projectRoot();
     const child = spawn(
       process.execPath,

@@ -18,6 +18,17 @@ describe('membrane infra up / status / down', () => {
     delete env['KAFKA_BROKERS'];
     delete env['SCHEMA_REGISTRY_URL'];
 
+    try {
+      await lifecycle(env);
+    } finally {
+      // Whatever failed above, leave no broker or registry behind.
+      await runCli(['infra', 'down'], env);
+    }
+  });
+});
+
+async function lifecycle(env: NodeJS.ProcessEnv): Promise<void> {
+  {
     const up = await runCli(['infra', 'up'], env);
     expect(up.stderr).toMatch(/^Starting Kafka [\d.]+ on 127\.0\.0\.1:\d+ and Apicurio Registry/);
     expect(up.code).toBe(0);
@@ -59,5 +70,5 @@ describe('membrane infra up / status / down', () => {
     const after = await runCli(['infra', 'status'], env);
     expect(after.code).toBe(1);
     expect(after.stdout).toMatch(/not running/);
-  });
-});
+  }
+}
