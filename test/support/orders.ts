@@ -4,8 +4,9 @@ import { signErp } from '../../src/app/demo.js';
 import { projectRoot } from '../../src/infra/paths.js';
 import { folderWith } from './mappings.js';
 import type { Admin, Kafka, Message } from 'kafkajs';
-import { afterAll, beforeAll } from 'vitest';
-import { createTopics, infra, testKafka, uniqueName } from './kafka.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { consumeUntil, createTopics, infra, testConsumer, testKafka, uniqueName } from './kafka.js';
+import { expectClocksCountUp, expectEachSourceOnce, header } from './runtime.js';
 
 export const ORDER_KEYS = { ERP_HMAC_KEY_1: 'it-key-1', ERP_HMAC_KEY_2: 'it-key-2' };
 
@@ -163,4 +164,37 @@ export function useOrderTopics(partitions: number): {
       };
     },
   };
+}
+
+/**
+ * After `n` orders went through membrane: read_committed readers see exactly the expected
+ * outputs and quarantine records, each upstream record once, each ID once, and every
+ * order's clock counting 1, 2, 3… in upstream order.
+ */
+export async function expectOrdersTranslatedOnce(
+  kafka: Kafka,
+  topics: OrderTopics,
+  n: number,
+): Promise<void> {
+  const kinds = Array.from({ length: n }, (_, i) => orderKind(i));
+  const expectOut = kinds.filter((k) => k === 'placed' || k === 'cancelled').length;
+  const expectQuarantine = kinds.filter((k) =>
+    ['bad-signature', 'not-json', 'unknown-status'].includes(k),
+  ).length;
+  const outputs = await consumeUntil(
+    testConsumer(kafka),
+    [topics.placed, topics.cancelled],
+    (r) => r.length >= expectOut,
+  );
+  const quarantined = await consumeUntil(
+    testConsumer(kafka),
+    [topics.quarantine],
+    (r) => r.length >= expectQuarantine,
+  );
+  expect(outputs).toHaveLength(expectOut);
+  expect(quarantined).toHaveLength(expectQuarantine);
+  expectEachSourceOnce([...outputs, ...quarantined]);
+  const ids = outputs.map((r) => header(r, 'membrane.id'));
+  expect(new Set(ids).size).toBe(ids.length);
+  expectClocksCountUp(outputs, 'legacy-erp');
 }
