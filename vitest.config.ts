@@ -22,6 +22,8 @@ export default defineConfig({
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 120_000,
+          // One scenario at a time: each injects its own fault and measures its own recovery.
+          fileParallelism: false,
         },
       },
       {

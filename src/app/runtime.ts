@@ -232,8 +232,9 @@ export class Runtime {
       // gather into fewer, larger transactions; under heavy load batches are full anyway.
       maxWaitTimeInMs: config.MEMBRANE_COMMIT_INTERVAL_MS,
       minBytes: config.MEMBRANE_FETCH_MIN_BYTES,
-      sessionTimeout: 15_000,
-      heartbeatInterval: 1_000,
+      // How long a member that died (SIGKILL, lost host) holds its partitions.
+      sessionTimeout: config.MEMBRANE_SESSION_TIMEOUT_MS,
+      heartbeatInterval: Math.min(1_000, config.MEMBRANE_SESSION_TIMEOUT_MS / 3),
       rebalanceTimeout: 30_000,
     });
     this.consumer = consumer;

@@ -152,6 +152,15 @@ export class Task {
     );
     try {
       await producer.connect();
+      if (this.context.guarantee === 'exactly_once') {
+        // kafkajs registers the transactional ID only when the first transaction begins
+        // (connect() gets a plain idempotent producer ID). Begin one now and drop it: the
+        // InitProducerId this sends bumps the epoch, fencing the previous owner, and makes
+        // the coordinator abort whatever it left open — without it the changelog's last
+        // stable offset stays behind that transaction until its timeout (60 s) expires.
+        // Aborting an empty transaction sends nothing.
+        await (await producer.transaction()).abort();
+      }
     } catch (error) {
       await producer.disconnect().catch(() => undefined);
       throw new MembraneError(

@@ -5,7 +5,16 @@ import { projectRoot } from '../../src/infra/paths.js';
 import { folderWith } from './mappings.js';
 import type { Admin, Kafka, Message } from 'kafkajs';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { consumeUntil, createTopics, infra, testConsumer, testKafka, uniqueName } from './kafka.js';
+import { account, readTopic, type Accounting, type Fate } from './conservation.js';
+import {
+  consumeUntil,
+  createTopics,
+  infra,
+  testConsumer,
+  testKafka,
+  uniqueName,
+  type Received,
+} from './kafka.js';
 import { expectClocksCountUp, expectEachSourceOnce, header } from './runtime.js';
 
 export const ORDER_KEYS = { ERP_HMAC_KEY_1: 'it-key-1', ERP_HMAC_KEY_2: 'it-key-2' };
@@ -69,6 +78,19 @@ export const EXPECTED_CODE: Partial<Record<OrderKind, string>> = {
   'unknown-status': 'map.unknown-code',
 };
 
+/** What the order mapping must do with record `i` of the sequence. */
+export function orderFate(i: number): Fate {
+  const kind = orderKind(i);
+  if (kind === 'test') return { fate: 'drop' };
+  const code = EXPECTED_CODE[kind];
+  return code === undefined ? { fate: 'output' } : { fate: 'quarantine', code };
+}
+
+/** The fate of an upstream order record read back from Kafka. */
+export function fateOfOrder(input: Received): Fate {
+  return orderFate(Number(header(input, 'x-test-seq')));
+}
+
 /** Upstream order records; the key is the order ID, so one order stays on one partition. */
 export function orderMessages(from: number, count: number, orders = 40): Message[] {
   return Array.from({ length: count }, (_, n) => {
@@ -95,6 +117,8 @@ export function orderMessages(from: number, count: number, orders = 40): Message
       key: orderId,
       value,
       headers: {
+        // Which record of the sequence this is, so a test can tell each one's fate.
+        'x-test-seq': String(i),
         'x-source-system': 'legacy-erp',
         'x-key-id': 'k1',
         'x-signature':
@@ -197,4 +221,19 @@ export async function expectOrdersTranslatedOnce(
   const ids = outputs.map((r) => header(r, 'membrane.id'));
   expect(new Set(ids).size).toBe(ids.length);
   expectClocksCountUp(outputs, 'legacy-erp');
+}
+
+/**
+ * Reads the input, the outputs and the quarantine back (read_committed) and accounts for
+ * every upstream order; also checks that each order's clock counted 1, 2, 3… in order.
+ */
+export async function accountForOrders(kafka: Kafka, topics: OrderTopics): Promise<Accounting> {
+  const [inputs, placed, cancelled, quarantined] = await Promise.all(
+    [topics.input, topics.placed, topics.cancelled, topics.quarantine].map((topic) =>
+      readTopic(kafka, topic),
+    ),
+  );
+  const outputs = [...(placed ?? []), ...(cancelled ?? [])];
+  expectClocksCountUp(outputs, 'legacy-erp');
+  return account(inputs ?? [], outputs, quarantined ?? [], fateOfOrder);
 }
