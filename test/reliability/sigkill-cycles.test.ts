@@ -16,7 +16,7 @@ describe('membrane killed with SIGKILL at random moments, again and again, under
   }) => {
     const started = Date.now();
     const topics = ctx.topics();
-    const committed = committedOf(ctx.admin, topics.group, topics.input);
+    const committed = committedOf(() => ctx.admin(), topics.group, topics.input);
     const env = ctx.env({
       MEMBRANE_COMMIT_MAX_RECORDS: '20',
       MEMBRANE_SESSION_TIMEOUT_MS: '6000',

@@ -27,12 +27,12 @@ export function startLoad(
     maxInFlightRequests: 1,
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
   });
-  let running = true;
+  const state = { running: true };
   let acknowledged = 0;
   let next = 0;
   const loop = (async () => {
     await connect();
-    while (running) {
+    while (state.running) {
       const from = next;
       next += batch;
       try {
@@ -58,7 +58,7 @@ export function startLoad(
   return {
     acknowledged: () => acknowledged,
     stop: async () => {
-      running = false;
+      state.running = false;
       await loop;
       return acknowledged;
     },
