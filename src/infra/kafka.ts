@@ -97,6 +97,24 @@ export async function startKafka(
   java: string,
   settings: KafkaNodeSettings,
 ): Promise<number> {
+  await formatKafka(paths, libs, java, settings);
+  return launchKafka(paths, libs, java);
+}
+
+/** Starts a broker whose configs and storage `formatKafka` wrote (again, after a stop). */
+export function launchKafka(paths: InfraPaths, libs: string, java: string): Promise<number> {
+  return startDetached(java, [...jvmArgs(paths, libs), KAFKA_MAIN_CLASS, paths.kafkaConfig], {
+    logFile: paths.kafkaLog,
+  });
+}
+
+/** Writes the configs and formats the storage with a new cluster ID. */
+export async function formatKafka(
+  paths: InfraPaths,
+  libs: string,
+  java: string,
+  settings: KafkaNodeSettings,
+): Promise<void> {
   await mkdir(paths.run, { recursive: true });
   await writeFile(paths.kafkaConfig, serverProperties(settings));
   await writeFile(paths.kafkaLog4j, log4jProperties());
@@ -121,7 +139,4 @@ export async function startKafka(
       { hint: 'remove the folder named above and run `npm run infra -- up` again' },
     );
   }
-  return startDetached(java, [...jvmArgs(paths, libs), KAFKA_MAIN_CLASS, paths.kafkaConfig], {
-    logFile: paths.kafkaLog,
-  });
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeCluster, warmUpCoordinators } from '../../src/adapters/kafka/client.js';
 import { ensureKafkaJars } from '../../src/infra/downloads.js';
-import { KAFKA_MAIN_CLASS, startKafka } from '../../src/infra/kafka.js';
+import { KAFKA_MAIN_CLASS, launchKafka, startKafka } from '../../src/infra/kafka.js';
 import { infraPaths } from '../../src/infra/paths.js';
 import { freePort, LOOPBACK } from '../../src/infra/ports.js';
 import { isAlive, stopProcess, tail } from '../../src/infra/processes.js';
@@ -18,8 +18,11 @@ import { waitFor } from '../../src/infra/wait.js';
  */
 export interface OwnBroker {
   readonly brokers: readonly string[];
-  /** Stops the broker process (SIGTERM, as an operator or orchestrator would). */
-  stop(): Promise<void>;
+  /**
+   * Stops the broker process: `graceful` sends SIGTERM (a controlled shutdown, as an operator
+   * would), otherwise SIGKILL (a crash: the restart recovers its logs).
+   */
+  stop(how?: 'graceful' | 'crash'): Promise<void>;
   /** Starts it again on the same data and ports; resolves once it serves groups and transactions. */
   start(): Promise<void>;
   /** Stops it and removes its data. */
@@ -38,8 +41,12 @@ export async function ownBroker(): Promise<OwnBroker> {
   const settings = { port, controllerPort, dataDir: paths.kafkaData };
   const brokers = [`${LOOPBACK}:${settings.port}`];
   let pid = 0;
+  let formatted = false;
   const start = async (): Promise<void> => {
-    pid = await startKafka(paths, libs, java, settings);
+    pid = formatted
+      ? await launchKafka(paths, libs, java)
+      : await startKafka(paths, libs, java, settings);
+    formatted = true;
     const ready = await waitFor(
       async () => {
         await describeCluster(brokers, 2000);
@@ -55,7 +62,8 @@ export async function ownBroker(): Promise<OwnBroker> {
         `the test's broker did not start: ${ready.reason}\n${await tail(paths.kafkaLog)}`,
       );
   };
-  const stop = async (): Promise<void> => {
+  const stop = async (how: 'graceful' | 'crash' = 'graceful'): Promise<void> => {
+    if (how === 'crash' && isAlive(pid, KAFKA_MAIN_CLASS)) process.kill(-pid, 'SIGKILL');
     await stopProcess(pid, KAFKA_MAIN_CLASS);
   };
   await start();

@@ -1,0 +1,97 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Admin, Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafka } from '../../src/adapters/kafka/client.js';
+import { expectConserved } from '../support/conservation.js';
+import { createTopics } from '../support/kafka.js';
+import { startLoad } from '../support/load.js';
+import { startMembrane } from '../support/membrane-process.js';
+import {
+  accountForOrders,
+  ORDER_KEYS,
+  orderMessages,
+  orderTopics,
+  type OrderTopics,
+} from '../support/orders.js';
+import { ownBroker, type OwnBroker } from '../support/own-broker.js';
+import { infra } from '../support/kafka.js';
+import { committedOf, secondsUntilProgress, until } from '../support/scenario.js';
+
+/** How long the broker stays stopped: the fault itself, not a wait for anything. */
+const DOWN_MS = 20_000;
+
+describe('the broker stopped and restarted under load', () => {
+  let broker: OwnBroker;
+  let kafka: Kafka;
+  let admin: Admin;
+  let topics: OrderTopics;
+
+  beforeAll(async () => {
+    // A broker of this test's own: stopping the shared one would fail every other test.
+    broker = await ownBroker();
+    kafka = createKafka({ brokers: broker.brokers, clientId: 'membrane-test' });
+    admin = kafka.admin();
+    await admin.connect();
+    topics = await orderTopics();
+    await createTopics(admin, [{ topic: topics.input, numPartitions: 3 }]);
+  }, 180_000);
+
+  afterAll(async () => {
+    await admin.disconnect().catch(() => undefined);
+    await broker.close();
+  });
+
+  it('loses nothing and duplicates nothing, and resumes on its own', async ({ task }) => {
+    const started = Date.now();
+    const committed = committedOf(() => admin, topics.group, topics.input);
+    const load = startLoad(kafka, topics.input, orderMessages, { batch: 10, intervalMs: 40 });
+    const member = startMembrane({
+      ...ORDER_KEYS,
+      KAFKA_BROKERS: broker.brokers.join(','),
+      SCHEMA_REGISTRY_URL: infra().registryUrl,
+      MEMBRANE_GROUP_ID: topics.group,
+      MEMBRANE_MAPPINGS: topics.mappings,
+      MEMBRANE_QUARANTINE_TOPIC: topics.quarantine,
+      MEMBRANE_HTTP_PORT: '0',
+      MEMBRANE_COMMIT_MAX_RECORDS: '20',
+      LOG_LEVEL: process.env['SCENARIO_LOG'] ?? 'error',
+    });
+    const recovery: number[] = [];
+    try {
+      // A controlled shutdown, then a crash; each time the broker stays away for DOWN_MS
+      // (longer than membrane's session timeout) while the load keeps trying to produce.
+      for (const how of ['graceful', 'crash'] as const) {
+        const target = (await committed()) + 500;
+        await until(`${target} committed`, async () => (await committed()) >= target, [member]);
+        const before = await committed();
+        await broker.stop(how);
+        const down = Date.now();
+        await delay(DOWN_MS);
+        await broker.start();
+        process.stderr.write(
+          `[broker] ${how} stop: down ${((Date.now() - down) / 1000).toFixed(1)} s, ${before} committed before, ${load.acknowledged()} sent\n`,
+        );
+        recovery.push(await secondsUntilProgress(committed, before, [member]));
+      }
+      const more = load.acknowledged() + 500;
+      await until('500 more sent', async () => load.acknowledged() >= more, [member]);
+    } finally {
+      await load.stop();
+    }
+    const total = load.acknowledged();
+    await until(`all ${total} committed`, async () => (await committed()) >= total, [member]);
+    member.child.kill('SIGTERM');
+    expect(await member.exited, member.output()).toBe(0);
+
+    const accounting = await accountForOrders(kafka, topics);
+    task.meta.reliability = {
+      scenario: 'broker stopped, crashed, restarted',
+      ...accounting,
+      recovery,
+      seconds: (Date.now() - started) / 1000,
+    };
+    // Sends the broker never acknowledged may still have landed: never fewer than acknowledged.
+    expect(accounting.in).toBeGreaterThanOrEqual(total);
+    expectConserved(accounting);
+  });
+});
