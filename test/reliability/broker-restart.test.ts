@@ -74,7 +74,7 @@ describe('the broker stopped and restarted under load', () => {
         recovery.push(await secondsUntilProgress(committed, before, [member]));
       }
       const more = load.acknowledged() + 500;
-      await until('500 more sent', async () => load.acknowledged() >= more, [member]);
+      await until('500 more sent', () => Promise.resolve(load.acknowledged() >= more), [member]);
     } finally {
       await load.stop();
     }
