@@ -1,14 +1,15 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { listenLocal } from './net.js';
+import { closeServer, listenLocal } from './net.js';
 
 /**
- * A TCP proxy a test can cut: while down, it refuses new connections and drops open ones,
- * as a stopped server would.
+ * A TCP proxy in front of a server, which a test can take down as if that server stopped:
+ * while down, nothing listens on its port (connections are refused) and the connections
+ * that were open are dropped. Up again, it listens on the same port.
  */
 export interface CuttableProxy {
   readonly port: number;
-  down(): void;
-  up(): void;
+  down(): Promise<void>;
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -16,13 +17,8 @@ export async function cuttableProxy(
   targetHost: string,
   targetPort: number,
 ): Promise<CuttableProxy> {
-  let open = true;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
-    if (!open) {
-      client.destroy();
-      return;
-    }
     const upstream = createConnection({ host: targetHost, port: targetPort });
     sockets.add(client);
     sockets.add(upstream);
@@ -37,22 +33,27 @@ export async function cuttableProxy(
     client.pipe(upstream).pipe(client);
   });
   const port = await listenLocal(server);
+  const down = async (): Promise<void> => {
+    const closed = closeServer(server);
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+    await closed;
+  };
   return {
     port,
-    down() {
-      open = false;
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
-    },
-    up() {
-      open = true;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => {
+    down,
+    up: () =>
+      new Promise<void>((resolve, reject) => {
+        if (server.listening) {
+          resolve();
+          return;
+        }
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
           resolve();
         });
       }),
+    close: down,
   };
 }
