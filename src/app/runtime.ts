@@ -369,6 +369,7 @@ export class Runtime {
                 idempotent: true,
                 maxInFlightRequests: 1,
                 transactionTimeout: 60_000,
+                retry: { initialRetryTime: 20, retries: 10, maxRetryTime: 2000 },
               },
         ),
       );

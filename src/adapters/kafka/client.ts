@@ -17,13 +17,19 @@ export interface KafkaClientOptions {
   };
 }
 
-function pinoLogCreator(logger: Logger): logCreator {
+export function pinoLogCreator(logger: Logger): logCreator {
   const child = logger.child({ component: 'kafkajs' });
   return () =>
     ({ namespace, level, log }) => {
       const { message, ...extra } = log;
       const fields = { namespace, ...extra };
-      if (level === logLevel.ERROR) child.error(fields, message);
+      // A broker's error answer to one request ("Response AddPartitionsToTxn…": the
+      // coordinator is still finishing the previous transaction; "…does not host this
+      // topic-partition": metadata not yet propagated) is logged by kafkajs at error level
+      // although the caller retries it; what the retries cannot fix surfaces from the caller.
+      if (namespace === 'Connection' && message.startsWith('Response '))
+        child.debug(fields, message);
+      else if (level === logLevel.ERROR) child.error(fields, message);
       else if (level === logLevel.WARN) child.warn(fields, message);
       else if (level === logLevel.INFO) child.info(fields, message);
       else child.debug(fields, message);
