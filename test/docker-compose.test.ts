@@ -108,6 +108,13 @@ describe('Dockerfile', () => {
     expect(['root', '0']).not.toContain(user);
   });
 
+  it('applies the dependency patches wherever it installs packages', () => {
+    const installs = dockerfile.split('\n').filter((line) => line.includes('npm ci'));
+    expect(installs).toHaveLength(2);
+    for (const line of installs) expect(line).toContain('npx patch-package');
+    expect(dockerfile.match(/^COPY patches \.\/patches$/gm)).toHaveLength(2);
+  });
+
   it('starts the same entry point as the `membrane` bin', () => {
     expect(dockerfile).toContain(`ENTRYPOINT ["node", "/app/${pkg.bin['membrane'] ?? ''}"]`);
   });
