@@ -1,5 +1,6 @@
 import type { KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { sendSlices } from '../adapters/kafka/send-slices.js';
 import { encodeQuarantine } from '../adapters/quarantine/codec.js';
 import { isMembraneError, MembraneError, messageOf } from '../core/errors.js';
 import type { SourceRecord } from '../core/records.js';
@@ -306,7 +307,8 @@ export class Task {
       if (this.context.guarantee === 'exactly_once') {
         const transaction = await producer.transaction();
         try {
-          if (topicMessages.length > 0) await transaction.sendBatch({ topicMessages, acks: -1 });
+          for (const slice of sendSlices(topicMessages))
+            await transaction.sendBatch({ topicMessages: slice, acks: -1 });
           await transaction.sendOffsets({
             consumerGroupId: this.context.groupId,
             topics: [{ topic, partitions: [{ partition: this.partition, offset: nextOffset }] }],
@@ -317,7 +319,8 @@ export class Task {
           throw error;
         }
       } else {
-        if (topicMessages.length > 0) await producer.sendBatch({ topicMessages, acks: -1 });
+        for (const slice of sendSlices(topicMessages))
+          await producer.sendBatch({ topicMessages: slice, acks: -1 });
         await this.context.commitOffsets(topic, this.partition, nextOffset);
       }
     } catch (error) {
