@@ -399,7 +399,11 @@ export class Runtime {
       let attempt = 0;
       while (messages.length > 0 && payload.isRunning() && !payload.isStale() && !this.stopping) {
         const chunk = messages.slice(0, this.config.MEMBRANE_COMMIT_MAX_RECORDS);
-        const outcome = await task.processChunk(batch.topic, chunk);
+        const outcome = await task.processChunk(
+          batch.topic,
+          chunk,
+          this.config.MEMBRANE_COMMIT_INTERVAL_MS,
+        );
         if (outcome.committed > 0) {
           const last = chunk[outcome.committed - 1];
           payload.resolveOffset(last?.offset ?? '0');

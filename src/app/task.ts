@@ -203,7 +203,11 @@ export class Task {
    * input offsets. Bad records become quarantine records; a transient failure stops the chunk
    * there, commits what came before, and is returned for the caller to retry.
    */
-  async processChunk(topic: string, messages: readonly KafkaMessage[]): Promise<ChunkOutcome> {
+  async processChunk(
+    topic: string,
+    messages: readonly KafkaMessage[],
+    budgetMs = Infinity,
+  ): Promise<ChunkOutcome> {
     const { metrics, logger } = this.context;
     const mapping = this.pipeline.name;
     const byTopic = new Map<string, Message[]>();
@@ -224,7 +228,12 @@ export class Task {
 
     let processed = 0;
     let retry: MembraneError | undefined;
+    // Past the budget, the chunk ends and commits: a large backlog still goes out in
+    // transactions at least every `budgetMs`, so each record waits for at most that much
+    // processing of others before it becomes visible.
+    const deadline = performance.now() + budgetMs;
     for (const message of messages) {
+      if (processed > 0 && (processed & 63) === 0 && performance.now() > deadline) break;
       const source = toSourceRecord(topic, this.partition, message);
       let result;
       try {

@@ -4,10 +4,17 @@ import { restorePartitions } from '../../../src/adapters/kafka/restore.js';
 import { createLogger } from '../../../src/app/logger.js';
 import { Metrics } from '../../../src/app/metrics.js';
 import { changelogTopic, Task } from '../../../src/app/task.js';
-import { createTopics, testKafka, uniqueName } from '../../support/kafka.js';
+import {
+  consumeUntil,
+  createTopics,
+  testConsumer,
+  testKafka,
+  uniqueName,
+} from '../../support/kafka.js';
+import { header } from '../../support/runtime.js';
 import { BASE_MAPPING, compileText } from '../../support/mappings.js';
 
-describe('a task taking over from an owner that died mid-transaction', () => {
+describe('a task', () => {
   const kafka = testKafka();
   const groupId = uniqueName('fence');
   const changelog = changelogTopic(groupId, 'orders');
@@ -85,5 +92,57 @@ describe('a task taking over from an owner that died mid-transaction', () => {
     );
     await next.close();
     await producer.disconnect();
+  });
+
+  it('ends a chunk and commits when its time budget is spent, and takes the rest next', async () => {
+    const output = uniqueName('placed');
+    const input = uniqueName('orders');
+    const quarantineTopic = uniqueName('quarantine');
+    await createTopics(admin, [{ topic: input }, { topic: output }, { topic: quarantineTopic }]);
+    const pipeline = await compileText(
+      BASE_MAPPING.replace('topic: sales.placed', `topic: ${output}`),
+    );
+    const task = new Task(
+      pipeline,
+      0,
+      {
+        groupId,
+        quarantineTopic,
+        guarantee: 'exactly_once',
+        metrics: new Metrics(),
+        logger: createLogger('silent'),
+        now: () => new Date(),
+        dedupWindow: 1000,
+        commitOffsets: () => Promise.resolve(),
+      },
+      (transactionalId) =>
+        kafka.producer({
+          ...(transactionalId === undefined ? {} : { transactionalId }),
+          idempotent: true,
+          maxInFlightRequests: 1,
+        }),
+    );
+    await task.fence();
+    const messages = Array.from({ length: 200 }, (_, i) => ({
+      key: Buffer.from(`o-${i % 7}`),
+      value: Buffer.from(
+        JSON.stringify({ event_id: `e-${i}`, order_id: `o-${i % 7}`, total: '1.00' }),
+      ),
+      headers: {},
+      offset: String(i),
+      timestamp: String(Date.now()),
+      attributes: 0,
+    }));
+    // A spent budget: the chunk stops at its first check (after 64 records) and commits those.
+    const first = await task.processChunk(input, messages, 0);
+    expect(first).toEqual({ committed: 64, retry: undefined });
+    const rest = await task.processChunk(input, messages.slice(64));
+    expect(rest).toEqual({ committed: 136, retry: undefined });
+    const outputs = await consumeUntil(testConsumer(kafka), [output], (r) => r.length >= 200);
+    expect(outputs.map((r) => header(r, 'membrane.source.offset'))).toEqual(
+      messages.map((m) => m.offset),
+    );
+    await task.close();
+    await admin.deleteTopics({ topics: [input, output, quarantineTopic] });
   });
 });
