@@ -9,7 +9,8 @@
  * moment it has committed all of them (group joins and start-up stay outside), median of
  * BENCH_ROUNDS. Latency: records offered at half the ceiling rate for BENCH_LATENCY_S seconds;
  * upstream timestamp → the translated record seen by a read_committed consumer. CPU and peak
- * RSS are this process's (the broker runs in its own). Last line: one JSON object.
+ * RSS are this process's (the broker runs in its own). MEMBRANE_* variables in the environment
+ * tune the membrane runs (e.g. MEMBRANE_COMMIT_MAX_RECORDS). Last line: one JSON object.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -30,6 +31,13 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const BAD_SHARE = Number(process.env['BENCH_BAD_SHARE'] ?? 0.1);
 const PARTITIONS = 6;
 const LATENCY_S = Number(process.env['BENCH_LATENCY_S'] ?? 10);
+/** MEMBRANE_* settings from the environment (commit size, interval…) apply to the runs. */
+const tuning = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([name]) =>
+      name.startsWith('MEMBRANE_') && !['MEMBRANE_CACHE_DIR', 'MEMBRANE_INFRA_DIR'].includes(name),
+  ),
+);
 const KEY = 'bench-erp-key';
 const run = randomUUID().slice(0, 6);
 const root = projectRoot();
@@ -185,6 +193,7 @@ async function membrane(
       MEMBRANE_PROCESSING_GUARANTEE: guarantee,
       MEMBRANE_HTTP_PORT: '0',
       LOG_LEVEL: 'silent',
+      ...tuning,
     }),
     logger: createLogger('silent'),
     env: { ...process.env, ERP_HMAC_KEY_1: KEY, ERP_HMAC_KEY_2: KEY },
@@ -340,6 +349,7 @@ try {
           MEMBRANE_PROCESSING_GUARANTEE: guarantee,
           MEMBRANE_HTTP_PORT: '0',
           LOG_LEVEL: 'silent',
+          ...tuning,
         }),
         logger: createLogger('silent'),
         env: { ...process.env, ERP_HMAC_KEY_1: KEY, ERP_HMAC_KEY_2: KEY },
