@@ -12,6 +12,7 @@
  * RSS are this process's (the broker runs in its own). MEMBRANE_* variables in the environment
  * tune the membrane runs (e.g. MEMBRANE_COMMIT_MAX_RECORDS). Last line: one JSON object.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,8 +24,10 @@ import { signErp } from '../src/app/demo.js';
 import { createLogger } from '../src/app/logger.js';
 import { Runtime } from '../src/app/runtime.js';
 import { projectRoot } from '../src/infra/paths.js';
+import { freePort } from '../src/infra/ports.js';
 import { createProgress } from '../src/infra/progress.js';
 import { acquireInfrastructure } from '../src/infra/select.js';
+import { waitFor } from '../src/infra/wait.js';
 
 const N = Number(process.env['BENCH_RECORDS'] ?? 30_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -339,25 +342,45 @@ try {
     ]);
     const folder = await folderFor(liveInput, liveOutput);
     const latencies = await latency(kafka, liveInput, liveOutput, rate, async () => {
-      const runtime = new Runtime({
-        config: loadRunConfig({
-          KAFKA_BROKERS: infra.brokers.join(','),
-          SCHEMA_REGISTRY_URL: infra.registryUrl,
-          MEMBRANE_GROUP_ID: `bench-live-${mode}-${rate}-${run}`,
-          MEMBRANE_MAPPINGS: folder,
-          MEMBRANE_QUARANTINE_TOPIC: `bench.quarantine.${run}`,
-          MEMBRANE_PROCESSING_GUARANTEE: guarantee,
-          MEMBRANE_HTTP_PORT: '0',
-          LOG_LEVEL: 'silent',
-          ...tuning,
-        }),
-        logger: createLogger('silent'),
-        env: { ...process.env, ERP_HMAC_KEY_1: KEY, ERP_HMAC_KEY_2: KEY },
-      });
-      await runtime.start();
+      // `membrane run` in a process of its own, as deployed: the load generator and the
+      // latency reader in this process must not share its event loop.
+      const port = await freePort();
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'run'],
+        {
+          cwd: root,
+          stdio: ['ignore', 'ignore', 'inherit'],
+          env: {
+            ...process.env,
+            KAFKA_BROKERS: infra.brokers.join(','),
+            SCHEMA_REGISTRY_URL: infra.registryUrl,
+            MEMBRANE_GROUP_ID: `bench-live-${mode}-${rate}-${run}`,
+            MEMBRANE_MAPPINGS: folder,
+            MEMBRANE_QUARANTINE_TOPIC: `bench.quarantine.${run}`,
+            MEMBRANE_PROCESSING_GUARANTEE: guarantee,
+            MEMBRANE_HTTP_PORT: String(port),
+            LOG_LEVEL: 'error',
+            ERP_HMAC_KEY_1: KEY,
+            ERP_HMAC_KEY_2: KEY,
+            ...tuning,
+          },
+        },
+      );
+      const exited = new Promise((resolve) => child.once('exit', resolve));
       // Load starts once the member has joined and its tasks are restored.
-      while (!runtime.ready) await new Promise((resolve) => setTimeout(resolve, 50));
-      return () => runtime.stop();
+      const ready = await waitFor(
+        async () => {
+          const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+          if (!response.ok) throw new Error(`readyz ${response.status}`);
+        },
+        { timeoutMs: 60_000, intervalMs: 100 },
+      );
+      if (!ready.ok) throw new Error(`membrane did not become ready: ${ready.reason}`);
+      return async () => {
+        child.kill('SIGTERM');
+        await exited;
+      };
     });
     console.log(
       `latency, ${mode}, ${rate} rec/s offered for ${LATENCY_S} s: p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms (${latencies.length} translated records seen)`,

@@ -57,6 +57,7 @@ export const runEnvSchema = connectionEnvSchema.extend({
   MEMBRANE_PROCESSING_GUARANTEE: z.enum(['exactly_once', 'at_least_once']).default('exactly_once'),
   MEMBRANE_COMMIT_MAX_RECORDS: positiveInt(5000),
   MEMBRANE_COMMIT_INTERVAL_MS: positiveInt(100),
+  MEMBRANE_TASK_CONCURRENCY: positiveInt(16),
   MEMBRANE_FETCH_MIN_BYTES: positiveInt(64 * 1024),
   MEMBRANE_CREATE_TOPICS: bool.default(true),
   MEMBRANE_TOPIC_PARTITIONS: positiveInt(6),

@@ -248,7 +248,9 @@ export class Runtime {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 4,
+      // Every task this member owns at once (up to the limit): while one waits for its
+      // transaction, the others use the CPU.
+      partitionsConsumedConcurrently: config.MEMBRANE_TASK_CONCURRENCY,
       eachBatch: (payload) => this.onBatch(payload),
     });
     logger.info(
