@@ -4,7 +4,11 @@ import type { Logger } from 'pino';
 import { taskAssigner } from '../adapters/kafka/assigner.js';
 import { createKafka } from '../adapters/kafka/client.js';
 import { restorePartitions } from '../adapters/kafka/restore.js';
-import { ensureTopics } from '../adapters/kafka/topics.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  ensureTopics,
+  maxMessageBytes,
+} from '../adapters/kafka/topics.js';
 import { ConfluentRegistryPort } from '../adapters/registry/port.js';
 import { MembraneError, messageOf } from '../core/errors.js';
 import { compileMapping } from '../mapping/compile.js';
@@ -70,7 +74,8 @@ export async function prepareTopics(
   admin: Admin,
   pipelines: readonly Pipeline[],
   config: RunConfig,
-): Promise<void> {
+): Promise<{ readonly warnings: readonly string[] }> {
+  const warnings: string[] = [];
   const existing = new Set(await admin.listTopics());
   const inputs = pipelines.flatMap((p) => p.topics);
   const missing = inputs.filter((topic) => !existing.has(topic));
@@ -100,6 +105,12 @@ export async function prepareTopics(
   const outputs = [
     ...new Set([...pipelines.flatMap((p) => p.outputTopics()), config.MEMBRANE_QUARANTINE_TOPIC]),
   ];
+  // A quarantine record is an upstream record byte for byte plus membrane's headers: its
+  // topic must take more than the largest record any input can carry.
+  const quarantine = config.MEMBRANE_QUARANTINE_TOPIC;
+  const quarantineBytes =
+    Math.max(DEFAULT_MAX_MESSAGE_BYTES, ...(await maxMessageBytes(admin, inputs)).values()) +
+    QUARANTINE_HEADROOM_BYTES;
   if (config.MEMBRANE_CREATE_TOPICS) {
     await ensureTopics(
       admin,
@@ -107,6 +118,9 @@ export async function prepareTopics(
         topic,
         numPartitions: config.MEMBRANE_TOPIC_PARTITIONS,
         replicationFactor: config.MEMBRANE_TOPIC_REPLICATION,
+        ...(topic === quarantine
+          ? { configEntries: [{ name: 'max.message.bytes', value: String(quarantineBytes) }] }
+          : {}),
       })),
     );
   } else {
@@ -120,6 +134,12 @@ export async function prepareTopics(
         },
       );
     }
+  }
+  const have = (await maxMessageBytes(admin, [quarantine])).get(quarantine) ?? 0;
+  if (have < quarantineBytes) {
+    warnings.push(
+      `Quarantine topic ${quarantine} takes records of at most ${have} bytes (max.message.bytes), but an input record can be as large and membrane adds headers: quarantining a record near the inputs' limit would fail and stall its partition. Raise its max.message.bytes to ${quarantineBytes}.`,
+    );
   }
   // State changelogs: compacted, one partition per task. Always ours to create.
   await ensureTopics(
@@ -148,7 +168,11 @@ export async function prepareTopics(
       );
     }
   }
+  return { warnings };
 }
+
+/** Room for membrane's headers on a quarantined record, above the inputs' largest record. */
+const QUARANTINE_HEADROOM_BYTES = 1024 * 1024;
 
 export interface RuntimeOptions {
   readonly config: RunConfig;
@@ -215,7 +239,8 @@ export class Runtime {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await prepareTopics(admin, pipelines, config);
+      const { warnings } = await prepareTopics(admin, pipelines, config);
+      for (const warning of warnings) logger.warn(warning);
     } finally {
       await admin.disconnect();
     }

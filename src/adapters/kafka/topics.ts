@@ -1,4 +1,4 @@
-import type { Admin, ITopicConfig } from 'kafkajs';
+import { ConfigResourceTypes, type Admin, type ITopicConfig } from 'kafkajs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { MembraneError, messageOf } from '../../core/errors.js';
 
@@ -56,4 +56,33 @@ export async function ensureTopics(
     `Topics ${topics.join(', ')} have no leader for every partition after ${timeoutMs / 1000} s (${last}).`,
     { retriable: true },
   );
+}
+
+/** Kafka's default for `max.message.bytes` (the broker's `message.max.bytes`). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
+/** Each topic's effective `max.message.bytes` (its own setting or the broker's default). */
+export async function maxMessageBytes(
+  admin: Admin,
+  topics: readonly string[],
+): Promise<Map<string, number>> {
+  const result = new Map<string, number>();
+  if (topics.length === 0) return result;
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({
+      type: ConfigResourceTypes.TOPIC,
+      name,
+      configNames: ['max.message.bytes'],
+    })),
+  });
+  for (const resource of resources) {
+    const entry = resource.configEntries.find((e) => e.configName === 'max.message.bytes');
+    const value = Number(entry?.configValue);
+    result.set(
+      resource.resourceName,
+      Number.isFinite(value) && value > 0 ? value : DEFAULT_MAX_MESSAGE_BYTES,
+    );
+  }
+  return result;
 }

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { loadRunConfig } from '../../../src/app/config.js';
 import { createLogger } from '../../../src/app/logger.js';
-import { Runtime } from '../../../src/app/runtime.js';
+import { loadPipelines, prepareTopics, Runtime } from '../../../src/app/runtime.js';
+import { maxMessageBytes } from '../../../src/adapters/kafka/topics.js';
 import { createTopics, infra, testKafka, uniqueName } from '../../support/kafka.js';
 import { BASE_MAPPING, folderWith } from '../../support/mappings.js';
 
@@ -70,5 +71,60 @@ describe('membrane run checks the cluster before it joins', () => {
       code: 'config.input-missing',
       message: `Input topic ${missing} does not exist.`,
     });
+  });
+});
+
+describe('membrane run sizes the quarantine for the largest input record', () => {
+  const kafka = testKafka();
+  const input = uniqueName('in');
+  let admin: Admin;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    admin = kafka.admin();
+    await admin.connect();
+    drop = await createTopics(admin, [{ topic: input }]);
+  });
+
+  afterAll(async () => {
+    await drop();
+    await admin.disconnect();
+  });
+
+  const prepare = async (quarantine: string): Promise<readonly string[]> => {
+    const dir = await folderWith({});
+    await writeFile(
+      join(dir, 'orders.yaml'),
+      BASE_MAPPING.replace('topics: [erp.orders]', `topics: [${input}]`).replace(
+        'topic: sales.placed',
+        `topic: ${uniqueName('out')}`,
+      ),
+    );
+    const config = loadRunConfig({
+      KAFKA_BROKERS: infra().brokers.join(','),
+      SCHEMA_REGISTRY_URL: infra().registryUrl,
+      MEMBRANE_MAPPINGS: dir,
+      MEMBRANE_GROUP_ID: uniqueName('g'),
+      MEMBRANE_QUARANTINE_TOPIC: quarantine,
+    });
+    const { warnings } = await prepareTopics(admin, await loadPipelines(config, {}), config);
+    return warnings;
+  };
+
+  it('creates the quarantine topic to take an input record at its limit plus headers', async () => {
+    const quarantine = uniqueName('quarantine');
+    expect(await prepare(quarantine)).toEqual([]);
+    const limits = await maxMessageBytes(admin, [input, quarantine]);
+    expect(limits.get(quarantine)).toBe((limits.get(input) ?? 0) + 1024 * 1024);
+    await admin.deleteTopics({ topics: [quarantine] });
+  });
+
+  it('warns when an existing quarantine topic is too small for that', async () => {
+    const quarantine = uniqueName('quarantine');
+    await createTopics(admin, [{ topic: quarantine }]);
+    const [warning] = await prepare(quarantine);
+    expect(warning).toContain(`Quarantine topic ${quarantine} takes records of at most`);
+    expect(warning).toContain('Raise its max.message.bytes to');
+    await admin.deleteTopics({ topics: [quarantine] });
   });
 });
