@@ -1,4 +1,4 @@
-import { ConfigResourceTypes, type Admin, type ITopicConfig } from 'kafkajs';
+import kafkajs, { type Admin, type ITopicConfig } from 'kafkajs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { MembraneError, messageOf } from '../../core/errors.js';
 
@@ -71,7 +71,8 @@ export async function maxMessageBytes(
   const { resources } = await admin.describeConfigs({
     includeSynonyms: false,
     resources: topics.map((name) => ({
-      type: ConfigResourceTypes.TOPIC,
+      // kafkajs is CommonJS and Node's ESM loader does not see this export by name.
+      type: kafkajs.ConfigResourceTypes.TOPIC,
       name,
       configNames: ['max.message.bytes'],
     })),
