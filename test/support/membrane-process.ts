@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 import { projectRoot } from '../../src/infra/paths.js';
 
 /** `membrane run` in a process of its own, as operators run it. */
@@ -25,6 +26,10 @@ export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv): Membr
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  // However the test ends, failed or timed out, the process does not outlive it.
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
