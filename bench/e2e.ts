@@ -414,6 +414,13 @@ try {
     },
     peak_rss_mb: Math.round(peakRss / 1024 / 1024),
   };
+  const range = (mode: keyof typeof results): string => {
+    const values = results[mode].map((r) => Math.round(r.rps));
+    return `${Math.min(...values)}–${Math.max(...values)}`;
+  };
+  console.log(
+    `range over ${ROUNDS} rounds (rec/s): ceiling ${range('ceiling')}, at-least-once ${range('alo')}, exactly-once ${range('eos')}`,
+  );
   console.log(
     `ceiling ${summary.ceiling_rps} rec/s · at-least-once ${summary.alo_rps} (${summary.alo_ratio}) · exactly-once ${summary.eos_rps} (${summary.eos_ratio}) · CPU ms per 1,000 records ${JSON.stringify(summary.cpu_ms_per_1k)} · peak RSS ${summary.peak_rss_mb} MB`,
   );
