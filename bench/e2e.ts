@@ -8,7 +8,8 @@
  * Throughput is measured from the moment the group has committed 5% of the records to the
  * moment it has committed all of them (group joins and start-up stay outside), median of
  * BENCH_ROUNDS. Latency: records offered at half the ceiling rate for BENCH_LATENCY_S seconds;
- * upstream timestamp → the translated record seen by a read_committed consumer. CPU and peak
+ * upstream timestamp → the translated record seen by a read_committed consumer; also at half
+ * each mode's own rate and at BENCH_LIGHT_RPS (2,000/s). CPU and peak
  * RSS are this process's (the broker runs in its own). MEMBRANE_* variables in the environment
  * tune the membrane runs (e.g. MEMBRANE_COMMIT_MAX_RECORDS). Last line: one JSON object.
  */
@@ -29,11 +30,12 @@ import { createProgress } from '../src/infra/progress.js';
 import { acquireInfrastructure } from '../src/infra/select.js';
 import { waitFor } from '../src/infra/wait.js';
 
-const N = Number(process.env['BENCH_RECORDS'] ?? 30_000);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const N = Number(process.env['BENCH_RECORDS'] ?? 20_000);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const BAD_SHARE = Number(process.env['BENCH_BAD_SHARE'] ?? 0.1);
 const PARTITIONS = 6;
 const LATENCY_S = Number(process.env['BENCH_LATENCY_S'] ?? 10);
+const LIGHT_RPS = Number(process.env['BENCH_LIGHT_RPS'] ?? 2000);
 /** MEMBRANE_* settings from the environment (commit size, interval…) apply to the runs. */
 const tuning = Object.fromEntries(
   Object.entries(process.env).filter(
@@ -393,6 +395,9 @@ try {
     alo: await live('alo', Math.round(rps('alo') / 2)),
     eos: await live('eos', Math.round(rps('eos') / 2)),
   };
+  // And a light load, well inside what this machine sustains with the broker, the load
+  // generator and the reader on the same two cores.
+  const light = { alo: await live('alo', LIGHT_RPS), eos: await live('eos', LIGHT_RPS) };
 
   const summary = {
     bench: 'e2e',
@@ -407,6 +412,10 @@ try {
     eos_p99_ms: percentile(lat.eos, 99),
     alo_half_own_p99_ms: percentile(sustainable.alo, 99),
     eos_half_own_p99_ms: percentile(sustainable.eos, 99),
+    alo_light_p50_ms: percentile(light.alo, 50),
+    alo_light_p99_ms: percentile(light.alo, 99),
+    eos_light_p50_ms: percentile(light.eos, 50),
+    eos_light_p99_ms: percentile(light.eos, 99),
     cpu_ms_per_1k: {
       ceiling: Math.round(cpuPer1k('ceiling')),
       alo: Math.round(cpuPer1k('alo')),
