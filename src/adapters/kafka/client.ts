@@ -27,7 +27,8 @@ export function pinoLogCreator(logger: Logger): logCreator {
       // coordinator is still finishing the previous transaction; "…does not host this
       // topic-partition": metadata not yet propagated) is logged by kafkajs at error level
       // although the caller retries it; what the retries cannot fix surfaces from the caller.
-      if (namespace === 'Connection' && message.startsWith('Response '))
+      // Likewise an attempt kafkajs's retrier is about to repeat (it carries `retryCount`).
+      if ((namespace === 'Connection' && message.startsWith('Response ')) || 'retryCount' in extra)
         child.debug(fields, message);
       else if (level === logLevel.ERROR) child.error(fields, message);
       else if (level === logLevel.WARN) child.warn(fields, message);

@@ -42,6 +42,23 @@ describe('kafkajs logs through pino', () => {
     ]);
   });
 
+  it('keeps a failed attempt that kafkajs is about to retry at debug', () => {
+    const { log, lines } = capture();
+    log(logLevel.ERROR)({
+      namespace: 'Producer',
+      level: logLevel.ERROR,
+      label: 'ERROR',
+      log: {
+        timestamp: '',
+        logger: 'kafkajs',
+        message: 'Failed to send messages: The producer attempted to update a transaction',
+        retryCount: 0,
+        retryTime: 17,
+      },
+    });
+    expect(lines().map((l) => l.level)).toEqual([20]);
+  });
+
   it('keeps every other error, warning and info at its level', () => {
     const { log, lines } = capture();
     const write = log(logLevel.ERROR);
