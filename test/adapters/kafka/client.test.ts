@@ -63,7 +63,8 @@ describe('kafkajs logs through pino', () => {
     const { log, lines } = capture();
     const write = log(logLevel.ERROR);
     write(entry('Connection', logLevel.ERROR, 'Connection error: connect ECONNREFUSED'));
-    write(entry('Consumer', logLevel.ERROR, 'Crash: KafkaJSNumberOfRetriesExceeded'));
+    const crash = entry('Consumer', logLevel.ERROR, 'Crash: KafkaJSNumberOfRetriesExceeded');
+    write({ ...crash, log: { ...crash.log, retryCount: 5 } });
     write(entry('Consumer', logLevel.WARN, 'rebalancing'));
     write(entry('Producer', logLevel.INFO, 'connected'));
     expect(lines().map((l) => [l.level, l.msg])).toEqual([
