@@ -27,8 +27,12 @@ export function pinoLogCreator(logger: Logger): logCreator {
       // coordinator is still finishing the previous transaction; "…does not host this
       // topic-partition": metadata not yet propagated) is logged by kafkajs at error level
       // although the caller retries it; what the retries cannot fix surfaces from the caller.
-      // Likewise an attempt kafkajs's retrier is about to repeat (it carries `retryCount`).
-      if ((namespace === 'Connection' && message.startsWith('Response ')) || 'retryCount' in extra)
+      // Likewise a produce attempt kafkajs is about to retry (a retriable error, logged as
+      // "Failed to send messages: …"). Everything else (a consumer crash too) keeps its level.
+      if (
+        (namespace === 'Connection' && message.startsWith('Response ')) ||
+        (namespace === 'Producer' && message.startsWith('Failed to send messages: '))
+      )
         child.debug(fields, message);
       else if (level === logLevel.ERROR) child.error(fields, message);
       else if (level === logLevel.WARN) child.warn(fields, message);
