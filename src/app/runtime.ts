@@ -135,7 +135,18 @@ export async function prepareTopics(
       );
     }
   }
-  const have = (await maxMessageBytes(admin, [quarantine])).get(quarantine) ?? 0;
+  // What each output topic takes: a translated record that would not fit is quarantined.
+  const limits = await maxMessageBytes(admin, outputs);
+  for (const pipeline of pipelines) {
+    pipeline.limitOutputs(
+      new Map(
+        pipeline
+          .outputTopics()
+          .map((topic) => [topic, limits.get(topic) ?? DEFAULT_MAX_MESSAGE_BYTES]),
+      ),
+    );
+  }
+  const have = limits.get(quarantine) ?? 0;
   if (have < quarantineBytes) {
     warnings.push(
       `Quarantine topic ${quarantine} takes records of at most ${have} bytes (max.message.bytes), but an input record can be as large and membrane adds headers: quarantining a record near the inputs' limit would fail and stall its partition. Raise its max.message.bytes to ${quarantineBytes}.`,

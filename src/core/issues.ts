@@ -44,6 +44,7 @@ export const ISSUE_CODES = [
   'stamp.invalid-clock',
   'stamp.concurrent-clock',
   'encode.schema-mismatch',
+  'encode.too-large',
 ] as const;
 
 export type IssueCode = (typeof ISSUE_CODES)[number];

@@ -6,7 +6,7 @@ import type { DecodeStage } from './stages/decode.js';
 import { encodeRecord, type EncodeTarget } from './stages/encode.js';
 import type { MapStage } from './stages/map.js';
 import { createRouteStage } from './stages/route.js';
-import type { Stamper } from './stages/stamp.js';
+import type { Identity, Stamper } from './stages/stamp.js';
 import type { TrustStage } from './stages/trust.js';
 import type { UpcastStage } from './stages/upcast.js';
 import type { ValidateStage } from './stages/validate.js';
@@ -56,6 +56,7 @@ export class Pipeline {
   readonly ref: string;
   private readonly parts: PipelineParts;
   private readonly route: ReturnType<typeof createRouteStage<CompiledRoute>>;
+  private outputLimits: ReadonlyMap<string, number> = new Map();
 
   constructor(parts: PipelineParts) {
     this.parts = parts;
@@ -65,6 +66,15 @@ export class Pipeline {
     this.topics = parts.topics;
     this.ref = `${parts.name}@${parts.version}`;
     this.route = createRouteStage(parts.routes);
+  }
+
+  /**
+   * The largest record each output topic takes (its `max.message.bytes`), as the runtime
+   * finds them at startup. A translated record that would not fit is quarantined as
+   * `encode.too-large` instead of failing its produce for ever. Topics not named: no limit.
+   */
+  limitOutputs(limits: ReadonlyMap<string, number>): void {
+    this.outputLimits = limits;
   }
 
   /** Every output topic, for topic checks and creation. */
@@ -142,6 +152,10 @@ export class Pipeline {
           : failed(bytes.issues, firstId);
       encoded.push({ target, bytes: bytes.value });
     }
+    if (this.outputLimits.size > 0) {
+      const tooLarge = this.tooLarge(encoded, identity, firstId, route.name, source);
+      if (tooLarge) return failed([tooLarge], firstId);
+    }
     const concurrent = clocks ? p.stamper.concurrency(identity, clocks) : undefined;
     if (concurrent) return failed([concurrent], firstId);
     const clockHeaders = clocks ? p.stamper.clockHeaders(identity, clocks) : {};
@@ -163,4 +177,40 @@ export class Pipeline {
     if (firstId !== undefined) dedup?.remember(firstId);
     return { kind: 'pass', outputs };
   }
+
+  /**
+   * Whether an output would exceed its topic's limit, counted before the clock advances (a
+   * refused record must not take a clock tick): key, value, membrane's headers, and an
+   * allowance for the clock header and the batch framing.
+   */
+  private tooLarge(
+    encoded: readonly { target: { topic: string }; bytes: { key: Buffer | null; value: Buffer } }[],
+    identity: Identity,
+    firstId: string | undefined,
+    route: string,
+    source: SourceRecord,
+  ): Issue | undefined {
+    for (const [index, { target, bytes }] of encoded.entries()) {
+      const limit = this.outputLimits.get(target.topic);
+      if (limit === undefined) continue;
+      const id =
+        index === 0 && firstId !== undefined ? firstId : this.parts.stamper.idFor(identity, index);
+      let size = (bytes.key?.length ?? 0) + bytes.value.length + FRAMING_ALLOWANCE;
+      for (const [name, value] of Object.entries(
+        this.parts.stamper.headers(identity, id, route, source),
+      ))
+        size += name.length + Buffer.byteLength(value);
+      if (size > limit) {
+        return {
+          code: 'encode.too-large',
+          path: '',
+          message: `the record for ${target.topic} would take about ${size} bytes; the topic takes at most ${limit} (max.message.bytes)`,
+        };
+      }
+    }
+    return undefined;
+  }
 }
+
+/** Record batch and record framing plus the vector clock header, generously. */
+const FRAMING_ALLOWANCE = 1024;

@@ -174,6 +174,28 @@ describe('the pipeline', () => {
     });
   });
 
+  it('quarantines a record its output topic could not take, before its clock moves', async () => {
+    const clocks = new InMemoryClocks();
+    const pipeline = await compileText(BASE_MAPPING, { clocks });
+    pipeline.limitOutputs(new Map([['sales.placed', 4000]]));
+    expect(outputs(await pipeline.process(jsonRecord(order)))).toHaveLength(1);
+    const huge = { ...order, event_id: 'e-2', order_id: 'o-'.padEnd(3000, 'x') };
+    expect(await pipeline.process(jsonRecord(huge))).toMatchObject({
+      kind: 'quarantine',
+      stage: 'encode',
+      issues: [
+        {
+          code: 'encode.too-large',
+          message: expect.stringMatching(
+            /^the record for sales\.placed would take about \d+ bytes; the topic takes at most 4000/,
+          ) as string,
+        },
+      ],
+    });
+    expect(clocks.current(huge.order_id)).toBeUndefined();
+    expect(clocks.current(order.order_id)).toEqual({ erp: 1 });
+  });
+
   it('encodes Avro in the Confluent wire format with the ID registered at startup', async () => {
     const registry = new InMemorySchemaRegistry();
     const dir = await folderWith({

@@ -8,6 +8,8 @@ import { loadPipelines, prepareTopics, Runtime } from '../../../src/app/runtime.
 import { maxMessageBytes } from '../../../src/adapters/kafka/topics.js';
 import { createTopics, infra, testKafka, uniqueName } from '../../support/kafka.js';
 import { BASE_MAPPING, folderWith } from '../../support/mappings.js';
+import { jsonRecord } from '../../support/records.js';
+import type { Pipeline } from '../../../src/pipeline/pipeline.js';
 
 describe('membrane run checks the cluster before it joins', () => {
   const kafka = testKafka();
@@ -91,7 +93,9 @@ describe('membrane run sizes the quarantine for the largest input record', () =>
     await admin.disconnect();
   });
 
-  const prepare = async (quarantine: string): Promise<readonly string[]> => {
+  const prepare = async (
+    quarantine: string,
+  ): Promise<{ warnings: readonly string[]; pipeline: Pipeline | undefined }> => {
     const dir = await folderWith({});
     await writeFile(
       join(dir, 'orders.yaml'),
@@ -107,22 +111,31 @@ describe('membrane run sizes the quarantine for the largest input record', () =>
       MEMBRANE_GROUP_ID: uniqueName('g'),
       MEMBRANE_QUARANTINE_TOPIC: quarantine,
     });
-    const { warnings } = await prepareTopics(admin, await loadPipelines(config, {}), config);
-    return warnings;
+    const pipelines = await loadPipelines(config, {});
+    const { warnings } = await prepareTopics(admin, pipelines, config);
+    return { warnings, pipeline: pipelines[0] };
   };
 
   it('creates the quarantine topic to take an input record at its limit plus headers', async () => {
     const quarantine = uniqueName('quarantine');
-    expect(await prepare(quarantine)).toEqual([]);
+    const { warnings, pipeline } = await prepare(quarantine);
+    expect(warnings).toEqual([]);
     const limits = await maxMessageBytes(admin, [input, quarantine]);
     expect(limits.get(quarantine)).toBe((limits.get(input) ?? 0) + 1024 * 1024);
+    // And the pipeline knows what its output topic takes: a record too large for it is
+    // quarantined rather than failing its produce for ever.
+    const huge = { event_id: 'e-1', order_id: 'o-'.padEnd(1_100_000, 'x'), total: '1.00' };
+    expect(await pipeline?.process(jsonRecord(huge))).toMatchObject({
+      kind: 'quarantine',
+      issues: [{ code: 'encode.too-large' }],
+    });
     await admin.deleteTopics({ topics: [quarantine] });
   });
 
   it('warns when an existing quarantine topic is too small for that', async () => {
     const quarantine = uniqueName('quarantine');
     await createTopics(admin, [{ topic: quarantine }]);
-    const [warning] = await prepare(quarantine);
+    const [warning] = (await prepare(quarantine)).warnings;
     expect(warning).toContain(`Quarantine topic ${quarantine} takes records of at most`);
     expect(warning).toContain('Raise its max.message.bytes to');
     await admin.deleteTopics({ topics: [quarantine] });
