@@ -70,11 +70,16 @@ export function compileWallClockFormat(format: string): WallClockParser | undefi
     const h = hour ? Number(match[hour]) : 0;
     const mi = minute ? Number(match[minute]) : 0;
     const s = second ? Number(match[second]) : 0;
-    if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
-    const wall = Date.UTC(y, mo - 1, d, h, mi, s, millisecond ? Number(match[millisecond]) : 0);
-    // Date.UTC rolls 31.02. over into March: refuse what does not exist.
-    if (new Date(wall).getUTCDate() !== d) return undefined;
-    return wall;
+    const ms = millisecond ? Number(match[millisecond]) : 0;
+    // 24:00:00 is the end of the day (ISO 8601, and Luxon): the next day's midnight.
+    const endOfDay = h === 24 && mi === 0 && s === 0 && ms === 0;
+    if (mo < 1 || mo > 12 || d < 1 || (h > 23 && !endOfDay) || mi > 59 || s > 59) return undefined;
+    // setUTCFullYear, unlike Date.UTC, takes years 0–99 as they are (not as 1900–1999).
+    const at = new Date(0);
+    at.setUTCFullYear(y, mo - 1, d);
+    // …and rolls 31.02. over into March: refuse what does not exist.
+    if (at.getUTCDate() !== d) return undefined;
+    return at.setUTCHours(h, mi, s, ms);
   };
 }
 
