@@ -135,17 +135,7 @@ export async function prepareTopics(
       );
     }
   }
-  // What each output topic takes: a translated record that would not fit is quarantined.
-  const limits = await maxMessageBytes(admin, outputs);
-  for (const pipeline of pipelines) {
-    pipeline.limitOutputs(
-      new Map(
-        pipeline
-          .outputTopics()
-          .map((topic) => [topic, limits.get(topic) ?? DEFAULT_MAX_MESSAGE_BYTES]),
-      ),
-    );
-  }
+  const limits = await limitOutputs(admin, pipelines, outputs);
   const have = limits.get(quarantine) ?? 0;
   if (have < quarantineBytes) {
     warnings.push(
@@ -180,6 +170,27 @@ export async function prepareTopics(
     }
   }
   return { warnings };
+}
+
+/**
+ * Tells each pipeline what its output topics take (`max.message.bytes`), so that a translated
+ * record that would not fit is quarantined as `encode.too-large` rather than failing its
+ * produce for ever. `topics` are those known to exist; returns every limit it read.
+ */
+export async function limitOutputs(
+  admin: Admin,
+  pipelines: Iterable<Pipeline>,
+  topics: readonly string[],
+): Promise<ReadonlyMap<string, number>> {
+  const limits = await maxMessageBytes(admin, topics);
+  for (const pipeline of pipelines) {
+    const own = pipeline.outputTopics().flatMap((topic): [string, number][] => {
+      const limit = limits.get(topic);
+      return limit === undefined ? [] : [[topic, limit]];
+    });
+    pipeline.limitOutputs(new Map(own));
+  }
+  return limits;
 }
 
 /** Room for membrane's headers on a quarantined record, above the inputs' largest record. */

@@ -1,9 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Kafka, Message } from 'kafkajs';
+import { sendSlices } from '../../adapters/kafka/send-slices.js';
 import { encodeQuarantine } from '../../adapters/quarantine/codec.js';
 import type { Issue } from '../../core/issues.js';
 import type { OutputRecord, SourceRecord } from '../../core/records.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
+import { limitOutputs } from '../runtime.js';
 import {
   resolutionKey,
   resolutionsTopic,
@@ -55,6 +57,21 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
   const now = options.now ?? (() => new Date());
   const chunkSize = options.chunk ?? 100;
   const outcomes: ReplayOutcome[] = [];
+  // As `membrane run` does: a translated record too large for its topic fails as
+  // `encode.too-large` (and stays in the quarantine) instead of failing the transaction.
+  const admin = options.kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const outputs = [...options.pipelines.values()].flatMap((p) => p.outputTopics());
+    await limitOutputs(
+      admin,
+      options.pipelines.values(),
+      [...new Set(outputs)].filter((topic) => existing.has(topic)),
+    );
+  } finally {
+    await admin.disconnect();
+  }
   const producer = options.dryRun
     ? undefined
     : options.kafka.producer({
@@ -149,10 +166,9 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
       if (producer && byTopic.size > 0) {
         const transaction = await producer.transaction();
         try {
-          await transaction.sendBatch({
-            topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-            acks: -1,
-          });
+          const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+          for (const slice of sendSlices(topicMessages))
+            await transaction.sendBatch({ topicMessages: slice, acks: -1 });
           await transaction.commit();
         } catch (error) {
           await transaction.abort().catch(() => undefined);
