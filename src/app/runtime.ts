@@ -378,6 +378,21 @@ export class Runtime {
           { mapping: pipeline.name, partitions: [...byPartition.keys()], records, ms },
           'state restored',
         );
+        // Now that the previous owner is fenced and its last transaction settled, where
+        // does each input partition really resume?
+        const admin = kafka.admin();
+        await admin.connect();
+        try {
+          const committed = await admin.fetchOffsets({
+            groupId: this.config.MEMBRANE_GROUP_ID,
+            topics: [...pipeline.topics],
+          });
+          for (const { topic, partitions } of committed)
+            for (const { partition, offset } of partitions)
+              byPartition.get(partition)?.resumeFrom(topic, offset);
+        } finally {
+          await admin.disconnect();
+        }
         return;
       } catch (error) {
         if (this.stopping) return;
@@ -445,6 +460,16 @@ export class Runtime {
     const timer = this.metrics.batchSeconds.startTimer({ mapping: pipeline.name });
     await task.exclusive(async () => {
       let messages = batch.messages;
+      const skipped = task.alreadyCommitted(batch.topic, messages);
+      if (skipped > 0) {
+        // Fetched from a position looked up before the previous owner's last commit.
+        this.logger.info(
+          { task: task.key, topic: batch.topic, partition: batch.partition, records: skipped },
+          'skipping records the previous owner already committed',
+        );
+        payload.resolveOffset(messages[skipped - 1]?.offset ?? '0');
+        messages = messages.slice(skipped);
+      }
       let attempt = 0;
       while (messages.length > 0 && payload.isRunning() && !payload.isStale() && !this.stopping) {
         const chunk = messages.slice(0, this.config.MEMBRANE_COMMIT_MAX_RECORDS);

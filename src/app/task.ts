@@ -182,6 +182,30 @@ export class Task {
     this.dedup.rollback();
   }
 
+  /**
+   * Per input topic, the offset this task's partition is committed up to, as far as the task
+   * knows: set when the task is adopted (after the fence, so the previous owner's last
+   * transaction is settled) and after each of its own commits. The consumer looks positions
+   * up when partitions are assigned; if a commit landed after that (the previous owner's,
+   * or this member's own chunk in flight during a rebalance), it fetches records again that
+   * are already translated. They are skipped, not translated twice.
+   */
+  private readonly committedUpTo = new Map<string, bigint>();
+
+  resumeFrom(topic: string, offset: string): void {
+    const at = BigInt(offset);
+    if (at > (this.committedUpTo.get(topic) ?? -1n)) this.committedUpTo.set(topic, at);
+  }
+
+  /** How many leading records of a batch are below what is already committed. */
+  alreadyCommitted(topic: string, messages: readonly KafkaMessage[]): number {
+    const upTo = this.committedUpTo.get(topic);
+    const first = messages[0];
+    if (upTo === undefined || first === undefined || BigInt(first.offset) >= upTo) return 0;
+    const at = messages.findIndex((m) => BigInt(m.offset) >= upTo);
+    return at === -1 ? messages.length : at;
+  }
+
   /** Applies one changelog record (on restore). */
   restoreRecord(key: string, value: string | null): void {
     if (key.startsWith(stateKey.CLOCK)) {
@@ -363,6 +387,7 @@ export class Task {
     timer();
     this.clocks.commit();
     this.dedup.commit();
+    this.resumeFrom(topic, nextOffset);
     metrics.recordsIn.inc({ mapping }, processed);
     for (const [target, n] of counts.out) metrics.recordsOut.inc({ mapping, topic: target }, n);
     for (const [code, n] of counts.quarantined) metrics.quarantined.inc({ mapping, code }, n);

@@ -23,6 +23,8 @@ export interface Accounting {
   readonly duplicated: number;
   /** Records that went somewhere other than their fate says (e.g. quarantined by an outage). */
   readonly misplaced: readonly string[];
+  /** The first doubled records, described. */
+  readonly doubled?: readonly string[];
 }
 
 /** One reliability scenario's figures, printed as a table at the end of the run. */
@@ -80,9 +82,13 @@ export function account(
   };
   const ids = new Set<string>();
   let duplicated = 0;
+  const doubled: string[] = [];
   for (const r of outputs) {
     const id = header(r, 'membrane.id') ?? '';
-    if (ids.has(id)) duplicated += 1;
+    if (ids.has(id)) {
+      duplicated += 1;
+      doubled.push(`output ${id} of ${sourceOf(r)} twice`);
+    }
     ids.add(id);
     note(sourceOf(r), 'output');
   }
@@ -92,7 +98,12 @@ export function account(
     const code = header(r, 'membrane.quarantine.code') ?? '?';
     byCode[code] = (byCode[code] ?? 0) + 1;
     const source = sourceOf(r);
-    if (quarantinedSources.has(source)) duplicated += 1;
+    if (quarantinedSources.has(source)) {
+      duplicated += 1;
+      doubled.push(
+        `${source} quarantined twice (${code}, at ${r.topic}/${r.partition}/${r.message.offset})`,
+      );
+    }
     quarantinedSources.add(source);
     note(source, code);
   }
@@ -110,7 +121,10 @@ export function account(
       else lost += 1;
       continue;
     }
-    if (where.includes('output') && where.length > 1) duplicated += 1;
+    if (where.includes('output') && where.length > 1) {
+      duplicated += 1;
+      doubled.push(`${source} both translated and quarantined`);
+    }
     const expected = fate.fate === 'quarantine' ? fate.code : fate.fate;
     if (where.length !== 1 || where[0] !== expected)
       misplaced.push(`${source}: expected ${expected}, found ${where.join(' + ')}`);
@@ -125,6 +139,7 @@ export function account(
     lost,
     duplicated,
     misplaced,
+    doubled: doubled.slice(0, 10),
   };
 }
 
@@ -132,5 +147,5 @@ export function account(
 export function expectConserved(accounting: Accounting): void {
   expect(accounting.misplaced.slice(0, 10)).toEqual([]);
   expect(accounting.lost).toBe(0);
-  expect(accounting.duplicated).toBe(0);
+  expect(accounting.duplicated, (accounting.doubled ?? []).join('; ')).toBe(0);
 }
