@@ -535,8 +535,9 @@ export class Runtime {
   }
 
   /** Finishes the chunk in flight, leaves the group, closes producers; bounded in time. */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
+  /** Resolves `false` when the shutdown timed out (the group was not left cleanly). */
+  async stop(): Promise<boolean> {
+    if (this.stopping) return true;
     this.stopping = true;
     const work = (async () => {
       await this.consumer?.disconnect().catch((error: unknown) => {
@@ -564,8 +565,11 @@ export class Runtime {
         http.close(() => {
           resolve();
         });
+        // A scraper's keep-alive connection must not hold the shutdown up.
+        http.closeAllConnections();
       });
     }
     this.logger.info('membrane stopped');
+    return result === 'done';
   }
 }

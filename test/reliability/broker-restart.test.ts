@@ -36,6 +36,19 @@ describe('the broker stopped and restarted under load', () => {
     await createTopics(admin, [{ topic: topics.input, numPartitions: 3 }]);
   }, 180_000);
 
+  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+    ...ORDER_KEYS,
+    KAFKA_BROKERS: broker.brokers.join(','),
+    SCHEMA_REGISTRY_URL: infra().registryUrl,
+    MEMBRANE_GROUP_ID: topics.group,
+    MEMBRANE_MAPPINGS: topics.mappings,
+    MEMBRANE_QUARANTINE_TOPIC: topics.quarantine,
+    MEMBRANE_HTTP_PORT: '0',
+    MEMBRANE_COMMIT_MAX_RECORDS: '20',
+    LOG_LEVEL: process.env['SCENARIO_LOG'] ?? 'error',
+    ...extra,
+  });
+
   afterAll(async () => {
     await admin.disconnect().catch(() => undefined);
     await broker.close();
@@ -45,17 +58,7 @@ describe('the broker stopped and restarted under load', () => {
     const started = Date.now();
     const committed = committedOf(() => admin, topics.group, topics.input);
     const load = startLoad(kafka, topics.input, orderMessages, { batch: 10, intervalMs: 40 });
-    const member = startMembrane({
-      ...ORDER_KEYS,
-      KAFKA_BROKERS: broker.brokers.join(','),
-      SCHEMA_REGISTRY_URL: infra().registryUrl,
-      MEMBRANE_GROUP_ID: topics.group,
-      MEMBRANE_MAPPINGS: topics.mappings,
-      MEMBRANE_QUARANTINE_TOPIC: topics.quarantine,
-      MEMBRANE_HTTP_PORT: '0',
-      MEMBRANE_COMMIT_MAX_RECORDS: '20',
-      LOG_LEVEL: process.env['SCENARIO_LOG'] ?? 'error',
-    });
+    const member = startMembrane(env());
     const recovery: number[] = [];
     try {
       // A controlled shutdown, then a crash; each time the broker stays away for DOWN_MS
@@ -93,5 +96,36 @@ describe('the broker stopped and restarted under load', () => {
     // Sends the broker never acknowledged may still have landed: never fewer than acknowledged.
     expect(accounting.in).toBeGreaterThanOrEqual(total);
     expectConserved(accounting);
+  });
+
+  it('exits when told to stop while the broker is gone, instead of lingering', async () => {
+    const group = `${topics.group}-stop`;
+    const member = startMembrane(
+      env({ MEMBRANE_GROUP_ID: group, MEMBRANE_SHUTDOWN_TIMEOUT_MS: '3000' }),
+    );
+    await until(
+      'membrane joined',
+      async () => {
+        const { groups } = await admin.describeGroups([group]);
+        return groups[0]?.state === 'Stable' && groups[0].members.length === 1;
+      },
+      [member],
+    );
+    await broker.stop('crash');
+    // Told to stop once it has noticed: kafkajs is reconnecting in the background by then.
+    await until(
+      'membrane noticed',
+      () => Promise.resolve(member.output().includes('ECONNREFUSED')),
+      [member],
+    );
+    member.child.kill('SIGTERM');
+    await until(
+      'membrane exited by itself',
+      () => Promise.resolve(member.child.exitCode !== null),
+      [member],
+      60_000,
+    );
+    // 0 when leaving the group gave up at once, 1 when it ran into MEMBRANE_SHUTDOWN_TIMEOUT_MS.
+    expect([0, 1]).toContain(await member.exited);
   });
 });

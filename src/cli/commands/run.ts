@@ -17,6 +17,10 @@ export function runCommand(): Command {
       // kafkajs's fetch loop keeps the process alive until we stop it.
       const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
       logger.info({ signal }, 'stopping');
-      await runtime.stop();
+      // Once stopped, nothing is left to do; but with the broker unreachable kafkajs keeps
+      // reconnecting in the background, which would keep the process alive for ever. Exit,
+      // with 1 when the shutdown timed out (the group was not left cleanly).
+      const clean = await runtime.stop();
+      process.exit(clean ? 0 : 1);
     });
 }
