@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { taskAssigner } from '../adapters/kafka/assigner.js';
 import { createKafka } from '../adapters/kafka/client.js';
@@ -18,7 +18,7 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { RunConfig } from './config.js';
 import { startHttp } from './http.js';
 import { Metrics } from './metrics.js';
-import { changelogTopic, Task, type TaskContext } from './task.js';
+import { changelogTopic, Task, taskProducers, type TaskContext } from './task.js';
 
 /** Loads and compiles every mapping under the configured folder; problems are fatal. */
 export async function loadPipelines(
@@ -424,19 +424,7 @@ export class Runtime {
           await this.consumer?.commitOffsets([{ topic, partition: p, offset }]);
         },
       };
-      task = new Task(pipeline, partition, context, (transactionalId): Producer =>
-        kafka.producer(
-          transactionalId === undefined
-            ? { idempotent: true, maxInFlightRequests: 1 }
-            : {
-                transactionalId,
-                idempotent: true,
-                maxInFlightRequests: 1,
-                transactionTimeout: 60_000,
-                retry: { initialRetryTime: 20, retries: 10, maxRetryTime: 2000 },
-              },
-        ),
-      );
+      task = new Task(pipeline, partition, context, taskProducers(kafka));
       this.tasks.set(key, task);
     }
     return task;

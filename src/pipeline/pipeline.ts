@@ -6,7 +6,7 @@ import type { DecodeStage } from './stages/decode.js';
 import { encodeRecord, type EncodeTarget } from './stages/encode.js';
 import type { MapStage } from './stages/map.js';
 import { createRouteStage } from './stages/route.js';
-import type { Identity, Stamper } from './stages/stamp.js';
+import type { Stamper } from './stages/stamp.js';
 import type { TrustStage } from './stages/trust.js';
 import type { UpcastStage } from './stages/upcast.js';
 import type { ValidateStage } from './stages/validate.js';
@@ -152,54 +152,49 @@ export class Pipeline {
           : failed(bytes.issues, firstId);
       encoded.push({ target, bytes: bytes.value });
     }
+    // IDs and lineage headers first, so a record too large for its topic is refused before
+    // its clock moves (a refused record must not take a clock tick).
+    const stamped = encoded.map(({ target, bytes }, index) => {
+      const id = index === 0 && firstId !== undefined ? firstId : p.stamper.idFor(identity, index);
+      return { target, bytes, id, headers: p.stamper.headers(identity, id, route.name, source) };
+    });
     if (this.outputLimits.size > 0) {
-      const tooLarge = this.tooLarge(encoded, identity, firstId, route.name, source);
+      const tooLarge = this.tooLarge(stamped);
       if (tooLarge) return failed([tooLarge], firstId);
     }
     const concurrent = clocks ? p.stamper.concurrency(identity, clocks) : undefined;
     if (concurrent) return failed([concurrent], firstId);
     const clockHeaders = clocks ? p.stamper.clockHeaders(identity, clocks) : {};
-    const outputs: OutputRecord[] = encoded.map(({ target, bytes }, index) => {
-      const id = index === 0 && firstId !== undefined ? firstId : p.stamper.idFor(identity, index);
-      const headers = p.stamper.headers(identity, id, route.name, source);
-      Object.assign(headers, clockHeaders);
-      return {
-        topic: target.topic,
-        key: bytes.key,
-        value: bytes.value,
-        headers,
-        id,
-        route: route.name,
-        payload,
-        aggregate: identity.aggregate,
-      };
-    });
+    const outputs: OutputRecord[] = stamped.map(({ target, bytes, id, headers }) => ({
+      topic: target.topic,
+      key: bytes.key,
+      value: bytes.value,
+      headers: Object.assign(headers, clockHeaders),
+      id,
+      route: route.name,
+      payload,
+      aggregate: identity.aggregate,
+    }));
     if (firstId !== undefined) dedup?.remember(firstId);
     return { kind: 'pass', outputs };
   }
 
   /**
-   * Whether an output would exceed its topic's limit, counted before the clock advances (a
-   * refused record must not take a clock tick): key, value, membrane's headers, and an
-   * allowance for the clock header and the batch framing.
+   * Whether an output would exceed its topic's limit: key, value, membrane's lineage headers,
+   * and an allowance for the clock header and the batch framing.
    */
   private tooLarge(
-    encoded: readonly { target: { topic: string }; bytes: { key: Buffer | null; value: Buffer } }[],
-    identity: Identity,
-    firstId: string | undefined,
-    route: string,
-    source: SourceRecord,
+    stamped: readonly {
+      target: { topic: string };
+      bytes: { key: Buffer | null; value: Buffer };
+      headers: Record<string, string>;
+    }[],
   ): Issue | undefined {
-    for (const [index, { target, bytes }] of encoded.entries()) {
+    for (const { target, bytes, headers } of stamped) {
       const limit = this.outputLimits.get(target.topic);
       if (limit === undefined) continue;
-      const id =
-        index === 0 && firstId !== undefined ? firstId : this.parts.stamper.idFor(identity, index);
       let size = (bytes.key?.length ?? 0) + bytes.value.length + FRAMING_ALLOWANCE;
-      for (const [name, value] of Object.entries(
-        this.parts.stamper.headers(identity, id, route, source),
-      ))
-        size += name.length + Buffer.byteLength(value);
+      for (const name in headers) size += name.length + Buffer.byteLength(headers[name] ?? '');
       if (size > limit) {
         return {
           code: 'encode.too-large',

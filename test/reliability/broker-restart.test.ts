@@ -15,7 +15,7 @@ import {
 } from '../support/orders.js';
 import { ownBroker, type OwnBroker } from '../support/own-broker.js';
 import { infra } from '../support/kafka.js';
-import { committedOf, secondsUntilProgress, until } from '../support/scenario.js';
+import { catchUpAndStop, committedOf, secondsUntilProgress, until } from '../support/scenario.js';
 
 /** How long the broker stays stopped: the fault itself, not a wait for anything. */
 const DOWN_MS = 20_000;
@@ -82,9 +82,7 @@ describe('the broker stopped and restarted under load', () => {
       await load.stop();
     }
     const total = load.acknowledged();
-    await until(`all ${total} committed`, async () => (await committed()) >= total, [member]);
-    member.child.kill('SIGTERM');
-    expect(await member.exited, member.output()).toBe(0);
+    await catchUpAndStop(member, committed, total);
 
     const accounting = await accountForOrders(kafka, topics);
     task.meta.reliability = {

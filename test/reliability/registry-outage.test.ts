@@ -13,7 +13,7 @@ import { folderWith } from '../support/mappings.js';
 import { startMembrane } from '../support/membrane-process.js';
 import { cuttableProxy, type CuttableProxy } from '../support/proxy.js';
 import { header } from '../support/runtime.js';
-import { committedOf, secondsUntilProgress, until } from '../support/scenario.js';
+import { catchUpAndStop, committedOf, secondsUntilProgress, until } from '../support/scenario.js';
 
 /** How long the registry stays away: the fault itself, not a wait for anything. */
 const OUTAGE_MS = 30_000;
@@ -127,9 +127,7 @@ describe('the schema registry stopped for 30 s under load', () => {
       await load.stop();
     }
     const total = load.acknowledged();
-    await until(`all ${total} committed`, async () => (await committed()) >= total, [member]);
-    member.child.kill('SIGTERM');
-    expect(await member.exited, member.output()).toBe(0);
+    await catchUpAndStop(member, committed, total);
 
     const [inputs, outputs, quarantined] = await Promise.all(
       [input, output, quarantine].map((topic) => readTopic(kafka, topic)),

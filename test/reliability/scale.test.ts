@@ -3,7 +3,7 @@ import { expectConserved } from '../support/conservation.js';
 import { startLoad } from '../support/load.js';
 import { startMembrane, type MembraneProcess } from '../support/membrane-process.js';
 import { accountForOrders, orderMessages, useOrderTopics } from '../support/orders.js';
-import { committedOf, secondsUntilProgress, until } from '../support/scenario.js';
+import { catchUpAndStop, committedOf, secondsUntilProgress, until } from '../support/scenario.js';
 
 describe('membrane scaled 1 → 3 → 1 instances under load', () => {
   const ctx = useOrderTopics(6);
@@ -45,9 +45,7 @@ describe('membrane scaled 1 → 3 → 1 instances under load', () => {
       await load.stop();
     }
     const total = load.acknowledged();
-    await until(`all ${total} committed`, async () => (await committed()) >= total, [a]);
-    a.child.kill('SIGTERM');
-    expect(await a.exited, a.output()).toBe(0);
+    await catchUpAndStop(a, committed, total);
 
     // accountForOrders also checks each order's clock counts 1, 2, 3… across the moves.
     const accounting = await accountForOrders(ctx.kafka, topics);

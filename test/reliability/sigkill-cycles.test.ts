@@ -4,7 +4,7 @@ import { expectConserved } from '../support/conservation.js';
 import { startLoad } from '../support/load.js';
 import { startMembrane } from '../support/membrane-process.js';
 import { accountForOrders, orderMessages, useOrderTopics } from '../support/orders.js';
-import { committedOf, secondsUntilProgress, until } from '../support/scenario.js';
+import { catchUpAndStop, committedOf, secondsUntilProgress, until } from '../support/scenario.js';
 
 const CYCLES = 10;
 
@@ -47,9 +47,7 @@ describe('membrane killed with SIGKILL at random moments, again and again, under
     }
     const total = load.acknowledged();
     const last = startMembrane(env);
-    await until(`all ${total} committed`, async () => (await committed()) >= total, [last]);
-    last.child.kill('SIGTERM');
-    expect(await last.exited, last.output()).toBe(0);
+    await catchUpAndStop(last, committed, total);
 
     const accounting = await accountForOrders(ctx.kafka, topics);
     task.meta.reliability = {

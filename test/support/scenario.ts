@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { waitFor } from '../../src/infra/wait.js';
 import type { MembraneProcess } from './membrane-process.js';
@@ -43,4 +44,18 @@ export async function secondsUntilProgress(
   const started = Date.now();
   await until(`commits past ${before}`, async () => (await committed()) > before, processes);
   return (Date.now() - started) / 1000;
+}
+
+/**
+ * After the load: waits until `member` has committed all `total` records, then stops it with
+ * SIGTERM, as an operator would; it must leave cleanly (exit 0).
+ */
+export async function catchUpAndStop(
+  member: MembraneProcess,
+  committed: () => Promise<number>,
+  total: number,
+): Promise<void> {
+  await until(`all ${total} committed`, async () => (await committed()) >= total, [member]);
+  member.child.kill('SIGTERM');
+  expect(await member.exited, member.output()).toBe(0);
 }

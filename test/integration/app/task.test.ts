@@ -1,9 +1,7 @@
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restorePartitions } from '../../../src/adapters/kafka/restore.js';
-import { createLogger } from '../../../src/app/logger.js';
-import { Metrics } from '../../../src/app/metrics.js';
-import { changelogTopic, Task } from '../../../src/app/task.js';
+import { changelogTopic, taskProducers, type Task } from '../../../src/app/task.js';
 import {
   consumeUntil,
   createTopics,
@@ -13,6 +11,7 @@ import {
 } from '../../support/kafka.js';
 import { header } from '../../support/runtime.js';
 import { BASE_MAPPING, compileText } from '../../support/mappings.js';
+import { testTask } from '../../support/tasks.js';
 
 describe('a task', () => {
   const kafka = testKafka();
@@ -34,29 +33,8 @@ describe('a task', () => {
 
   it('aborts the open transaction when it fences, so its changelog reads to the end at once', async () => {
     const pipeline = await compileText(BASE_MAPPING);
-    const createProducer = (transactionalId: string | undefined) =>
-      kafka.producer({
-        ...(transactionalId === undefined ? {} : { transactionalId }),
-        idempotent: true,
-        maxInFlightRequests: 1,
-        transactionTimeout: 60_000,
-      });
-    const task = (): Task =>
-      new Task(
-        pipeline,
-        0,
-        {
-          groupId,
-          quarantineTopic: uniqueName('quarantine'),
-          guarantee: 'exactly_once',
-          metrics: new Metrics(),
-          logger: createLogger('silent'),
-          now: () => new Date(),
-          dedupWindow: 100,
-          commitOffsets: () => Promise.resolve(),
-        },
-        createProducer,
-      );
+    const createProducer = taskProducers(kafka);
+    const task = (): Task => testTask(pipeline, createProducer, { groupId });
     // The old owner writes state in a transaction and dies before committing it.
     const dead = task();
     const producer = createProducer(dead.transactionalId);
@@ -102,26 +80,7 @@ describe('a task', () => {
     const pipeline = await compileText(
       BASE_MAPPING.replace('topic: sales.placed', `topic: ${output}`),
     );
-    const task = new Task(
-      pipeline,
-      0,
-      {
-        groupId,
-        quarantineTopic,
-        guarantee: 'exactly_once',
-        metrics: new Metrics(),
-        logger: createLogger('silent'),
-        now: () => new Date(),
-        dedupWindow: 1000,
-        commitOffsets: () => Promise.resolve(),
-      },
-      (transactionalId) =>
-        kafka.producer({
-          ...(transactionalId === undefined ? {} : { transactionalId }),
-          idempotent: true,
-          maxInFlightRequests: 1,
-        }),
-    );
+    const task = testTask(pipeline, taskProducers(kafka), { groupId, quarantineTopic });
     await task.fence();
     const messages = Array.from({ length: 200 }, (_, i) => ({
       key: Buffer.from(`o-${i % 7}`),

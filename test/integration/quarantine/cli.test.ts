@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import avro from 'avsc';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { ConfluentRegistryPort } from '../../../src/adapters/registry/port.js';
 import { loadRunConfig } from '../../../src/app/config.js';
@@ -11,20 +11,12 @@ import { describeValue } from '../../../src/cli/commands/quarantine/show.js';
 import { deterministicId, eventKeyFromId, mappingNamespace } from '../../../src/core/ids.js';
 import { waitFor } from '../../../src/infra/wait.js';
 import { runCli } from '../../support/cli.js';
-import {
-  consumeUntil,
-  createTopics,
-  infra,
-  testConsumer,
-  testKafka,
-  uniqueName,
-} from '../../support/kafka.js';
+import { consumeUntil, infra, testConsumer, uniqueName } from '../../support/kafka.js';
 import { spawnCli } from '../../support/membrane-process.js';
 import {
-  ORDER_KEYS,
   orderKind,
   orderMessages,
-  orderTopics,
+  useOrderTopics,
   type OrderTopics,
 } from '../../support/orders.js';
 import { committedTotal, header } from '../../support/runtime.js';
@@ -44,10 +36,10 @@ interface Listed {
 }
 
 describe('membrane quarantine', () => {
-  const kafka = testKafka();
+  const ctx = useOrderTopics(2);
+  const { kafka } = ctx;
   let admin: Admin;
   let topics: OrderTopics;
-  let drop: () => Promise<void>;
   let env: NodeJS.ProcessEnv;
 
   const cli = async (
@@ -68,26 +60,15 @@ describe('membrane quarantine', () => {
     (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
 
   beforeAll(async () => {
-    admin = kafka.admin();
-    await admin.connect();
-    topics = await orderTopics();
-    drop = await createTopics(admin, [{ topic: topics.input, numPartitions: 2 }]);
-    env = {
-      PATH: process.env['PATH'],
-      ...ORDER_KEYS,
-      KAFKA_BROKERS: infra().brokers.join(','),
-      SCHEMA_REGISTRY_URL: infra().registryUrl,
-      MEMBRANE_GROUP_ID: topics.group,
-      MEMBRANE_MAPPINGS: topics.mappings,
-      MEMBRANE_QUARANTINE_TOPIC: topics.quarantine,
-      LOG_LEVEL: 'silent',
-    };
+    admin = ctx.admin();
+    topics = ctx.topics();
+    env = ctx.env({ PATH: process.env['PATH'], LOG_LEVEL: 'silent' });
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({ topic: topics.input, messages: orderMessages(0, N) });
     await producer.disconnect();
     const runtime = new Runtime({
-      config: loadRunConfig({ ...env, MEMBRANE_HTTP_PORT: '0' }),
+      config: loadRunConfig(env),
       logger: createLogger('silent'),
       env,
     });
@@ -101,21 +82,6 @@ describe('membrane quarantine', () => {
     );
     await runtime.stop();
     expect(done.ok).toBe(true);
-  });
-
-  afterAll(async () => {
-    await drop();
-    await admin
-      .deleteTopics({
-        topics: [
-          topics.placed,
-          topics.cancelled,
-          topics.quarantine,
-          `${topics.quarantine}.resolutions`,
-        ],
-      })
-      .catch(() => undefined);
-    await admin.disconnect();
   });
 
   it('lists and counts exactly what the filters select', async () => {
