@@ -23,7 +23,7 @@ import { ensureTopics } from '../src/adapters/kafka/topics.js';
 import { loadRunConfig } from '../src/app/config.js';
 import { signErp } from '../src/app/demo.js';
 import { createLogger } from '../src/app/logger.js';
-import { Runtime } from '../src/app/runtime.js';
+import { Runtime } from '../src/app/runtime/bootstrap.js';
 import { projectRoot } from '../src/infra/paths.js';
 import { freePort } from '../src/infra/ports.js';
 import { createProgress } from '../src/infra/progress.js';

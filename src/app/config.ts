@@ -65,6 +65,8 @@ export const runEnvSchema = connectionEnvSchema.extend({
   MEMBRANE_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   MEMBRANE_SHUTDOWN_TIMEOUT_MS: positiveInt(30_000),
   MEMBRANE_RETRY_MAX_MS: positiveInt(30_000),
+  // /readyz turns false while a task has been failing (retrying) for longer than this.
+  MEMBRANE_STALL_THRESHOLD_MS: positiveInt(60_000),
   // The broker refuses less than its group.min.session.timeout.ms (6 s by default).
   MEMBRANE_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(15_000),
   MEMBRANE_DEDUP_WINDOW: positiveInt(100_000),

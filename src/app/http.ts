@@ -1,16 +1,20 @@
 import { createServer, type Server } from 'node:http';
 import type { Metrics } from './metrics.js';
 
-/** /healthz (alive), /readyz (joined the group, tasks ready), /metrics (Prometheus). */
+/** /healthz (alive: the consumer has not crashed, the loop is not wedged), /readyz (joined the group, tasks ready), /metrics (Prometheus). */
 export async function startHttp(
   port: number,
   metrics: Metrics,
   isReady: () => boolean,
+  isAlive: () => boolean = () => true,
 ): Promise<{ server: Server; port: number }> {
   const server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/healthz') {
-      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      const alive = isAlive();
+      response
+        .writeHead(alive ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(alive ? 'ok\n' : 'failed\n');
     } else if (path === '/readyz') {
       const ready = isReady();
       response

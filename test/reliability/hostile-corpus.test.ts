@@ -8,7 +8,7 @@ import { ConfluentRegistryPort } from '../../src/adapters/registry/port.js';
 import { loadRunConfig } from '../../src/app/config.js';
 import { signErp } from '../../src/app/demo.js';
 import { createLogger } from '../../src/app/logger.js';
-import { Runtime } from '../../src/app/runtime.js';
+import { Runtime } from '../../src/app/runtime/bootstrap.js';
 import { projectRoot } from '../../src/infra/paths.js';
 import { waitFor } from '../../src/infra/wait.js';
 import {

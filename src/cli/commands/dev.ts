@@ -6,7 +6,7 @@ import { pingRegistry } from '../../adapters/registry/client.js';
 import { loadRunConfig } from '../../app/config.js';
 import { demoSummary, startDemoFeed } from '../../app/demo.js';
 import { createLogger } from '../../app/logger.js';
-import { Runtime } from '../../app/runtime.js';
+import { Runtime } from '../../app/runtime/bootstrap.js';
 import { messageOf } from '../../core/errors.js';
 import { projectRoot } from '../../infra/paths.js';
 import { createProgress } from '../../infra/progress.js';

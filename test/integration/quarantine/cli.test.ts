@@ -6,7 +6,7 @@ import type { Admin } from 'kafkajs';
 import { ConfluentRegistryPort } from '../../../src/adapters/registry/port.js';
 import { loadRunConfig } from '../../../src/app/config.js';
 import { createLogger } from '../../../src/app/logger.js';
-import { Runtime } from '../../../src/app/runtime.js';
+import { Runtime } from '../../../src/app/runtime/bootstrap.js';
 import { describeValue } from '../../../src/cli/commands/quarantine/show.js';
 import { deterministicId, eventKeyFromId, mappingNamespace } from '../../../src/core/ids.js';
 import { waitFor } from '../../../src/infra/wait.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { groupStatus } from '../../../src/adapters/kafka/status.js';
 import { loadRunConfig } from '../../../src/app/config.js';
 import { createLogger } from '../../../src/app/logger.js';
-import { Runtime } from '../../../src/app/runtime.js';
+import { Runtime } from '../../../src/app/runtime/bootstrap.js';
 import { waitFor } from '../../../src/infra/wait.js';
 import { consumeUntil, testConsumer } from '../../support/kafka.js';
 import { expectClocksCountUp, expectEachSourceOnce, header } from '../../support/runtime.js';

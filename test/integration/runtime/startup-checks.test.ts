@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { loadRunConfig } from '../../../src/app/config.js';
 import { createLogger } from '../../../src/app/logger.js';
-import { loadPipelines, prepareTopics, Runtime } from '../../../src/app/runtime.js';
+import { loadPipelines, prepareTopics, Runtime } from '../../../src/app/runtime/bootstrap.js';
 import { maxMessageBytes } from '../../../src/adapters/kafka/topics.js';
 import { createTopics, infra, testKafka, uniqueName } from '../../support/kafka.js';
 import { BASE_MAPPING, folderWith } from '../../support/mappings.js';

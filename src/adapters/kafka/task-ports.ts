@@ -1,0 +1,144 @@
+import type { Admin, Kafka, Producer, TopicMessages } from 'kafkajs';
+import type {
+  ChangelogPort,
+  InputPosition,
+  OffsetsPort,
+  TaskProducer,
+  TopicRecords,
+} from '../../app/runtime/ports.js';
+import { restorePartitions } from './restore.js';
+import { sendSlices } from './send-slices.js';
+
+/**
+ * How a task's kafkajs producer is made: transactional (bound to the task) for exactly-once,
+ * idempotent for at-least-once. `CONCURRENT_TRANSACTIONS`, the usual answer right after a
+ * commit, is retried from 20 ms rather than kafkajs's 300 ms.
+ */
+export function taskProducer(kafka: Kafka, transactionalId: string | undefined): Producer {
+  return kafka.producer(
+    transactionalId === undefined
+      ? { idempotent: true, maxInFlightRequests: 1 }
+      : {
+          transactionalId,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          transactionTimeout: 60_000,
+          retry: { initialRetryTime: 20, retries: 10, maxRetryTime: 2000 },
+        },
+  );
+}
+
+function asTopicMessages(records: readonly TopicRecords[]): TopicMessages[] {
+  return records.map(({ topic, messages }) => ({ topic, messages: [...messages] }));
+}
+
+/** Exactly-once: every commit one transaction holding the records and the input offsets. */
+export class TransactionalTaskProducer implements TaskProducer {
+  private readonly producer: Producer;
+  private readonly groupId: string;
+
+  constructor(kafka: Kafka, transactionalId: string, groupId: string) {
+    this.producer = taskProducer(kafka, transactionalId);
+    this.groupId = groupId;
+  }
+
+  async init(): Promise<void> {
+    await this.producer.connect();
+    // kafkajs registers the transactional ID only when the first transaction begins
+    // (connect() gets a plain idempotent producer ID). Begin one now and drop it: the
+    // InitProducerId this sends bumps the epoch, fencing every earlier owner, and makes the
+    // coordinator abort what it left open — without it the changelog's last stable offset
+    // stays behind that transaction until its timeout. Aborting an empty one sends nothing.
+    await (await this.producer.transaction()).abort();
+  }
+
+  async commit(records: readonly TopicRecords[], position: InputPosition): Promise<void> {
+    const transaction = await this.producer.transaction();
+    try {
+      for (const slice of sendSlices(asTopicMessages(records)))
+        await transaction.sendBatch({ topicMessages: slice, acks: -1 });
+      await transaction.sendOffsets({
+        consumerGroupId: this.groupId,
+        topics: [
+          {
+            topic: position.topic,
+            partitions: [{ partition: position.partition, offset: position.offset }],
+          },
+        ],
+      });
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect().catch(() => undefined);
+  }
+}
+
+/** At-least-once: records acknowledged first, then the offsets committed through the group. */
+export class IdempotentTaskProducer implements TaskProducer {
+  private readonly producer: Producer;
+  private readonly commitOffsets: (position: InputPosition) => Promise<void>;
+
+  constructor(kafka: Kafka, commitOffsets: (position: InputPosition) => Promise<void>) {
+    this.producer = taskProducer(kafka, undefined);
+    this.commitOffsets = commitOffsets;
+  }
+
+  async init(): Promise<void> {
+    await this.producer.connect();
+  }
+
+  async commit(records: readonly TopicRecords[], position: InputPosition): Promise<void> {
+    for (const slice of sendSlices(asTopicMessages(records)))
+      await this.producer.sendBatch({ topicMessages: slice, acks: -1 });
+    await this.commitOffsets(position);
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect().catch(() => undefined);
+  }
+}
+
+/** The group's committed offsets, read with an admin client. */
+export function kafkaOffsets(admin: Admin, groupId: string): OffsetsPort {
+  return {
+    async committed(topics, partition) {
+      const result = new Map<string, bigint>();
+      const answer = await admin.fetchOffsets({ groupId, topics: [...topics] });
+      for (const { topic, partitions } of answer)
+        for (const entry of partitions)
+          if (entry.partition === partition && BigInt(entry.offset) >= 0n)
+            result.set(topic, BigInt(entry.offset));
+      return result;
+    },
+  };
+}
+
+/** Changelog partitions read with kafkajs, read_committed, to their end. */
+export function kafkaChangelog(kafka: Kafka, groupPrefix: string): ChangelogPort {
+  return {
+    async restore(topic, partition, apply, progress, signal) {
+      let records = 0;
+      const from = progress.get(partition) ?? 0n;
+      await restorePartitions(
+        kafka,
+        topic,
+        [partition],
+        (p, message) => {
+          if (signal.aborted) return;
+          const offset = BigInt(message.offset);
+          if (offset < from || message.key === null) return;
+          apply(message.key.toString('utf8'), message.value === null ? null : message.value.toString('utf8'));
+          progress.set(p, offset + 1n);
+          records += 1;
+        },
+        { groupPrefix },
+      );
+      return { records };
+    },
+  };
+}

@@ -1,0 +1,226 @@
+import type { Logger } from 'pino';
+import type { MembraneError } from '../../core/errors.js';
+import type { Pipeline } from '../../pipeline/pipeline.js';
+import type { Metrics } from '../metrics.js';
+import { isTaskFailure, pipelineFailure, type TaskFailure } from './failures.js';
+import type { ConsumerPort, TaskPorts } from './ports.js';
+import { Task, type TaskContext } from './task.js';
+
+export interface TaskManagerOptions {
+  readonly pipelines: readonly Pipeline[];
+  readonly context: TaskContext;
+  readonly ports: TaskPorts;
+  readonly consumer: ConsumerPort;
+  /** Cap of the exponential backoff between retries of one task. */
+  readonly retryMaxMs: number;
+  /**
+   * After a task was fenced while it is still assigned here, how long to wait for the
+   * rebalance that must follow before adopting it again (liveness when none comes).
+   */
+  readonly readoptAfterMs: number;
+  /** Called once with the first fatal failure: membrane must stop. */
+  readonly onFatal: (error: MembraneError) => void;
+  readonly random?: () => number;
+}
+
+/**
+ * Owns the member's tasks (Kafka Streams' TaskManager): turns each assignment into tasks
+ * adopted (fence, restore, committed positions), kept, or closed; closes a migrated task
+ * dirty; decides the backoff of retries. A transactional ID is initialised only when a task
+ * of the current assignment is adopted — never for a batch, never to retry a fenced task.
+ */
+export class TaskManager {
+  private readonly options: TaskManagerOptions;
+  private readonly logger: Logger;
+  private readonly metrics: Metrics;
+  private readonly random: () => number;
+  private readonly tasks = new Map<string, Task>();
+  private readonly adoptions = new Map<Task, Promise<void>>();
+  private readonly byTopic = new Map<string, Pipeline>();
+  /** Tasks of the current assignment (keys), and the pipeline and partition of each. */
+  private assigned = new Map<string, { pipeline: Pipeline; partition: number }>();
+  /** Partitions this manager paused because their task is not (or no longer) running here. */
+  private readonly paused = new Map<string, Set<number>>();
+  private memberId: string | undefined;
+  /** Bumped by every assignment: a late re-adoption of an older one does nothing. */
+  private generation = 0;
+  private stopping = false;
+  private fatal: MembraneError | undefined;
+
+  constructor(options: TaskManagerOptions) {
+    this.options = options;
+    this.logger = options.context.logger;
+    this.metrics = options.context.metrics;
+    this.random = options.random ?? Math.random;
+    for (const pipeline of options.pipelines)
+      for (const topic of pipeline.topics) this.byTopic.set(topic, pipeline);
+  }
+
+  /** The tasks this member owns now (for the assignor's stickiness and for tests). */
+  ownedTasks(): { mapping: string; partition: number }[] {
+    return [...this.tasks.values()]
+      .filter((task) => !task.closed)
+      .map((task) => ({ mapping: task.pipeline.name, partition: task.partition }));
+  }
+
+  /** Every task of the assignment restored and running, none stalled past `stallMs`. */
+  ready(now: number, stallMs: number): boolean {
+    if (this.stopping || this.fatal) return false;
+    for (const key of this.assigned.keys()) {
+      const task = this.tasks.get(key);
+      if (!task?.running) return false;
+      if (task.failingSince !== undefined && now - task.failingSince > stallMs) return false;
+    }
+    return true;
+  }
+
+  get failed(): MembraneError | undefined {
+    return this.fatal;
+  }
+
+  /**
+   * A new assignment (a completed rebalance). If the member ID changed, this member was out
+   * of the group in between and another may have owned any of its tasks: every task it had
+   * is lost — closed dirty, re-adopted from the changelog if assigned again. Otherwise tasks
+   * it keeps stay as they are, and revoked ones close clean after their chunk in flight.
+   */
+  async assign(memberId: string, assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
+    this.generation += 1;
+    const lost = this.memberId !== undefined && memberId !== this.memberId;
+    this.memberId = memberId;
+    const owned = new Map<string, { pipeline: Pipeline; partition: number }>();
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      const pipeline = this.byTopic.get(topic);
+      if (pipeline)
+        for (const partition of partitions)
+          owned.set(`${pipeline.name}/${partition}`, { pipeline, partition });
+    }
+    this.assigned = owned;
+    this.metrics.tasks.set(owned.size);
+    this.logger.info({ tasks: [...owned.keys()].sort(), lost }, 'tasks assigned');
+    const closing: Promise<void>[] = [];
+    for (const [key, task] of this.tasks) {
+      if (lost || !owned.has(key) || task.closed) {
+        this.tasks.delete(key);
+        closing.push(lost ? task.close('dirty') : this.closeClean(task));
+      }
+    }
+    // Partitions paused for a task that was not running here are handed back to the fetch
+    // loop; their tasks are adopted below.
+    for (const [topic, partitions] of this.paused) this.options.consumer.resume(topic, [...partitions]);
+    this.paused.clear();
+    for (const [key, { pipeline, partition }] of owned)
+      if (!this.tasks.has(key)) this.adopt(pipeline, partition);
+    await Promise.all(closing);
+  }
+
+  /** The task for a fetched batch, if it belongs to the current assignment here. */
+  taskFor(topic: string, partition: number): Task | undefined {
+    const pipeline = this.byTopic.get(topic);
+    if (!pipeline) return undefined;
+    const task = this.tasks.get(`${pipeline.name}/${partition}`);
+    return task && !task.closed ? task : undefined;
+  }
+
+  /** Settles when the task's adoption ended (running, closed or given up). */
+  adoption(task: Task): Promise<void> {
+    return this.adoptions.get(task) ?? Promise.resolve();
+  }
+
+  /** Remembers that the consumer paused a partition whose task does not run here. */
+  pausedFor(topic: string, partition: number): void {
+    let set = this.paused.get(topic);
+    if (!set) this.paused.set(topic, (set = new Set()));
+    set.add(partition);
+  }
+
+  private adopt(pipeline: Pipeline, partition: number): void {
+    const task = new Task(pipeline, partition, this.options.context, this.options.ports);
+    this.tasks.set(task.key, task);
+    const adoption = this.adoptLoop(task).finally(() => this.adoptions.delete(task));
+    this.adoptions.set(task, adoption);
+  }
+
+  private async adoptLoop(task: Task): Promise<void> {
+    for (let attempt = 1; !task.closed && !this.stopping; attempt++) {
+      try {
+        await task.exclusive(() => task.adopt());
+        return;
+      } catch (error) {
+        if (task.closed || this.stopping) return;
+        const failure = isTaskFailure(error) ? error : pipelineFailure(task.key, error);
+        if (failure.kind !== 'transient') {
+          await this.handle(task, failure);
+          return;
+        }
+        const delay = this.backoff(attempt);
+        this.metrics.retries.inc({ mapping: task.pipeline.name, code: failure.error.code });
+        this.logger.warn(
+          { task: task.key, code: failure.error.code, retryInMs: delay },
+          `adopting the task failed; retrying: ${failure.error.message}`,
+        );
+        await this.options.ports.clock.sleep(delay, task.abort.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * A task's failure that is not transient: a migrated task closes dirty and waits for the
+   * rebalance that gives it a new owner (or back to this member, as a new task); a fatal one
+   * stops membrane.
+   */
+  async handle(task: Task, failure: TaskFailure): Promise<void> {
+    if (failure.kind === 'fatal') {
+      this.fail(failure.error);
+      await task.close('dirty');
+      return;
+    }
+    if (failure.kind !== 'migrated') return;
+    if (this.tasks.get(task.key) === task) this.tasks.delete(task.key);
+    if (task.closed) return;
+    this.logger.warn({ task: task.key, code: failure.error.code }, failure.error.message);
+    await task.close('dirty');
+    // Liveness: normally a rebalance follows (the member that fenced this one joined, or this
+    // one was dropped from the group). If none comes and the task is still ours, adopt it
+    // again — a fresh task, reading its state after its own fence.
+    const generation = this.generation;
+    void this.options.ports.clock
+      .sleep(this.options.readoptAfterMs)
+      .then(() => {
+        const wanted = this.assigned.get(task.key);
+        if (this.stopping || this.generation !== generation || !wanted || this.tasks.has(task.key))
+          return;
+        this.logger.info({ task: task.key }, 'no rebalance followed the fence; adopting the task again');
+        for (const topic of wanted.pipeline.topics) {
+          this.paused.get(topic)?.delete(wanted.partition);
+          this.options.consumer.resume(topic, [wanted.partition]);
+        }
+        this.adopt(wanted.pipeline, wanted.partition);
+      });
+  }
+
+  /** Exponential backoff with jitter, growing per task, capped by MEMBRANE_RETRY_MAX_MS. */
+  backoff(attempt: number): number {
+    const cap = Math.min(this.options.retryMaxMs, 100 * 2 ** Math.min(attempt, 30));
+    return Math.round(cap / 2 + this.random() * (cap / 2));
+  }
+
+  fail(error: MembraneError): void {
+    if (this.fatal) return;
+    this.fatal = error;
+    this.options.onFatal(error);
+  }
+
+  private async closeClean(task: Task): Promise<void> {
+    task.abort.abort();
+    await task.exclusive(() => task.close('clean'));
+  }
+
+  /** Closes every task after its chunk in flight. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const tasks = [...this.tasks.values()];
+    this.tasks.clear();
+    await Promise.all(tasks.map((task) => this.closeClean(task)));
+  }
+}

@@ -1,0 +1,310 @@
+import type { Logger } from 'pino';
+import { encodeQuarantine } from '../../adapters/quarantine/codec.js';
+import { MembraneError } from '../../core/errors.js';
+import type { SourceRecord } from '../../core/records.js';
+import type { Pipeline } from '../../pipeline/pipeline.js';
+import type { Metrics } from '../metrics.js';
+import { kafkaFailure, pipelineFailure, TaskFailure } from './failures.js';
+import type { OutRecord, RestoreProgress, TaskPorts, TaskProducer } from './ports.js';
+import { changelogTopic, TaskState } from './state.js';
+
+/** What a task needs from the runtime besides Kafka. */
+export interface TaskContext {
+  readonly groupId: string;
+  readonly quarantineTopic: string;
+  readonly guarantee: 'exactly_once' | 'at_least_once';
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly now: () => Date;
+  /** How many emitted IDs a task remembers to drop redeliveries. */
+  readonly dedupWindow: number;
+}
+
+/** A fetched input record, as the task sees it (kafkajs's KafkaMessage fits). */
+export interface InputRecord {
+  readonly offset: string;
+  readonly timestamp: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers?: SourceRecord['headers'];
+}
+
+export interface ChunkOutcome {
+  /** How many leading records of the chunk are committed (0 or all of them). */
+  readonly committed: number;
+  /** Why the rest was not. */
+  readonly failure: TaskFailure | undefined;
+}
+
+/** created → adopting → running → closed; `closed` is final (a new assignment makes a new task). */
+export type TaskStatus = 'created' | 'adopting' | 'running' | 'closed';
+
+/**
+ * A task: partition p of a mapping's inputs, its state, and (exactly-once) its own
+ * transactional producer whose ID is bound to the task, not the process (kafkajs has no
+ * KIP-447). Whoever initialises that ID last is the only one able to commit for the task,
+ * and a task reads its state only after initialising it — so its state is always what the
+ * last committed transaction left. A fenced task never initialises again: it closes dirty
+ * and a later assignment creates a new task.
+ *
+ * Work on a task runs one piece at a time (`exclusive`).
+ */
+export class Task {
+  readonly key: string;
+  readonly partition: number;
+  readonly pipeline: Pipeline;
+  readonly changelog: string;
+  readonly transactionalId: string;
+  private readonly context: TaskContext;
+  private readonly ports: TaskPorts;
+  private state: TaskState;
+  private producer: TaskProducer | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private restoreProgress: RestoreProgress = new Map();
+  status: TaskStatus = 'created';
+  /** Aborts adoption (restore, backoff) when the task is revoked, lost or shut down. */
+  readonly abort = new AbortController();
+  /** Consecutive transient failures: the backoff grows with them, a commit resets them. */
+  failures = 0;
+  /** When the current run of failures began (for /readyz's stall threshold). */
+  failingSince: number | undefined;
+
+  constructor(pipeline: Pipeline, partition: number, context: TaskContext, ports: TaskPorts) {
+    this.pipeline = pipeline;
+    this.partition = partition;
+    this.context = context;
+    this.ports = ports;
+    this.key = `${pipeline.name}/${partition}`;
+    this.changelog = changelogTopic(context.groupId, pipeline.name);
+    this.transactionalId = `${context.groupId}.${pipeline.name}.${partition}`;
+    this.state = new TaskState(context.dedupWindow);
+  }
+
+  /** Runs `work` after everything queued before it on this task. */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(work, work);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  get closed(): boolean {
+    return this.status === 'closed';
+  }
+
+  get running(): boolean {
+    return this.status === 'running';
+  }
+
+  /** The state, read-only, for tests and the simulation's checks. */
+  get stateView(): TaskState {
+    return this.state;
+  }
+
+  /**
+   * One attempt at adopting the task: initialise the producer (fencing every earlier owner
+   * and aborting what it left open), read the changelog partition to its end (resuming where
+   * a failed attempt stopped), then learn where each input is committed — all after the
+   * fence, so nothing the previous owner committed can be missed. Throws a TaskFailure.
+   */
+  async adopt(): Promise<void> {
+    if (this.closed) throw this.closedFailure();
+    this.status = 'adopting';
+    const signal = this.abort.signal;
+    if (!this.producer) {
+      const producer = this.ports.createProducer(
+        this.context.guarantee === 'exactly_once' ? this.transactionalId : undefined,
+      );
+      try {
+        if (signal.aborted) throw this.closedFailure();
+        await producer.init();
+      } catch (error) {
+        await producer.close();
+        throw kafkaFailure(this.key, 'Starting the producer', error);
+      }
+      if (signal.aborted) {
+        await producer.close();
+        throw this.closedFailure();
+      }
+      this.producer = producer;
+    }
+    try {
+      const { records } = await this.ports.changelog.restore(
+        this.changelog,
+        this.partition,
+        (key, value) => {
+          this.state.restoreRecord(key, value);
+        },
+        this.restoreProgress,
+        signal,
+      );
+      if (signal.aborted) throw this.closedFailure();
+      const committed = await this.ports.offsets.committed(this.pipeline.topics, this.partition);
+      if (signal.aborted) throw this.closedFailure();
+      for (const [topic, offset] of committed) this.state.resumeFrom(topic, offset);
+      this.status = 'running';
+      this.context.logger.info(
+        { task: this.key, records, clocks: this.state.clocks.size },
+        'task adopted; state restored',
+      );
+    } catch (error) {
+      throw signal.aborted ? this.closedFailure() : kafkaFailure(this.key, 'Restoring', error);
+    }
+  }
+
+  private closedFailure(): TaskFailure {
+    return new TaskFailure(
+      'migrated',
+      new MembraneError(
+        'kafka.task-migrated',
+        `Task ${this.key} was closed (revoked, lost or shut down); it writes nothing more.`,
+      ),
+    );
+  }
+
+  /**
+   * Closes the task. Clean: the caller waited for the chunk in flight (`exclusive`). Dirty
+   * (migrated, lost): nothing more is committed and the in-memory state is discarded. Either
+   * way the task never writes again.
+   */
+  async close(mode: 'clean' | 'dirty'): Promise<void> {
+    if (this.status === 'closed') return;
+    this.status = 'closed';
+    this.abort.abort(this.closedFailure());
+    const producer = this.producer;
+    this.producer = undefined;
+    if (mode === 'dirty') {
+      this.state.rollback();
+      this.state = new TaskState(this.context.dedupWindow);
+    }
+    await producer?.close();
+    this.context.logger.info({ task: this.key, mode }, 'task closed');
+  }
+
+  /** How many leading records are already committed (see TaskState.alreadyCommitted). */
+  alreadyCommitted(topic: string, records: readonly InputRecord[]): number {
+    return this.state.alreadyCommitted(
+      topic,
+      records.map((r) => r.offset),
+    );
+  }
+
+  /**
+   * Processes records of one input topic of this task and commits the results with the
+   * input position, all or nothing. Bad records become quarantine records. A failure — in
+   * the pipeline or at the commit, whatever was thrown — rolls the chunk's state back and is
+   * returned classified; nothing of the chunk is then committed. Past `budgetMs` of
+   * processing the chunk ends early and commits what it has.
+   */
+  async process(
+    topic: string,
+    records: readonly InputRecord[],
+    budgetMs = Infinity,
+  ): Promise<ChunkOutcome> {
+    if (this.status !== 'running' || !this.producer) {
+      return { committed: 0, failure: this.closedFailure() };
+    }
+    const producer = this.producer;
+    try {
+      return await this.processOrThrow(topic, records, budgetMs, producer);
+    } catch (error) {
+      // Whatever was thrown, the chunk did not commit: its clocks and IDs never happened.
+      this.state.rollback();
+      const failure = pipelineFailure(this.key, error);
+      return { committed: 0, failure };
+    }
+  }
+
+  private async processOrThrow(
+    topic: string,
+    records: readonly InputRecord[],
+    budgetMs: number,
+    producer: TaskProducer,
+  ): Promise<ChunkOutcome> {
+    const { metrics, logger } = this.context;
+    const mapping = this.pipeline.name;
+    const byTopic = new Map<string, OutRecord[]>();
+    const push = (target: string, record: OutRecord): void => {
+      let list = byTopic.get(target);
+      if (!list) byTopic.set(target, (list = []));
+      list.push(record);
+    };
+    const counts = {
+      out: new Map<string, number>(),
+      quarantined: new Map<string, number>(),
+      dropped: new Map<string, number>(),
+    };
+    const bump = (map: Map<string, number>, label: string): void => {
+      map.set(label, (map.get(label) ?? 0) + 1);
+    };
+    const quarantinedAt = this.context.now().toISOString();
+    const clock = this.ports.clock;
+    const deadline = clock.now() + budgetMs;
+    let processed = 0;
+    for (const record of records) {
+      // Past the budget, the chunk ends and commits: a large backlog still goes out in
+      // transactions at least every `budgetMs`.
+      if (processed > 0 && (processed & 63) === 0 && clock.now() > deadline) break;
+      const source: SourceRecord = {
+        topic,
+        partition: this.partition,
+        offset: record.offset,
+        timestamp: record.timestamp,
+        key: record.key,
+        value: record.value,
+        headers: record.headers ?? {},
+      };
+      const result = await this.pipeline.process(source, this.state.clocks, this.state.dedup);
+      if (this.closed) throw this.closedFailure();
+      if (result.kind === 'pass') {
+        for (const output of result.outputs) {
+          push(output.topic, { key: output.key, value: output.value, headers: output.headers });
+          bump(counts.out, output.topic);
+        }
+      } else if (result.kind === 'quarantine') {
+        const encoded = encodeQuarantine(source, {
+          source: { topic, partition: this.partition, offset: record.offset, timestamp: record.timestamp },
+          mapping: this.pipeline.ref,
+          stage: result.stage,
+          issues: result.issues,
+          id: result.id,
+          quarantinedAt,
+          attempt: 1,
+        });
+        push(this.context.quarantineTopic, encoded);
+        const code = result.issues[0]?.code ?? result.stage;
+        bump(counts.quarantined, code);
+        logger.warn(
+          { task: this.key, topic, offset: record.offset, mapping: this.pipeline.ref, code, stage: result.stage },
+          'record quarantined',
+        );
+      } else {
+        bump(counts.dropped, result.reason);
+      }
+      processed += 1;
+    }
+    if (processed === 0) return { committed: 0, failure: undefined };
+    const next = BigInt(records[processed - 1]?.offset ?? '0') + 1n;
+    const changelog = this.state.changelogRecords(this.partition);
+    if (changelog.length > 0) byTopic.set(this.changelog, changelog);
+    const timer = metrics.transactionSeconds.startTimer({ mapping });
+    try {
+      await producer.commit(
+        [...byTopic].map(([target, messages]) => ({ topic: target, messages })),
+        { topic, partition: this.partition, offset: next.toString() },
+      );
+    } catch (error) {
+      throw kafkaFailure(this.key, 'Committing', error);
+    } finally {
+      timer();
+    }
+    this.state.commit(topic, next);
+    this.failures = 0;
+    this.failingSince = undefined;
+    metrics.recordsIn.inc({ mapping }, processed);
+    for (const [target, n] of counts.out) metrics.recordsOut.inc({ mapping, topic: target }, n);
+    for (const [code, n] of counts.quarantined) metrics.quarantined.inc({ mapping, code }, n);
+    for (const [reason, n] of counts.dropped) metrics.dropped.inc({ mapping, reason }, n);
+    return { committed: processed, failure: undefined };
+  }
+}
+
