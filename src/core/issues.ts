@@ -23,6 +23,7 @@ export const ISSUE_CODES = [
   'decode.not-an-object',
   'decode.wrong-magic-byte',
   'decode.unknown-schema',
+  'decode.unparseable-schema',
   'decode.truncated',
   'decode.invalid-avro',
   'trust.source-not-allowed',

@@ -1,14 +1,18 @@
 import avro, { type Type } from 'avsc';
 import { MembraneError, messageOf } from '../../core/errors.js';
 import type { SchemaRegistryPort } from '../../pipeline/ports.js';
+import { UnparseableSchemaError } from '../../pipeline/stages/decode.js';
 import type { RegistryOptions } from './client.js';
 
 export const REGISTRY_ERROR_CODES = [
   'registry.unavailable',
   'registry.rejected',
   'registry.invalid-answer',
+  // Not an outage: the record's fault, which decode quarantines (decode.unparseable-schema).
+  UnparseableSchemaError.CODE,
 ] as const;
 
+const stringify = JSON.stringify as (value: unknown) => string | undefined;
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
 /**
@@ -17,12 +21,18 @@ const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
  * connection as "HTTP 400", and telling an outage (retry, never quarantine) from a real
  * answer is the one thing this port must get right. 404 → unknown schema; other 4xx →
  * `registry.rejected`; 5xx, timeouts and network errors → retriable `registry.unavailable`.
+ *
+ * A lookup answer that is not the API's (not JSON, no `schema` text: a web page served with
+ * 200 by a proxy or the registry's UI) is `registry.invalid-answer`, an infrastructure error.
+ * A well-formed answer whose Avro schema avsc cannot parse is the record's fault: the lookup
+ * rejects with an {@link UnparseableSchemaError}, cached per ID like a parsed schema, which the
+ * decode stage turns into a `decode.unparseable-schema` quarantine.
  */
 export class ConfluentRegistryPort implements SchemaRegistryPort {
   private readonly base: string;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
-  private readonly byId = new Map<number, Type | undefined>();
+  private readonly byId = new Map<number, Type | UnparseableSchemaError | undefined>();
   private readonly registered = new Map<string, number>();
 
   constructor(options: RegistryOptions & { readonly timeoutMs?: number }) {
@@ -77,7 +87,11 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
   }
 
   async schemaById(id: number): Promise<Type | undefined> {
-    if (this.byId.has(id)) return this.byId.get(id);
+    if (this.byId.has(id)) {
+      const known = this.byId.get(id);
+      if (known instanceof UnparseableSchemaError) throw known;
+      return known;
+    }
     const { status, body } = await this.call(`/schemas/ids/${id}`, `look up schema ${id}`);
     if (status === 404) return undefined; // not cached: a lagging registry may learn it
     if (status !== 200) {
@@ -86,24 +100,51 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
         `The schema registry refused to look up schema ${id}: HTTP ${status}.`,
       );
     }
-    const answer = body as { schema?: unknown; schemaType?: unknown } | undefined;
-    let type: Type | undefined;
-    if (answer?.schemaType === undefined || answer.schemaType === 'AVRO') {
-      try {
-        type = avro.Type.forSchema(JSON.parse(String(answer?.schema)) as avro.Schema);
-      } catch (error) {
-        throw new MembraneError(
-          'registry.invalid-answer',
-          `Schema ${id} from the registry is not valid Avro: ${messageOf(error)}.`,
-          {
-            cause: error,
-          },
-        );
-      }
+    const answer = (body !== null && typeof body === 'object' ? body : {}) as {
+      schema?: unknown;
+      schemaType?: unknown;
+    };
+    if (typeof answer.schema !== 'string') {
+      throw this.invalidAnswer(id, 'not a JSON object with a "schema" text', body);
     }
     // A JSON Schema or Protobuf ID: the bytes are not Avro, which decode reports as unknown.
+    let type: Type | undefined;
+    if (answer.schemaType === undefined || answer.schemaType === 'AVRO') {
+      let schema: unknown;
+      try {
+        schema = JSON.parse(answer.schema);
+      } catch {
+        throw this.invalidAnswer(id, 'its "schema" is not JSON', answer.schema);
+      }
+      try {
+        type = avro.Type.forSchema(schema as avro.Schema);
+      } catch (error) {
+        const reason = messageOf(error);
+        const unparseable = new UnparseableSchemaError(
+          id,
+          reason,
+          schemaFieldOf(schema, reason),
+          error,
+        );
+        this.byId.set(id, unparseable);
+        throw unparseable;
+      }
+    }
     this.byId.set(id, type);
     return type;
+  }
+
+  private invalidAnswer(id: number, what: string, body: unknown): MembraneError {
+    // JSON.stringify gives undefined for undefined; its declared type hides that.
+    const text = typeof body === 'string' ? body : (stringify(body) ?? 'nothing');
+    const shown = text.length > 120 ? `${text.slice(0, 120)}…` : text;
+    return new MembraneError(
+      'registry.invalid-answer',
+      `The schema registry's answer for schema ${id} is ${what}: ${shown}`,
+      {
+        hint: `check that the registry URL (${this.base}) is a Confluent-compatible API, e.g. Apicurio's /apis/ccompat/v7`,
+      },
+    );
   }
 
   async register(subject: string, schema: Type): Promise<number> {
@@ -130,4 +171,49 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
     this.registered.set(key, id);
     return id;
   }
+}
+
+const DEFAULT = 'incompatible field default ';
+const NAME = /^invalid field name: (.*)$/s;
+
+/**
+ * The field an avsc schema error is about, as a dotted path (`inner.qty`; `lines[].qty`
+ * through array items, `attrs{}.unit` through map values), found from avsc's message: it
+ * quotes a bad default or field name but not the field. '' unless exactly one field fits.
+ * Iterative: the schema came from elsewhere and may nest deeper than the stack.
+ */
+export function schemaFieldOf(schema: unknown, message: string): string {
+  const byDefault = message.startsWith(DEFAULT) ? message : undefined;
+  const byName = NAME.exec(message)?.[1];
+  if (byDefault === undefined && byName === undefined) return '';
+  const matches: string[] = [];
+  const stack: { node: unknown; prefix: string }[] = [{ node: schema, prefix: '' }];
+  while (stack.length > 0 && matches.length < 2) {
+    const { node, prefix } = stack.pop() as { node: unknown; prefix: string };
+    if (Array.isArray(node)) {
+      for (const branch of node) stack.push({ node: branch, prefix });
+      continue;
+    }
+    if (node === null || typeof node !== 'object') continue;
+    const { type, fields, items, values } = node as Record<string, unknown>;
+    if (Array.isArray(fields)) {
+      for (const field of fields as unknown[]) {
+        if (field === null || typeof field !== 'object') continue;
+        const { name, default: value } = field as { name?: unknown; default?: unknown };
+        const path = prefix === '' ? String(name) : `${prefix}.${String(name)}`;
+        if (
+          (byName !== undefined && String(name) === byName) ||
+          (byDefault !== undefined &&
+            value !== undefined &&
+            byDefault.startsWith(`${DEFAULT}${JSON.stringify(value)} (`))
+        )
+          matches.push(path);
+        stack.push({ node: (field as { type?: unknown }).type, prefix: path });
+      }
+    }
+    if (type === 'array') stack.push({ node: items, prefix: `${prefix}[]` });
+    else if (type === 'map') stack.push({ node: values, prefix: `${prefix}{}` });
+    else if (type !== null && typeof type === 'object') stack.push({ node: type, prefix });
+  }
+  return matches.length === 1 ? (matches[0] ?? '') : '';
 }

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Type } from 'avsc';
+import { MembraneError } from '../../core/errors.js';
 import { issue } from '../../core/issues.js';
 import type { SourceRecord } from '../../core/records.js';
 import { pass, quarantine, type Verdict } from '../../core/verdict.js';
@@ -16,6 +17,52 @@ export type DecodeStage = (
 ) => Verdict<DecodedRecord> | Promise<Verdict<DecodedRecord>>;
 
 export const MAX_DEPTH = 64;
+
+/**
+ * What a registry port rejects `schemaById` with when the registry does hold a schema under
+ * the ID but avsc cannot parse it (a default of the wrong type, which registries accept and
+ * avsc refuses, a schema reference membrane cannot resolve…). That is the record's fault,
+ * not the registry's: the decode stage turns it into a `decode.unparseable-schema`
+ * quarantine and never lets it reach the runtime. It is not retriable — the schema under an
+ * ID never changes — so a port may cache it per ID like a parsed schema.
+ *
+ * (A rejection rather than a third kind of answer because `SchemaRegistryPort.schemaById`
+ * answers `Type | undefined`; other callers, such as `quarantine show`, treat it as any
+ * lookup failure.)
+ */
+export class UnparseableSchemaError extends MembraneError {
+  override readonly name = 'UnparseableSchemaError';
+  static readonly CODE = 'registry.unparseable-schema';
+
+  constructor(
+    /** The schema ID in the record's wire-format header. */
+    readonly schemaId: number,
+    /** avsc's own words. */
+    readonly reason: string,
+    /** The schema field the problem is in (`inner.qty`), '' when it cannot be told. */
+    readonly path = '',
+    cause?: unknown,
+  ) {
+    super(
+      UnparseableSchemaError.CODE,
+      `Schema ${schemaId} from the registry cannot be parsed: ${reason}.`,
+      { retriable: false, cause },
+    );
+  }
+}
+
+type Quarantined = ReturnType<typeof quarantine>;
+
+/** The quarantine for records written with an unparseable schema. */
+function unparseable(error: UnparseableSchemaError): Quarantined {
+  return quarantine(
+    issue(
+      'decode.unparseable-schema',
+      error.path,
+      `writer schema ${error.schemaId} cannot be parsed: ${error.reason.slice(0, 200)}`,
+    ),
+  );
+}
 const FORBIDDEN = ['__proto__', 'constructor', 'prototype'];
 
 /** Depth and forbidden keys, without recursion (a hostile record may nest 10,000 deep). */
@@ -155,20 +202,31 @@ export function createDecodeStage(
         : decodeAvroBody(reader, record.value, 0);
   }
   // Confluent wire format: 0x00, a 4-byte big-endian schema ID, the Avro body.
-  const writers = new Map<number, { type: Type; resolver: unknown }>();
+  // Per ID: the writer (and its resolver), or the quarantine every record written with it
+  // gets (an unparseable schema, or one that cannot be read as the reader schema). Both are
+  // final: the schema under an ID never changes.
+  type Writer = { readonly type: Type; readonly resolver: unknown } | Quarantined;
+  const writers = new Map<number, Writer>();
   const { registry, reader } = options;
-  const decodeWith = (
-    bytes: Buffer,
-    id: number,
-    entry: { type: Type; resolver: unknown } | null,
-  ): Verdict<DecodedRecord> => {
-    if (entry === null)
+  const decodeWith = (bytes: Buffer, writer: Writer): Verdict<DecodedRecord> => {
+    if ('kind' in writer) return writer;
+    return writer.resolver === undefined
+      ? decodeAvroBody(writer.type, bytes, 5)
+      : decodeAvroBody(reader as Type, bytes, 5, writer.resolver);
+  };
+  const writerFor = (id: number, type: Type): Writer => {
+    if (!reader) return { type, resolver: undefined };
+    try {
+      return { type, resolver: reader.createResolver(type) };
+    } catch (error) {
       return quarantine(
-        issue('decode.unknown-schema', '', `schema ID ${id} is not in the registry`),
+        issue(
+          'decode.unknown-schema',
+          '',
+          `writer schema ${id} cannot be read as the reader schema: ${(error as Error).message.slice(0, 200)}`,
+        ),
       );
-    return entry.resolver === undefined
-      ? decodeAvroBody(entry.type, bytes, 5)
-      : decodeAvroBody(reader as Type, bytes, 5, entry.resolver);
+    }
   };
   return (record) => {
     const bytes = record.value;
@@ -188,29 +246,26 @@ export function createDecodeStage(
       );
     const id = bytes.readInt32BE(1);
     const cached = writers.get(id);
-    if (cached !== undefined) return decodeWith(bytes, id, cached);
-    return registry.schemaById(id).then((writer) => {
-      let entry: { type: Type; resolver: unknown } | null = null;
-      if (writer) {
-        let resolver: unknown;
-        if (reader) {
-          try {
-            resolver = reader.createResolver(writer);
-          } catch (error) {
-            return quarantine(
-              issue(
-                'decode.unknown-schema',
-                '',
-                `writer schema ${id} cannot be read as the reader schema: ${(error as Error).message.slice(0, 200)}`,
-              ),
-            );
-          }
-        }
-        entry = { type: writer, resolver };
-      }
-      // Unknown IDs are not cached: a lagging registry may learn them later.
-      if (entry) writers.set(id, entry);
-      return decodeWith(bytes, id, entry);
-    });
+    if (cached !== undefined) return decodeWith(bytes, cached);
+    return registry.schemaById(id).then(
+      (type) => {
+        // Unknown IDs are not cached: a lagging registry may learn them later.
+        if (type === undefined)
+          return quarantine(
+            issue('decode.unknown-schema', '', `schema ID ${id} is not in the registry`),
+          );
+        const writer = writerFor(id, type);
+        writers.set(id, writer);
+        return decodeWith(bytes, writer);
+      },
+      (error: unknown) => {
+        // The registry answered, with a schema avsc refuses: the record's fault. Anything
+        // else (an outage, a broken answer) stays an exception for the runtime.
+        if (!(error instanceof UnparseableSchemaError)) throw error;
+        const verdict = unparseable(error);
+        writers.set(id, verdict);
+        return verdict;
+      },
+    );
   };
 }

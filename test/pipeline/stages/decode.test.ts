@@ -1,9 +1,14 @@
 import fc from 'fast-check';
 import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
+import { schemaFieldOf } from '../../../src/adapters/registry/port.js';
 import { MembraneError } from '../../../src/core/errors.js';
 import { InMemorySchemaRegistry, type SchemaRegistryPort } from '../../../src/pipeline/ports.js';
-import { createDecodeStage, decodeJson } from '../../../src/pipeline/stages/decode.js';
+import {
+  createDecodeStage,
+  decodeJson,
+  UnparseableSchemaError,
+} from '../../../src/pipeline/stages/decode.js';
 import { sourceRecord } from '../../support/records.js';
 
 const codeOf = (verdict: Awaited<ReturnType<ReturnType<typeof createDecodeStage>>>): string =>
@@ -26,6 +31,34 @@ const reader = avro.Type.forSchema({
     { name: 'lot', type: ['null', 'string'], default: null },
   ],
 });
+
+/**
+ * A registry in memory that holds schemas as text, as a real one does, and answers like the
+ * REST port: a schema avsc cannot parse rejects with UnparseableSchemaError. Counts lookups.
+ */
+class TextSchemaRegistry implements SchemaRegistryPort {
+  readonly lookups: number[] = [];
+  constructor(private readonly texts: ReadonlyMap<number, string>) {}
+
+  schemaById(id: number): Promise<avro.Type | undefined> {
+    this.lookups.push(id);
+    const text = this.texts.get(id);
+    if (text === undefined) return Promise.resolve(undefined);
+    const schema = JSON.parse(text) as avro.Schema;
+    try {
+      return Promise.resolve(avro.Type.forSchema(schema));
+    } catch (error) {
+      const reason = (error as Error).message;
+      return Promise.reject(
+        new UnparseableSchemaError(id, reason, schemaFieldOf(schema, reason), error),
+      );
+    }
+  }
+
+  register(): Promise<number> {
+    return Promise.reject(new Error('unused'));
+  }
+}
 
 function wire(id: number, body: Buffer, magic = 0): Buffer {
   const bytes = Buffer.alloc(5 + body.length);
@@ -131,6 +164,47 @@ describe('decode: Avro in the Confluent wire format', () => {
     ).toBe('decode.unknown-schema');
   });
 
+  it('quarantines records whose writer schema the registry holds but avsc cannot parse, asking the registry once', async () => {
+    // Registries accept an int field with a text default; avsc refuses it.
+    const registry = new TextSchemaRegistry(
+      new Map([
+        [1, JSON.stringify(writer.schema())],
+        [
+          7,
+          JSON.stringify({
+            type: 'record',
+            name: 'Adj',
+            fields: [
+              { name: 'sku', type: 'string' },
+              { name: 'qty', type: 'int', default: 'abc' },
+            ],
+          }),
+        ],
+      ]),
+    );
+    const body = writer.toBuffer({ sku: 'A', qty: 3 });
+    for (const readerSchema of [undefined, reader]) {
+      registry.lookups.length = 0;
+      const stage = createDecodeStage('avro', { registry, reader: readerSchema });
+      for (let i = 0; i < 3; i++) {
+        expect(await stage(sourceRecord({ value: wire(7, body) }))).toEqual({
+          kind: 'quarantine',
+          issues: [
+            {
+              code: 'decode.unparseable-schema',
+              path: 'qty',
+              message:
+                'writer schema 7 cannot be parsed: incompatible field default "abc" (invalid "int": "abc")',
+            },
+          ],
+        });
+      }
+      // The other schema still decodes; each ID was looked up once.
+      expect(codeOf(await stage(sourceRecord({ value: wire(1, body) })))).toBe('pass');
+      expect(registry.lookups).toEqual([7, 1]);
+    }
+  });
+
   it('throws — never quarantines — when the registry cannot be reached', async () => {
     const down: SchemaRegistryPort = {
       schemaById: () =>
@@ -140,6 +214,13 @@ describe('decode: Avro in the Confluent wire format', () => {
       register: () => Promise.reject(new Error('unused')),
     };
     const stage = createDecodeStage('avro', { registry: down, reader: undefined });
+    await expect(
+      stage(sourceRecord({ value: wire(1, writer.toBuffer({ sku: 'A', qty: 1 })) })),
+    ).rejects.toMatchObject({
+      code: 'registry.unavailable',
+      retriable: true,
+    });
+    // An outage is not remembered: the next record asks again.
     await expect(
       stage(sourceRecord({ value: wire(1, writer.toBuffer({ sku: 'A', qty: 1 })) })),
     ).rejects.toMatchObject({
