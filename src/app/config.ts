@@ -70,6 +70,13 @@ export const runEnvSchema = connectionEnvSchema.extend({
   // The broker refuses less than its group.min.session.timeout.ms (6 s by default).
   MEMBRANE_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(15_000),
   MEMBRANE_DEDUP_WINDOW: positiveInt(100_000),
+  // An aggregate's clock is forgotten (a tombstone in its changelog) this long after its
+  // last change; 0 keeps clocks for ever. Default 7 days.
+  MEMBRANE_STATE_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(7 * 24 * 3600 * 1000),
   KAFKA_SSL: bool.default(false),
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),

@@ -162,8 +162,8 @@ export class Pipeline {
       const tooLarge = this.tooLarge(stamped);
       if (tooLarge) return failed([tooLarge], firstId);
     }
-    const concurrent = clocks ? p.stamper.concurrency(identity, clocks) : undefined;
-    if (concurrent) return failed([concurrent], firstId);
+    const clockIssue = clocks ? p.stamper.clockIssue(identity, clocks) : undefined;
+    if (clockIssue) return failed([clockIssue], firstId);
     const clockHeaders = clocks ? p.stamper.clockHeaders(identity, clocks) : {};
     const outputs: OutputRecord[] = stamped.map(({ target, bytes, id, headers }) => ({
       topic: target.topic,

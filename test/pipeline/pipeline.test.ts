@@ -377,6 +377,32 @@ describe('upstream clocks', () => {
     });
   });
 
+  it('refuses a clock that would grow the aggregate clock past maxComponents once merged, leaving it as it was', async () => {
+    const clocks = new InMemoryClocks();
+    clocks.clocks.set('o-1', { erp: 1, wms: 1 });
+    const pipeline = await compileText(withClock(', maxComponents: 3'), { clocks });
+    // Alone it has 2 components; merged with {erp, wms} it would have 4.
+    expect(
+      await pipeline.process(jsonRecord(order, { headers: { 'x-vclock': '{"crm":1,"pos":1}' } })),
+    ).toMatchObject({
+      kind: 'quarantine',
+      stage: 'stamp',
+      issues: [
+        {
+          code: 'stamp.invalid-clock',
+          path: 'headers.x-vclock',
+          message: expect.stringContaining('4 components, more than the 3 allowed') as unknown,
+        },
+      ],
+    });
+    expect(clocks.current('o-1')).toEqual({ erp: 1, wms: 1 });
+    // One new component fits: erp, wms, crm.
+    const [out] = outputs(
+      await pipeline.process(jsonRecord(order, { headers: { 'x-vclock': '{"crm":1}' } })),
+    );
+    expect(out?.headers['membrane.vclock']).toBe('{"crm":1,"erp":2,"wms":1}');
+  });
+
   it('quarantines a concurrent upstream clock when the mapping says so, leaving the clock as it was', async () => {
     const clocks = new InMemoryClocks();
     clocks.clocks.set('o-1', { erp: 1, wms: 1 });

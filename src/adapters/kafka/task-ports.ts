@@ -132,7 +132,11 @@ export function kafkaChangelog(kafka: Kafka, groupPrefix: string): ChangelogPort
           if (signal.aborted) return;
           const offset = BigInt(message.offset);
           if (offset < from || message.key === null) return;
-          apply(message.key.toString('utf8'), message.value === null ? null : message.value.toString('utf8'));
+          apply(
+            message.key.toString('utf8'),
+            message.value === null ? null : message.value.toString('utf8'),
+            Number(message.timestamp),
+          );
           progress.set(p, offset + 1n);
           records += 1;
         },

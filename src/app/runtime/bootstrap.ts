@@ -159,6 +159,8 @@ export class Runtime {
         logger,
         now: this.now,
         dedupWindow: config.MEMBRANE_DEDUP_WINDOW,
+        stateRetentionMs:
+          config.MEMBRANE_STATE_RETENTION_MS === 0 ? Infinity : config.MEMBRANE_STATE_RETENTION_MS,
       },
       ports,
       consumer: {
@@ -212,7 +214,10 @@ export class Runtime {
       );
     });
     await consumer.connect();
-    await consumer.subscribe({ topics: pipelines.flatMap((p) => [...p.topics]), fromBeginning: true });
+    await consumer.subscribe({
+      topics: pipelines.flatMap((p) => [...p.topics]),
+      fromBeginning: true,
+    });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

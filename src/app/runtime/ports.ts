@@ -59,13 +59,13 @@ export type RestoreProgress = Map<number, bigint>;
 export interface ChangelogPort {
   /**
    * Hands every record of `partition` of `topic` from `progress` (or the beginning) to the
-   * end to `apply`, updating `progress` as it goes so that a retry resumes. Stops promptly,
+   * end to `apply` (with the record's timestamp, ms), updating `progress` as it goes so that a retry resumes. Stops promptly,
    * throwing, when `signal` aborts.
    */
   restore(
     topic: string,
     partition: number,
-    apply: (key: string, value: string | null) => void,
+    apply: (key: string, value: string | null, timestamp: number) => void,
     progress: RestoreProgress,
     signal: AbortSignal,
   ): Promise<{ readonly records: number }>;

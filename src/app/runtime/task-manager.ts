@@ -84,7 +84,10 @@ export class TaskManager {
    * is lost — closed dirty, re-adopted from the changelog if assigned again. Otherwise tasks
    * it keeps stay as they are, and revoked ones close clean after their chunk in flight.
    */
-  async assign(memberId: string, assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
+  async assign(
+    memberId: string,
+    assignment: Readonly<Record<string, readonly number[]>>,
+  ): Promise<void> {
     this.generation += 1;
     const lost = this.memberId !== undefined && memberId !== this.memberId;
     this.memberId = memberId;
@@ -107,7 +110,8 @@ export class TaskManager {
     }
     // Partitions paused for a task that was not running here are handed back to the fetch
     // loop; their tasks are adopted below.
-    for (const [topic, partitions] of this.paused) this.options.consumer.resume(topic, [...partitions]);
+    for (const [topic, partitions] of this.paused)
+      this.options.consumer.resume(topic, [...partitions]);
     this.paused.clear();
     for (const [key, { pipeline, partition }] of owned)
       if (!this.tasks.has(key)) this.adopt(pipeline, partition);
@@ -184,19 +188,20 @@ export class TaskManager {
     // one was dropped from the group). If none comes and the task is still ours, adopt it
     // again — a fresh task, reading its state after its own fence.
     const generation = this.generation;
-    void this.options.ports.clock
-      .sleep(this.options.readoptAfterMs)
-      .then(() => {
-        const wanted = this.assigned.get(task.key);
-        if (this.stopping || this.generation !== generation || !wanted || this.tasks.has(task.key))
-          return;
-        this.logger.info({ task: task.key }, 'no rebalance followed the fence; adopting the task again');
-        for (const topic of wanted.pipeline.topics) {
-          this.paused.get(topic)?.delete(wanted.partition);
-          this.options.consumer.resume(topic, [wanted.partition]);
-        }
-        this.adopt(wanted.pipeline, wanted.partition);
-      });
+    void this.options.ports.clock.sleep(this.options.readoptAfterMs).then(() => {
+      const wanted = this.assigned.get(task.key);
+      if (this.stopping || this.generation !== generation || !wanted || this.tasks.has(task.key))
+        return;
+      this.logger.info(
+        { task: task.key },
+        'no rebalance followed the fence; adopting the task again',
+      );
+      for (const topic of wanted.pipeline.topics) {
+        this.paused.get(topic)?.delete(wanted.partition);
+        this.options.consumer.resume(topic, [wanted.partition]);
+      }
+      this.adopt(wanted.pipeline, wanted.partition);
+    });
   }
 
   /** Exponential backoff with jitter, growing per task, capped by MEMBRANE_RETRY_MAX_MS. */

@@ -18,6 +18,8 @@ export interface TaskContext {
   readonly now: () => Date;
   /** How many emitted IDs a task remembers to drop redeliveries. */
   readonly dedupWindow: number;
+  /** How long an aggregate's clock is kept after its last change (Infinity: for ever). */
+  readonly stateRetentionMs?: number;
 }
 
 /** A fetched input record, as the task sees it (kafkajs's KafkaMessage fits). */
@@ -77,7 +79,11 @@ export class Task {
     this.key = `${pipeline.name}/${partition}`;
     this.changelog = changelogTopic(context.groupId, pipeline.name);
     this.transactionalId = `${context.groupId}.${pipeline.name}.${partition}`;
-    this.state = new TaskState(context.dedupWindow);
+    this.state = this.newState();
+  }
+
+  private newState(): TaskState {
+    return new TaskState(this.context.dedupWindow, this.context.stateRetentionMs ?? Infinity);
   }
 
   /** Runs `work` after everything queued before it on this task. */
@@ -131,8 +137,8 @@ export class Task {
       const { records } = await this.ports.changelog.restore(
         this.changelog,
         this.partition,
-        (key, value) => {
-          this.state.restoreRecord(key, value);
+        (key, value, timestamp) => {
+          this.state.restoreRecord(key, value, timestamp);
         },
         this.restoreProgress,
         signal,
@@ -174,7 +180,7 @@ export class Task {
     this.producer = undefined;
     if (mode === 'dirty') {
       this.state.rollback();
-      this.state = new TaskState(this.context.dedupWindow);
+      this.state = this.newState();
     }
     await producer?.close();
     this.context.logger.info({ task: this.key, mode }, 'task closed');
@@ -262,7 +268,12 @@ export class Task {
         }
       } else if (result.kind === 'quarantine') {
         const encoded = encodeQuarantine(source, {
-          source: { topic, partition: this.partition, offset: record.offset, timestamp: record.timestamp },
+          source: {
+            topic,
+            partition: this.partition,
+            offset: record.offset,
+            timestamp: record.timestamp,
+          },
           mapping: this.pipeline.ref,
           stage: result.stage,
           issues: result.issues,
@@ -274,7 +285,14 @@ export class Task {
         const code = result.issues[0]?.code ?? result.stage;
         bump(counts.quarantined, code);
         logger.warn(
-          { task: this.key, topic, offset: record.offset, mapping: this.pipeline.ref, code, stage: result.stage },
+          {
+            task: this.key,
+            topic,
+            offset: record.offset,
+            mapping: this.pipeline.ref,
+            code,
+            stage: result.stage,
+          },
           'record quarantined',
         );
       } else {
@@ -284,7 +302,8 @@ export class Task {
     }
     if (processed === 0) return { committed: 0, failure: undefined };
     const next = BigInt(records[processed - 1]?.offset ?? '0') + 1n;
-    const changelog = this.state.changelogRecords(this.partition);
+    const committedAt = clock.now();
+    const changelog = this.state.changelogRecords(this.partition, committedAt);
     if (changelog.length > 0) byTopic.set(this.changelog, changelog);
     const timer = metrics.transactionSeconds.startTimer({ mapping });
     try {
@@ -297,7 +316,7 @@ export class Task {
     } finally {
       timer();
     }
-    this.state.commit(topic, next);
+    this.state.commit(topic, next, committedAt);
     this.failures = 0;
     this.failingSince = undefined;
     metrics.recordsIn.inc({ mapping }, processed);
@@ -307,4 +326,3 @@ export class Task {
     return { committed: processed, failure: undefined };
   }
 }
-

@@ -188,4 +188,3 @@ export async function limitOutputs(
 
 /** Room for membrane's headers on a quarantined record, above the inputs' largest record. */
 const QUARANTINE_HEADROOM_BYTES = 1024 * 1024;
-

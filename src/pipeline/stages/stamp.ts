@@ -7,7 +7,13 @@ import {
 } from '../../core/ids.js';
 import { issue, shown, type Issue } from '../../core/issues.js';
 import { headerText, type SourceRecord } from '../../core/records.js';
-import { compare, formatClock, parseClock, type VectorClock } from '../../core/vector-clock.js';
+import {
+  compare,
+  formatClock,
+  merge,
+  parseClock,
+  type VectorClock,
+} from '../../core/vector-clock.js';
 import { compilePath, formatFieldPath, getPath, type CompiledPath } from '../paths.js';
 import type { ClockPort } from '../ports.js';
 import type { DecodedRecord } from './decode.js';
@@ -81,10 +87,12 @@ export interface Stamper {
     source: SourceRecord,
   ): Record<string, string>;
   /**
-   * An issue when the mapping quarantines upstream clocks concurrent with the aggregate's,
-   * and this one is. Reads the clock without advancing it.
+   * An issue when the aggregate's clock cannot take this record: merged with the upstream
+   * clock it would have more than `maxComponents` components (state must stay bounded), or
+   * the mapping quarantines concurrent upstream clocks and this one is. Reads the clock
+   * without advancing it.
    */
-  concurrency(identity: Identity, clocks: ClockPort): Issue | undefined;
+  clockIssue(identity: Identity, clocks: ClockPort): Issue | undefined;
   /** Advances the aggregate's clock once per upstream record; the headers to add. */
   clockHeaders(identity: Identity, clocks: ClockPort): Record<string, string>;
 }
@@ -192,17 +200,28 @@ export function createStamper(
       if (identity.causation !== undefined) headers['membrane.causation-id'] = identity.causation;
       return headers;
     },
-    concurrency(identity, clocks) {
-      if (config.clock?.onConcurrent !== 'quarantine') return undefined;
+    clockIssue(identity, clocks) {
       if (identity.aggregate === undefined || identity.upstreamClock === undefined)
         return undefined;
+      const where =
+        config.clock?.header !== undefined
+          ? `headers.${config.clock.header}`
+          : (config.clock?.field ?? '');
       const current = clocks.current(identity.aggregate) ?? {};
+      const merged = merge(current, identity.upstreamClock);
+      const components = Object.keys(merged).length + (mapping.system in merged ? 0 : 1);
+      if (components > maxComponents) {
+        return issue(
+          'stamp.invalid-clock',
+          where,
+          `merged with ${formatClock(current)} of ${identity.aggregate}, the clock would have ${components} components, more than the ${maxComponents} allowed`,
+        );
+      }
+      if (config.clock?.onConcurrent !== 'quarantine') return undefined;
       if (compare(identity.upstreamClock, current) !== 'concurrent') return undefined;
       return issue(
         'stamp.concurrent-clock',
-        config.clock.header !== undefined
-          ? `headers.${config.clock.header}`
-          : (config.clock.field ?? ''),
+        where,
         `upstream clock ${formatClock(identity.upstreamClock)} is concurrent with ${formatClock(current)} of ${identity.aggregate}`,
       );
     },

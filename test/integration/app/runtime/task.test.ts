@@ -1,17 +1,13 @@
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { restorePartitions } from '../../../src/adapters/kafka/restore.js';
-import { changelogTopic, taskProducers, type Task } from '../../../src/app/task.js';
+import { classifyKafkaError } from '../../../../src/adapters/kafka/errors.js';
+import { restorePartitions } from '../../../../src/adapters/kafka/restore.js';
 import {
-  consumeUntil,
-  createTopics,
-  testConsumer,
-  testKafka,
-  uniqueName,
-} from '../../support/kafka.js';
-import { header } from '../../support/runtime.js';
-import { BASE_MAPPING, compileText } from '../../support/mappings.js';
-import { testTask } from '../../support/tasks.js';
+  taskProducer,
+  TransactionalTaskProducer,
+} from '../../../../src/adapters/kafka/task-ports.js';
+import { changelogTopic } from '../../../../src/app/runtime/state.js';
+import { createTopics, testKafka, uniqueName } from '../../../support/kafka.js';
 
 describe('a task', () => {
   const kafka = testKafka();
@@ -32,12 +28,9 @@ describe('a task', () => {
   });
 
   it('aborts the open transaction when it fences, so its changelog reads to the end at once', async () => {
-    const pipeline = await compileText(BASE_MAPPING);
-    const createProducer = taskProducers(kafka);
-    const task = (): Task => testTask(pipeline, createProducer, { groupId });
+    const transactionalId = `${groupId}.orders.0`;
     // The old owner writes state in a transaction and dies before committing it.
-    const dead = task();
-    const producer = createProducer(dead.transactionalId);
+    const producer = taskProducer(kafka, transactionalId);
     await producer.connect();
     const done = await producer.transaction();
     await done.send({
@@ -51,9 +44,8 @@ describe('a task', () => {
       messages: [{ key: 'c|o-1', value: '{"erp":2}', partition: 0 }],
     });
 
-    const next = task();
-    expect(next.transactionalId).toBe(dead.transactionalId);
-    await next.fence();
+    const next = new TransactionalTaskProducer(kafka, transactionalId, groupId);
+    await next.init();
     // Well inside the 60 s transaction timeout: only the fence can have ended that transaction.
     const restored: (string | undefined)[] = [];
     const { records } = await restorePartitions(
@@ -72,36 +64,32 @@ describe('a task', () => {
     await producer.disconnect();
   });
 
-  it('ends a chunk and commits when its time budget is spent, and takes the rest next', async () => {
-    const output = uniqueName('placed');
-    const input = uniqueName('orders');
-    const quarantineTopic = uniqueName('quarantine');
-    await createTopics(admin, [{ topic: input }, { topic: output }, { topic: quarantineTopic }]);
-    const pipeline = await compileText(
-      BASE_MAPPING.replace('topic: sales.placed', `topic: ${output}`),
+  it('a zombie whose task was adopted elsewhere cannot commit, and its failure reads as migrated', async () => {
+    const transactionalId = `${groupId}.orders.1`;
+    const zombie = new TransactionalTaskProducer(kafka, transactionalId, groupId);
+    await zombie.init();
+    const owner = new TransactionalTaskProducer(kafka, transactionalId, groupId);
+    await owner.init();
+    const write = (value: string) =>
+      [{ topic: changelog, messages: [{ key: 'c|o-2', value, partition: 0 }] }] as const;
+    const position = { topic: changelog, partition: 0, offset: '0' };
+    const refused: unknown = await zombie
+      .commit(write('{"erp":9}'), position)
+      .catch((e: unknown) => e);
+    expect(classifyKafkaError(refused).kind).toBe('migrated');
+    await owner.commit(write('{"erp":1}'), position);
+    const restored: (string | undefined)[] = [];
+    await restorePartitions(
+      kafka,
+      changelog,
+      [0],
+      (_, message) => {
+        if (message.key?.toString() === 'c|o-2') restored.push(message.value?.toString());
+      },
+      { groupPrefix: groupId, timeoutMs: 15_000 },
     );
-    const task = testTask(pipeline, taskProducers(kafka), { groupId, quarantineTopic });
-    await task.fence();
-    const messages = Array.from({ length: 200 }, (_, i) => ({
-      key: Buffer.from(`o-${i % 7}`),
-      value: Buffer.from(
-        JSON.stringify({ event_id: `e-${i}`, order_id: `o-${i % 7}`, total: '1.00' }),
-      ),
-      headers: {},
-      offset: String(i),
-      timestamp: String(Date.now()),
-      attributes: 0,
-    }));
-    // A spent budget: the chunk stops at its first check (after 64 records) and commits those.
-    const first = await task.processChunk(input, messages, 0);
-    expect(first).toEqual({ committed: 64, retry: undefined });
-    const rest = await task.processChunk(input, messages.slice(64));
-    expect(rest).toEqual({ committed: 136, retry: undefined });
-    const outputs = await consumeUntil(testConsumer(kafka), [output], (r) => r.length >= 200);
-    expect(outputs.map((r) => header(r, 'membrane.source.offset'))).toEqual(
-      messages.map((m) => m.offset),
-    );
-    await task.close();
-    await admin.deleteTopics({ topics: [input, output, quarantineTopic] });
+    expect(restored).toEqual(['{"erp":1}']);
+    await zombie.close();
+    await owner.close();
   });
 });

@@ -1,0 +1,155 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { stateKey } from '../../../src/app/runtime/state.js';
+import { MembraneError } from '../../../src/core/errors.js';
+import type { Pipeline } from '../../../src/pipeline/pipeline.js';
+import { BASE_MAPPING, compileText } from '../../support/mappings.js';
+import { orderRecords, RecordingProducer, testPorts, testTask } from '../../support/tasks.js';
+
+// kafkajs's own protocol errors, as its client throws them.
+const require = createRequire(import.meta.url);
+const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as {
+  createErrorFromCode: (code: number) => Error;
+};
+const INVALID_PRODUCER_EPOCH = 47;
+
+/** The pipeline, but the `n`th record processed throws `error` (once). */
+function failingAt(pipeline: Pipeline, n: number, error: unknown): Pipeline {
+  let seen = 0;
+  return new Proxy(pipeline, {
+    get(target, property, receiver) {
+      if (property === 'process') {
+        return (...args: Parameters<Pipeline['process']>) => {
+          seen += 1;
+          if (seen === n) return Promise.reject(error as Error);
+          return target.process(...args);
+        };
+      }
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
+}
+
+function ids(producer: RecordingProducer, topic = 'sales.placed'): string[] {
+  return producer.commits.flatMap((c) =>
+    c.records
+      .filter((r) => r.topic === topic)
+      .flatMap((r) => r.messages.map((m) => String(m.headers?.['membrane.id']))),
+  );
+}
+
+describe('a task', () => {
+  it('rolls its state back when the pipeline throws mid-chunk, so nothing is later dropped as a duplicate', async () => {
+    const producer = new RecordingProducer();
+    const rejected = new MembraneError('registry.rejected', 'the registry answered 401');
+    const task = testTask(
+      failingAt(await compileText(BASE_MAPPING), 4, rejected),
+      testPorts(producer),
+    );
+    await task.adopt();
+    const records = orderRecords(0, 10);
+    const failed = await task.process('erp.orders', records);
+    expect(failed.committed).toBe(0);
+    expect(failed.failure?.kind).toBe('transient');
+    expect(failed.failure?.error.code).toBe('registry.rejected');
+    expect(producer.commits).toEqual([]);
+    // Redelivered: every record translated, none dropped as a duplicate of the failed try.
+    const again = await task.process('erp.orders', records);
+    expect(again).toEqual({ committed: 10, failure: undefined });
+    expect(ids(producer)).toHaveLength(10);
+    // Clocks start at 1: the failed try's ticks never happened.
+    const changelog = producer.commits[0]?.records.find((r) => r.topic === task.changelog);
+    expect(changelog?.messages.find((m) => m.key === stateKey.clock('o-0'))?.value).toBe(
+      '{"erp":2}', // o-0 has records 0 and 7
+    );
+  });
+
+  it('treats anything but an infrastructure error from the pipeline as a bug: fatal, rolled back', async () => {
+    const producer = new RecordingProducer();
+    const task = testTask(
+      failingAt(await compileText(BASE_MAPPING), 2, new TypeError('boom')),
+      testPorts(producer),
+    );
+    await task.adopt();
+    const outcome = await task.process('erp.orders', orderRecords(0, 5));
+    expect(outcome.committed).toBe(0);
+    expect(outcome.failure?.kind).toBe('fatal');
+    expect(outcome.failure?.error.code).toBe('runtime.bug');
+    expect(task.stateView.clocks.current('o-0')).toBeUndefined();
+  });
+
+  it('is migrated when its commit is fenced: state rolled back, nothing committed', async () => {
+    const producer = new RecordingProducer();
+    producer.failNext = createErrorFromCode(INVALID_PRODUCER_EPOCH);
+    const task = testTask(await compileText(BASE_MAPPING), testPorts(producer));
+    await task.adopt();
+    const outcome = await task.process('erp.orders', orderRecords(0, 5));
+    expect(outcome.committed).toBe(0);
+    expect(outcome.failure?.kind).toBe('migrated');
+    expect(task.stateView.clocks.current('o-0')).toBeUndefined();
+    expect(task.stateView.dedup.size).toBe(0);
+  });
+
+  it('never writes again once closed dirty', async () => {
+    const producer = new RecordingProducer();
+    const task = testTask(await compileText(BASE_MAPPING), testPorts(producer));
+    await task.adopt();
+    await task.close('dirty');
+    expect(producer.closed).toBe(true);
+    const outcome = await task.process('erp.orders', orderRecords(0, 5));
+    expect(outcome.failure?.kind).toBe('migrated');
+    expect(producer.commits).toEqual([]);
+    await expect(task.adopt()).rejects.toMatchObject({ kind: 'migrated' });
+  });
+
+  it('adopts: fences first, then restores its changelog and learns where the inputs are committed', async () => {
+    const order: string[] = [];
+    const producer = new RecordingProducer();
+    producer.init = () => {
+      order.push('init');
+      return Promise.resolve();
+    };
+    const task = testTask(
+      await compileText(BASE_MAPPING),
+      testPorts(producer, {
+        changelog: {
+          restore: (_topic, partition, apply, progress) => {
+            order.push('restore');
+            apply(stateKey.clock('o-1'), '{"erp":4}', 0);
+            progress.set(partition, 1n);
+            return Promise.resolve({ records: 1 });
+          },
+        },
+        offsets: {
+          committed: () => {
+            order.push('offsets');
+            return Promise.resolve(new Map([['erp.orders', 3n]]));
+          },
+        },
+      }),
+    );
+    await task.adopt();
+    expect(order).toEqual(['init', 'restore', 'offsets']);
+    expect(task.running).toBe(true);
+    expect(task.stateView.clocks.current('o-1')).toEqual({ erp: 4 });
+    expect(task.alreadyCommitted('erp.orders', orderRecords(0, 6))).toBe(3);
+  });
+
+  it('ends a chunk and commits when its time budget is spent, and takes the rest next', async () => {
+    const producer = new RecordingProducer();
+    const task = testTask(await compileText(BASE_MAPPING), testPorts(producer));
+    await task.adopt();
+    const records = orderRecords(0, 200);
+    // A spent budget: the chunk stops at its first check (after 64 records) and commits those.
+    expect(await task.process('erp.orders', records, 0)).toEqual({
+      committed: 64,
+      failure: undefined,
+    });
+    expect(await task.process('erp.orders', records.slice(64))).toEqual({
+      committed: 136,
+      failure: undefined,
+    });
+    expect(producer.commits.map((c) => c.position.offset)).toEqual(['64', '200']);
+    expect(ids(producer)).toHaveLength(200);
+  });
+});
