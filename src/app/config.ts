@@ -70,6 +70,8 @@ export const runEnvSchema = connectionEnvSchema.extend({
   // The broker refuses less than its group.min.session.timeout.ms (6 s by default).
   MEMBRANE_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(15_000),
   MEMBRANE_DEDUP_WINDOW: positiveInt(100_000),
+  // One attempt at restoring a task's state gives up after this long; the next resumes.
+  MEMBRANE_RESTORE_TIMEOUT_MS: positiveInt(300_000),
   // An aggregate's clock is forgotten (a tombstone in its changelog) this long after its
   // last change; 0 keeps clocks for ever. Default 7 days.
   MEMBRANE_STATE_RETENTION_MS: z.coerce

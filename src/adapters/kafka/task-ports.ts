@@ -118,29 +118,31 @@ export function kafkaOffsets(admin: Admin, groupId: string): OffsetsPort {
   };
 }
 
-/** Changelog partitions read with kafkajs, read_committed, to their end. */
-export function kafkaChangelog(kafka: Kafka, groupPrefix: string): ChangelogPort {
+/**
+ * Changelog partitions read with kafkajs, read_committed, to their end: only the task's
+ * partition, in slices that leave the event loop free, resuming from `progress`, stopping
+ * when `signal` aborts, and giving up (retriably, progress kept) after `timeoutMs`.
+ */
+export function kafkaChangelog(
+  kafka: Kafka,
+  groupPrefix: string,
+  timeoutMs: number,
+): ChangelogPort {
   return {
     async restore(topic, partition, apply, progress, signal) {
-      let records = 0;
-      const from = progress.get(partition) ?? 0n;
-      await restorePartitions(
+      const { records } = await restorePartitions(
         kafka,
         topic,
         [partition],
-        (p, message) => {
-          if (signal.aborted) return;
-          const offset = BigInt(message.offset);
-          if (offset < from || message.key === null) return;
+        (_, message) => {
+          if (message.key === null) return;
           apply(
             message.key.toString('utf8'),
             message.value === null ? null : message.value.toString('utf8'),
             Number(message.timestamp),
           );
-          progress.set(p, offset + 1n);
-          records += 1;
         },
-        { groupPrefix },
+        { groupPrefix, timeoutMs, signal, progress },
       );
       return { records };
     },

@@ -146,7 +146,11 @@ export class Runtime {
             })
           : new TransactionalTaskProducer(kafka, transactionalId, config.MEMBRANE_GROUP_ID),
       offsets: kafkaOffsets(admin, config.MEMBRANE_GROUP_ID),
-      changelog: kafkaChangelog(kafka, config.MEMBRANE_GROUP_ID),
+      changelog: kafkaChangelog(
+        kafka,
+        config.MEMBRANE_GROUP_ID,
+        config.MEMBRANE_RESTORE_TIMEOUT_MS,
+      ),
       clock: this.clock,
     };
     const manager = new TaskManager({

@@ -100,6 +100,7 @@ export class BatchLoop {
     while (
       messages.length > 0 &&
       task.running &&
+      !task.abort.signal.aborted &&
       control.isRunning() &&
       !control.isStale() &&
       !this.options.isStopping()

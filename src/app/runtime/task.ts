@@ -215,7 +215,8 @@ export class Task {
     } catch (error) {
       // Whatever was thrown, the chunk did not commit: its clocks and IDs never happened.
       this.state.rollback();
-      const failure = pipelineFailure(this.key, error);
+      // A task closed under the chunk (lost, revoked, shut down) failed because of that.
+      const failure = this.closed ? this.closedFailure() : pipelineFailure(this.key, error);
       return { committed: 0, failure };
     }
   }
