@@ -1,12 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Kafka, Message } from 'kafkajs';
+import type { Kafka, Message, Producer, Transaction } from 'kafkajs';
 import { sendSlices } from '../../adapters/kafka/send-slices.js';
 import { encodeQuarantine } from '../../adapters/quarantine/codec.js';
+import { MembraneError, messageOf } from '../../core/errors.js';
 import type { Issue } from '../../core/issues.js';
 import type { OutputRecord, SourceRecord } from '../../core/records.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
-import { limitOutputs } from '../runtime.js';
+import { limitOutputs } from '../runtime/bootstrap.js';
 import {
+  loadResolutions,
   resolutionKey,
   resolutionsTopic,
   type QuarantinedRecord,
@@ -17,7 +19,9 @@ export type ReplayOutcome =
   | { readonly ref: string; readonly kind: 'replayed'; readonly outputs: readonly OutputRecord[] }
   | { readonly ref: string; readonly kind: 'dropped'; readonly reason: string }
   | { readonly ref: string; readonly kind: 'failing'; readonly issues: readonly Issue[] }
-  | { readonly ref: string; readonly kind: 'skipped'; readonly reason: string };
+  | { readonly ref: string; readonly kind: 'skipped'; readonly reason: string }
+  /** Resolved since it was selected (by a replay that ran meanwhile, or `resolve`): left alone. */
+  | { readonly ref: string; readonly kind: 'resolved-meanwhile'; readonly resolution: Resolution };
 
 export interface ReplayOptions {
   readonly kafka: Kafka;
@@ -34,6 +38,65 @@ export interface ReplayOptions {
   readonly onProgress?: (done: number, outcome: ReplayOutcome) => void;
 }
 
+/** The one transactional ID of every replay of a quarantine: two replays fence each other. */
+export function replayTransactionalId(quarantineTopic: string): string {
+  return `membrane-replay.${quarantineTopic}`;
+}
+
+/** Kafka errors that mean a newer producer initialised the same transactional ID. */
+const FENCED = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
+
+/**
+ * Whether `error`, or what it wraps (kafkajs puts the last attempt's error in `cause` of
+ * KafkaJSNumberOfRetriesExceeded, several in `errors` of an aggregate), says that another
+ * producer with the same transactional ID fenced this one.
+ */
+export function isFenced(error: unknown, depth = 0): boolean {
+  if (depth > 8 || error === null || typeof error !== 'object') return false;
+  const e = error as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
+  if (typeof e.type === 'string' && FENCED.has(e.type)) return true;
+  if (Array.isArray(e.errors) && e.errors.some((inner) => isFenced(inner, depth + 1))) return true;
+  return isFenced(e.cause, depth + 1) || isFenced(e.originalError, depth + 1);
+}
+
+/**
+ * Another replay of the same quarantine initialised the transactional ID after this one: it
+ * now owns it, and everything this one had not committed was aborted. `done` records were
+ * committed before; nothing more is written.
+ */
+export class ReplayTakenOver extends MembraneError {
+  override readonly name = 'ReplayTakenOver';
+
+  constructor(
+    readonly quarantineTopic: string,
+    readonly done: number,
+    readonly selected: number,
+    cause: unknown,
+  ) {
+    super(
+      'quarantine.replay-taken-over',
+      `Another \`membrane quarantine replay\` of ${quarantineTopic} took over, so this one stopped after ${done} of the ${selected} records it selected; nothing was written twice, and running it again replays whatever is still unresolved.`,
+      { retriable: true, cause },
+    );
+  }
+}
+
+/**
+ * The resolution a record got after it was selected (its marker now differs from the one it
+ * was selected with), or undefined when it is as it was.
+ */
+export function resolvedMeanwhile(
+  record: QuarantinedRecord,
+  settled: ReadonlyMap<string, Resolution>,
+  quarantineTopic: string,
+): Resolution | undefined {
+  const now = settled.get(resolutionKey(quarantineTopic, record.ref));
+  if (now === undefined) return undefined;
+  if (record.resolution !== undefined && JSON.stringify(now) === JSON.stringify(record.resolution))
+    return undefined;
+  return now;
+}
+
 /** The upstream record as it first arrived: same coordinates, so the same deterministic IDs. */
 function original(record: QuarantinedRecord): SourceRecord {
   return {
@@ -48,61 +111,93 @@ function original(record: QuarantinedRecord): SourceRecord {
 }
 
 /**
+ * Initialises the replay's transactional ID: kafkajs sends InitProducerId only when the first
+ * transaction begins, so one is begun and dropped (sending nothing). That bumps the epoch,
+ * fencing any other replay of this quarantine (its next write fails), and makes the
+ * coordinator abort what that replay left open; it returns once that abort is complete.
+ */
+async function initialise(producer: Producer): Promise<void> {
+  await (await producer.transaction()).abort();
+}
+
+/**
  * Replays quarantined records through the current mappings. For each chunk, one transaction
  * holds the outputs (with `membrane.replay.of` and `membrane.replay.count`), the records that
  * fail again (re-quarantined with attempt + 1 and their new reason) and the resolution
  * markers; so a replay killed half-way and run again emits nothing twice.
+ *
+ * Two replays of the same records at once are safe too, the Kafka Streams way: each first
+ * initialises the shared transactional ID (fencing the other), THEN reads the resolutions to
+ * the end and leaves alone what the other already committed. From then on the other's
+ * writes fail; it throws `ReplayTakenOver` after aborting, having written nothing twice.
  */
 export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
   const now = options.now ?? (() => new Date());
   const chunkSize = options.chunk ?? 100;
+  const topic = options.quarantineTopic;
   const outcomes: ReplayOutcome[] = [];
-  // As `membrane run` does: a translated record too large for its topic fails as
-  // `encode.too-large` (and stays in the quarantine) instead of failing the transaction.
   const admin = options.kafka.admin();
   await admin.connect();
+  let producer: Producer | undefined;
   try {
+    // As `membrane run` does: a translated record too large for its topic fails as
+    // `encode.too-large` (and stays in the quarantine) instead of failing the transaction.
     const existing = new Set(await admin.listTopics());
     const outputs = [...options.pipelines.values()].flatMap((p) => p.outputTopics());
     await limitOutputs(
       admin,
       options.pipelines.values(),
-      [...new Set(outputs)].filter((topic) => existing.has(topic)),
+      [...new Set(outputs)].filter((t) => existing.has(t)),
     );
-  } finally {
-    await admin.disconnect();
-  }
-  const producer = options.dryRun
-    ? undefined
-    : options.kafka.producer({
-        transactionalId: `membrane-replay.${options.quarantineTopic}`,
+    let settled: ReadonlyMap<string, Resolution> | undefined;
+    if (!options.dryRun) {
+      producer = options.kafka.producer({
+        transactionalId: replayTransactionalId(topic),
         idempotent: true,
         maxInFlightRequests: 1,
       });
-  await producer?.connect();
-  const started = Date.now();
-  try {
+      try {
+        await producer.connect();
+        await initialise(producer);
+      } catch (error) {
+        throw new MembraneError(
+          'kafka.producer-unavailable',
+          `Cannot start the producer of the replay of ${topic}: ${messageOf(error)}`,
+          { retriable: true, cause: error },
+        );
+      }
+      // Only now, fenced off from any other replay, decide what to write.
+      settled = await loadResolutions(options.kafka, admin, topic);
+    }
+    const started = Date.now();
+    let paced = 0;
     for (let from = 0; from < options.records.length; from += chunkSize) {
       const chunk = options.records.slice(from, from + chunkSize);
       const byTopic = new Map<string, Message[]>();
-      const push = (topic: string, message: Message): void => {
-        const list = byTopic.get(topic) ?? [];
+      const push = (to: string, message: Message): void => {
+        const list = byTopic.get(to) ?? [];
         list.push(message);
-        byTopic.set(topic, list);
+        byTopic.set(to, list);
       };
       const resolve = (ref: string, resolution: Resolution): void => {
-        push(resolutionsTopic(options.quarantineTopic), {
-          key: resolutionKey(options.quarantineTopic, ref),
+        push(resolutionsTopic(topic), {
+          key: resolutionKey(topic, ref),
           value: JSON.stringify(resolution),
         });
       };
       const at = now().toISOString();
       const done: ReplayOutcome[] = [];
       for (const record of chunk) {
+        const meanwhile = settled && resolvedMeanwhile(record, settled, topic);
+        if (meanwhile) {
+          done.push({ ref: record.ref, kind: 'resolved-meanwhile', resolution: meanwhile });
+          continue;
+        }
         if (options.rate !== undefined && options.rate > 0) {
-          const due = started + ((outcomes.length + done.length) * 1000) / options.rate;
+          const due = started + (paced * 1000) / options.rate;
           if (due > Date.now()) await delay(due - Date.now());
         }
+        paced += 1;
         const name = record.entry.mapping.split('@')[0] ?? '';
         const pipeline = options.pipelines.get(name);
         let outcome: ReplayOutcome;
@@ -118,7 +213,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
                 value: output.value,
                 headers: {
                   ...output.headers,
-                  'membrane.replay.of': `${options.quarantineTopic}/${record.ref}`,
+                  'membrane.replay.of': `${topic}/${record.ref}`,
                   'membrane.replay.count': String(record.entry.attempt),
                 },
               });
@@ -148,11 +243,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
               quarantinedAt: at,
               attempt: record.entry.attempt + 1,
             });
-            push(options.quarantineTopic, {
-              key: again.key,
-              value: again.value,
-              headers: again.headers,
-            });
+            push(topic, { key: again.key, value: again.value, headers: again.headers });
             resolve(record.ref, {
               status: 'superseded',
               by: 'replay',
@@ -164,15 +255,26 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
         done.push(outcome);
       }
       if (producer && byTopic.size > 0) {
-        const transaction = await producer.transaction();
+        let transaction: Transaction | undefined;
         try {
-          const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+          transaction = await producer.transaction();
+          const topicMessages = [...byTopic].map(([to, messages]) => ({ topic: to, messages }));
           for (const slice of sendSlices(topicMessages))
             await transaction.sendBatch({ topicMessages: slice, acks: -1 });
           await transaction.commit();
         } catch (error) {
-          await transaction.abort().catch(() => undefined);
-          throw error;
+          await transaction?.abort().catch(() => undefined);
+          if (isFenced(error))
+            throw new ReplayTakenOver(topic, outcomes.length, options.records.length, error);
+          throw new MembraneError(
+            'quarantine.replay-failed',
+            `Replaying ${topic} failed after ${outcomes.length} of the ${options.records.length} records it selected: ${messageOf(error)}`,
+            {
+              retriable: true,
+              cause: error,
+              hint: 'nothing was written twice; run it again once Kafka is reachable to continue',
+            },
+          );
         }
       }
       for (const outcome of done) {
@@ -181,7 +283,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
       }
     }
   } finally {
-    await producer?.disconnect();
+    await producer?.disconnect().catch(() => undefined);
+    await admin.disconnect();
   }
   return outcomes;
 }

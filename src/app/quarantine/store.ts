@@ -76,12 +76,16 @@ export async function ensureResolutionsTopic(admin: Admin, quarantineTopic: stri
   ]);
 }
 
-/** Reads the quarantine and its resolutions (read_committed), oldest first. */
-export async function loadQuarantine(
+/**
+ * Every resolution marker of a quarantine, by `resolutionKey`, read to the end (read_committed).
+ * What a replay with the same transactional ID left open is counted only once that ID has
+ * been initialised again (which aborts it): read after that, this is the settled state.
+ */
+export async function loadResolutions(
   kafka: Kafka,
   admin: Admin,
   quarantineTopic: string,
-): Promise<{ records: QuarantinedRecord[]; skipped: number }> {
+): Promise<Map<string, Resolution>> {
   const resolutions = new Map<string, Resolution>();
   await readAll(kafka, admin, resolutionsTopic(quarantineTopic), (_p, message) => {
     const key = message.key?.toString();
@@ -89,6 +93,16 @@ export async function loadQuarantine(
     if (message.value === null) resolutions.delete(key);
     else resolutions.set(key, JSON.parse(message.value.toString()) as Resolution);
   });
+  return resolutions;
+}
+
+/** Reads the quarantine and its resolutions (read_committed), oldest first. */
+export async function loadQuarantine(
+  kafka: Kafka,
+  admin: Admin,
+  quarantineTopic: string,
+): Promise<{ records: QuarantinedRecord[]; skipped: number }> {
+  const resolutions = await loadResolutions(kafka, admin, quarantineTopic);
   const records: QuarantinedRecord[] = [];
   let skipped = 0;
   await readAll(kafka, admin, quarantineTopic, (partition, message) => {

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { replay, type ReplayOutcome } from '../../../app/quarantine/replay.js';
 import { ensureResolutionsTopic } from '../../../app/quarantine/store.js';
-import { loadPipelines } from '../../../app/runtime.js';
+import { loadPipelines } from '../../../app/runtime/bootstrap.js';
 import { MembraneError } from '../../../core/errors.js';
 import { select, withFilters, withQuarantine, type FilterOptions } from './common.js';
 
@@ -18,6 +18,9 @@ function describe(outcome: ReplayOutcome): string {
   }
   if (outcome.kind === 'failing') {
     return `  ${outcome.ref}  still fails: ${outcome.issues.map((i) => `${i.code}${i.path ? ` at ${i.path}` : ''} (${i.message})`).join('; ')}`;
+  }
+  if (outcome.kind === 'resolved-meanwhile') {
+    return `  ${outcome.ref}  resolved meanwhile (${outcome.resolution.status} by ${outcome.resolution.by} at ${outcome.resolution.at})`;
   }
   return `  ${outcome.ref}  ${outcome.kind}: ${outcome.reason}`;
 }
@@ -67,6 +70,8 @@ export function replayCommand(): Command {
               )
             : undefined;
         bar?.start(records.length, 0);
+        // Another replay of this quarantine taking over makes this throw `ReplayTakenOver`:
+        // a MembraneError, so the user reads its one sentence and the exit code is 1.
         const outcomes = await replay({
           kafka: session.kafka,
           quarantineTopic: session.config.MEMBRANE_QUARANTINE_TOPIC,
@@ -85,22 +90,24 @@ export function replayCommand(): Command {
               out.write(`${describe(outcome)}\n`);
             }
           },
-        });
-        bar?.stop();
+        }).finally(() => bar?.stop());
         const count = (kind: ReplayOutcome['kind']): number =>
           outcomes.filter((o) => o.kind === kind).length;
         const codes = new Map<string, number>();
         for (const o of outcomes)
           if (o.kind === 'failing')
             codes.set(o.issues[0]?.code ?? '?', (codes.get(o.issues[0]?.code ?? '?') ?? 0) + 1);
+        const meanwhile = count('resolved-meanwhile');
         if (!options.json) {
           const verb = options.dryRun ? 'would be replayed' : 'replayed';
           out.write(
-            `${count('replayed')} ${verb}, ${count('dropped')} dropped by the mapping, ${count('failing')} still failing${codes.size > 0 ? ` (${[...codes].map(([c, n]) => `${c} ${n}`).join(', ')})` : ''}, ${count('skipped')} skipped${options.dryRun ? ' — nothing written (dry run)' : ''}\n`,
+            `${count('replayed')} ${verb}, ${count('dropped')} dropped by the mapping, ${count('failing')} still failing${codes.size > 0 ? ` (${[...codes].map(([c, n]) => `${c} ${n}`).join(', ')})` : ''}, ${count('skipped')} skipped${meanwhile > 0 ? `, ${meanwhile} resolved meanwhile by another run` : ''}${options.dryRun ? ' — nothing written (dry run)' : ''}\n`,
           );
         }
         return count('failing') + count('skipped');
       });
+      // 0: all done; 2: some still fail or have no mapping; 1 (from the error handler): a
+      // known error, such as another replay of this quarantine taking over; 70: a bug.
       process.exitCode = failing > 0 ? 2 : 0;
     });
 }

@@ -1,0 +1,224 @@
+import kafkajs, { type Kafka } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import {
+  isFenced,
+  replay,
+  ReplayTakenOver,
+  resolvedMeanwhile,
+  type ReplayOutcome,
+} from '../../../src/app/quarantine/replay.js';
+import { resolutionKey, type QuarantinedRecord } from '../../../src/app/quarantine/store.js';
+import { isMembraneError } from '../../../src/core/errors.js';
+import { BASE_MAPPING, compileText } from '../../support/mappings.js';
+
+// kafkajs is CommonJS: its error classes are reached through the default export.
+const { KafkaJSProtocolError, KafkaJSNumberOfRetriesExceeded, KafkaJSAggregateError } = kafkajs;
+
+const QUARANTINE = 'quarantine';
+
+function protocolError(type: string, message: string): Error {
+  return new KafkaJSProtocolError(
+    Object.assign(new Error(message), { type, code: 47, retriable: false }),
+  );
+}
+
+const oldEpoch = (): Error =>
+  protocolError(
+    'INVALID_PRODUCER_EPOCH',
+    'Producer attempted an operation with an old epoch. Either there is a newer producer with the same transactionalId, or the producer’s transaction has been expired by the broker',
+  );
+
+function quarantined(n: number, resolution?: QuarantinedRecord['resolution']): QuarantinedRecord {
+  return {
+    ref: `0:${n}`,
+    partition: 0,
+    offset: String(n),
+    entry: {
+      source: { topic: 'erp.orders', partition: 0, offset: String(n), timestamp: '1763800000000' },
+      mapping: 'orders@1',
+      stage: 'map',
+      issues: [{ code: 'map.missing-field', path: 'total', message: 'missing' }],
+      id: undefined,
+      quarantinedAt: '2026-11-22T08:00:00.000Z',
+      attempt: 1,
+    },
+    upstream: {
+      key: null,
+      value: Buffer.from(JSON.stringify({ event_id: `e-${n}`, order_id: `o-${n}`, total: '1.00' })),
+      headers: {},
+    },
+    resolution,
+  };
+}
+
+/**
+ * A Kafka client that records what the replay does with it, in order. No topic exists (so
+ * there are no resolutions to read); the `fail`th batch sent throws what `error` makes.
+ */
+function recordingKafka(fail?: { readonly batch: number; readonly error: () => Error }): {
+  kafka: Kafka;
+  log: string[];
+} {
+  const log: string[] = [];
+  let batches = 0;
+  const admin = {
+    connect: () => Promise.resolve(),
+    disconnect: () => Promise.resolve(),
+    listTopics: () => {
+      log.push('list topics');
+      return Promise.resolve([]);
+    },
+  };
+  const producer = {
+    connect: () => {
+      log.push('connect');
+      return Promise.resolve();
+    },
+    disconnect: () => {
+      log.push('disconnect');
+      return Promise.resolve();
+    },
+    transaction: () => {
+      log.push('begin');
+      return Promise.resolve({
+        sendBatch: ({ topicMessages }: { topicMessages: { messages: unknown[] }[] }) => {
+          batches += 1;
+          if (fail?.batch === batches) {
+            log.push('send fails');
+            return Promise.reject(fail.error());
+          }
+          log.push(`send ${topicMessages.reduce((n, t) => n + t.messages.length, 0)}`);
+          return Promise.resolve();
+        },
+        commit: () => {
+          log.push('commit');
+          return Promise.resolve();
+        },
+        abort: () => {
+          log.push('abort');
+          return Promise.resolve();
+        },
+      });
+    },
+  };
+  const kafka = { admin: () => admin, producer: () => producer } as unknown as Kafka;
+  return { kafka, log };
+}
+
+async function replayFour(kafka: Kafka, progress: ReplayOutcome[] = []): Promise<ReplayOutcome[]> {
+  return replay({
+    kafka,
+    quarantineTopic: QUARANTINE,
+    pipelines: new Map([['orders', await compileText(BASE_MAPPING)]]),
+    records: [1, 2, 3, 4].map((n) => quarantined(n)),
+    dryRun: false,
+    chunk: 2,
+    onProgress: (_done, outcome) => progress.push(outcome),
+  });
+}
+
+describe('isFenced', () => {
+  it('knows both fencing errors, bare or wrapped by kafkajs retries, causes and aggregates', () => {
+    expect(isFenced(oldEpoch())).toBe(true);
+    expect(isFenced(protocolError('PRODUCER_FENCED', 'fenced'))).toBe(true);
+    expect(
+      isFenced(new KafkaJSNumberOfRetriesExceeded(oldEpoch(), { retryCount: 5, retryTime: 100 })),
+    ).toBe(true);
+    expect(isFenced(new Error('outer', { cause: { cause: oldEpoch() } }))).toBe(true);
+    expect(isFenced(new KafkaJSAggregateError('several', [new Error('other'), oldEpoch()]))).toBe(
+      true,
+    );
+  });
+
+  it('is false for other errors and non-errors', () => {
+    expect(isFenced(protocolError('NOT_LEADER_FOR_PARTITION', 'moved'))).toBe(false);
+    expect(isFenced(new Error('plain'))).toBe(false);
+    expect(isFenced(undefined)).toBe(false);
+    expect(isFenced('INVALID_PRODUCER_EPOCH')).toBe(false);
+    const loop: { cause?: unknown } = {};
+    loop.cause = loop;
+    expect(isFenced(loop)).toBe(false);
+  });
+});
+
+describe('resolvedMeanwhile', () => {
+  const marker = { status: 'resolved', by: 'replay', at: '2026-11-22T09:00:00.000Z' } as const;
+  const key = resolutionKey(QUARANTINE, '0:1');
+
+  it('is the marker a record got after it was selected', () => {
+    expect(resolvedMeanwhile(quarantined(1), new Map([[key, marker]]), QUARANTINE)).toEqual(marker);
+  });
+
+  it('is undefined for a record as it was selected', () => {
+    expect(resolvedMeanwhile(quarantined(1), new Map(), QUARANTINE)).toBeUndefined();
+    expect(resolvedMeanwhile(quarantined(2), new Map([[key, marker]]), QUARANTINE)).toBeUndefined();
+    expect(
+      resolvedMeanwhile(quarantined(1, marker), new Map([[key, { ...marker }]]), QUARANTINE),
+    ).toBeUndefined();
+  });
+
+  it('is the new marker when a resolved record was resolved again', () => {
+    const again = { ...marker, at: '2026-11-22T10:00:00.000Z' };
+    expect(resolvedMeanwhile(quarantined(1, marker), new Map([[key, again]]), QUARANTINE)).toEqual(
+      again,
+    );
+  });
+});
+
+describe('replay against another replay of the same quarantine', () => {
+  it('initialises its transactional ID before it reads what is resolved, and before it writes', async () => {
+    const { kafka, log } = recordingKafka();
+    const outcomes = await replayFour(kafka);
+    expect(outcomes.map((o) => o.kind)).toEqual(['replayed', 'replayed', 'replayed', 'replayed']);
+    expect(log).toEqual([
+      'list topics', // output topics' size limits
+      'connect',
+      'begin', // the empty transaction: InitProducerId, fencing any other replay
+      'abort',
+      'list topics', // the resolutions, read only now
+      'begin',
+      'send 4', // two outputs, two resolution markers
+      'commit',
+      'begin',
+      'send 4',
+      'commit',
+      'disconnect',
+    ]);
+  });
+
+  it('fenced, aborts, writes nothing more and says in one sentence how far it got', async () => {
+    const { kafka, log } = recordingKafka({
+      batch: 2,
+      error: () => new KafkaJSNumberOfRetriesExceeded(oldEpoch(), { retryCount: 0, retryTime: 0 }),
+    });
+    const progress: ReplayOutcome[] = [];
+    const failure = await replayFour(kafka, progress).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(ReplayTakenOver);
+    expect(isMembraneError(failure) && failure.code).toBe('quarantine.replay-taken-over');
+    expect(isMembraneError(failure) && failure.hint).toBeUndefined();
+    expect((failure as Error).message).toBe(
+      'Another `membrane quarantine replay` of quarantine took over, so this one stopped after 2 of the 4 records it selected; nothing was written twice, and running it again replays whatever is still unresolved.',
+    );
+    expect(log.slice(log.indexOf('send fails'))).toEqual(['send fails', 'abort', 'disconnect']);
+    // Only what was committed is reported done.
+    expect(progress.map((o) => o.ref)).toEqual(['0:1', '0:2']);
+  });
+
+  it('any other failure to write is a known, retriable error, not a bug', async () => {
+    const { kafka, log } = recordingKafka({
+      batch: 1,
+      error: () => protocolError('REQUEST_TIMED_OUT', 'The request timed out'),
+    });
+    const failure = await replayFour(kafka).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).not.toBeInstanceOf(ReplayTakenOver);
+    expect(isMembraneError(failure) && failure.code).toBe('quarantine.replay-failed');
+    expect(isMembraneError(failure) && failure.retriable).toBe(true);
+    expect(log.slice(log.indexOf('send fails'))).toEqual(['send fails', 'abort', 'disconnect']);
+  });
+});
