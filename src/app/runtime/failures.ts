@@ -50,8 +50,16 @@ export function pipelineFailure(taskKey: string, error: unknown): TaskFailure {
   );
 }
 
-/** A failure talking to Kafka (fence, restore, commit), classified in one place. */
-export function kafkaFailure(taskKey: string, what: string, error: unknown): TaskFailure {
+/**
+ * A failure talking to Kafka (fence, restore, commit), classified in one place. `topics` are
+ * those the failed operation wrote to: kafkajs rarely names the topic an error is about.
+ */
+export function kafkaFailure(
+  taskKey: string,
+  what: string,
+  error: unknown,
+  topics: readonly string[] = [],
+): TaskFailure {
   if (isTaskFailure(error)) return error;
   const classified = classifyKafkaError(error);
   switch (classified.kind) {
@@ -76,6 +84,6 @@ export function kafkaFailure(taskKey: string, what: string, error: unknown): Tas
             ),
       );
     case 'fatal':
-      return new TaskFailure('fatal', fatalKafkaError(classified, error));
+      return new TaskFailure('fatal', fatalKafkaError(classified, error, topics));
   }
 }

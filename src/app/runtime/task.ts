@@ -313,7 +313,7 @@ export class Task {
         { topic, partition: this.partition, offset: next.toString() },
       );
     } catch (error) {
-      throw kafkaFailure(this.key, 'Committing', error);
+      throw kafkaFailure(this.key, 'Committing', error, [...byTopic.keys()]);
     } finally {
       timer();
     }
