@@ -39,7 +39,11 @@ export interface RestoreOptions {
   readonly progress?: RestoreProgress;
   /** How long `apply` may run before the event loop gets a turn, in ms (default 20). */
   readonly sliceMs?: number;
-  /** The most one fetch brings back per partition, in bytes (default 1 MiB). */
+  /**
+   * The most one fetch brings back per partition, in bytes (default 128 KiB; a record batch
+   * larger than that still comes whole). Small fetches keep the decoded records of one fetch
+   * short-lived: with 1 MiB, restoring 1,000,000 clocks took ~390 MB RSS instead of ~240 MB.
+   */
   readonly maxBytesPerPartition?: number;
 }
 
@@ -69,7 +73,7 @@ export class RestoreError extends MembraneError {
 
 /** Records `apply` may see between two looks at the clock. */
 const CLOCK_EVERY = 256;
-const MiB = 1024 * 1024;
+const KiB = 1024;
 
 /**
  * Reads `partitions` of a (compacted) changelog topic up to their end, read_committed, handing
@@ -194,7 +198,7 @@ export async function restorePartitions(
       }
     };
 
-    const perPartition = options.maxBytesPerPartition ?? MiB;
+    const perPartition = options.maxBytesPerPartition ?? 128 * KiB;
     const restoring = kafka.consumer({
       groupId,
       readUncommitted: false,
