@@ -1,0 +1,222 @@
+/**
+ * Deterministic simulation of membrane's runtime (TaskManager, BatchLoop, Task, TaskState and
+ * the real compiled pipeline) against an in-memory Kafka (test/support/sim/): members join,
+ * leave, crash, freeze past the session timeout and thaw; restores are slow; commits, inits,
+ * offset fetches and restores fail transiently; the registry goes away; the pipeline fails
+ * mid-chunk. Every asynchronous step happens at a virtual time picked from one seed, so a
+ * failing schedule replays exactly:
+ *
+ *   SIM_SEED=<seed> SIM_PATH=<path> npx vitest run test/app/runtime/simulation.test.ts
+ *
+ * (fast-check prints both on failure). SIM_RUNS sets the number of schedules (default
+ * 10 000).
+ */
+import fc from 'fast-check';
+import { beforeAll, describe, expect, test } from 'vitest';
+import type { Pipeline } from '../../../src/pipeline/pipeline.js';
+import { BASE_MAPPING, compileText } from '../../support/mappings.js';
+import { fired } from '../../support/sim/ports.js';
+import { runSchedule, scheduleArb, type Schedule, type Step } from '../../support/sim/schedule.js';
+import { INPUT, OUTPUT, type RecordKind, type WorldOptions } from '../../support/sim/world.js';
+
+const RUNS = Number(process.env.SIM_RUNS ?? 10_000);
+const replay =
+  process.env.SIM_SEED === undefined
+    ? {}
+    : {
+        seed: Number(process.env.SIM_SEED),
+        ...(process.env.SIM_PATH ? { path: process.env.SIM_PATH } : {}),
+      };
+
+let pipeline: Pipeline;
+
+beforeAll(async () => {
+  pipeline = await compileText(BASE_MAPPING);
+});
+
+async function holds(schedule: Schedule): Promise<void> {
+  const { failures, world } = await runSchedule(pipeline, schedule);
+  if (failures.length > 0)
+    throw new Error(
+      `${failures.slice(0, 12).join('\n')}\n-- ${world.summary()}\n-- what happened:\n${world.log.join('\n')}`,
+    );
+}
+
+function coverage(): string {
+  return [...fired].map(([what, n]) => `${what}: ${n}`).join(', ');
+}
+
+describe('the runtime under simulated schedules', () => {
+  test(
+    `exactly-once holds for ${RUNS} random schedules`,
+    async () => {
+      await fc.assert(fc.asyncProperty(scheduleArb(), holds), { numRuns: RUNS, ...replay });
+      // What the schedules exercised, so that a green run shows it met the faults.
+      console.log(`exactly-once: ${coverage()}`);
+      expect(fired.get('commit fenced') ?? 0).toBeGreaterThan(0);
+    },
+    Math.max(60_000, RUNS * 60),
+  );
+
+  test(
+    `at-least-once loses nothing for ${Math.ceil(RUNS / 10)} random schedules`,
+    async () => {
+      await fc.assert(fc.asyncProperty(scheduleArb({ guarantee: 'at_least_once' }), holds), {
+        numRuns: Math.ceil(RUNS / 10),
+        ...replay,
+      });
+    },
+    Math.max(60_000, RUNS * 6),
+  );
+});
+
+const good = (n: number): RecordKind[] => Array.from({ length: n }, () => 'good' as const);
+
+function world(overrides: Partial<WorldOptions> = {}): WorldOptions {
+  return {
+    seed: 1,
+    partitions: 1,
+    guarantee: 'exactly_once',
+    assignor: 'round-robin',
+    maxRecords: 4,
+    maxBatch: 8,
+    ...overrides,
+  };
+}
+
+/** Runs a hand-written schedule; every invariant must hold. */
+async function scenario(schedule: Schedule) {
+  const before = new Map(fired);
+  const outcome = await runSchedule(pipeline, schedule);
+  expect(outcome.failures, `${outcome.world.summary()}\n${outcome.world.log.join('\n')}`).toEqual(
+    [],
+  );
+  const delta = (what: string): number => (fired.get(what) ?? 0) - (before.get(what) ?? 0);
+  return { world: outcome.world, delta };
+}
+
+const at = (time: number, action: Step['action']): Step => ({ at: time, action });
+
+describe('known failure shapes, by hand', () => {
+  test('(a) a member frozen past the session timeout thaws and cannot commit its chunk', async () => {
+    const { world: w, delta } = await scenario({
+      world: world(),
+      nodes: 1,
+      linger: 40_000,
+      steps: [
+        at(0, { type: 'freeze-at', node: 0, point: 'commit', ms: 15_000 }),
+        at(0, { type: 'produce', kinds: good(6) }),
+        at(1_000, { type: 'join' }),
+        at(2_000, { type: 'produce', kinds: good(4) }),
+      ],
+    });
+    // The zombie's EndTxn came after the new owner's fence: refused.
+    expect(delta('freeze at commit')).toBe(1);
+    expect(delta('commit fenced')).toBeGreaterThanOrEqual(1);
+    expect(w.broker.stats.expired).toBeGreaterThanOrEqual(1);
+    expect(w.broker.readAll(OUTPUT)).toHaveLength(10);
+  });
+
+  test('(b) a member whose restore outlasts the session timeout is dropped, rejoins and gets the task back', async () => {
+    const { world: w, delta } = await scenario({
+      world: world(),
+      nodes: 1,
+      linger: 40_000,
+      steps: [
+        at(0, { type: 'produce', kinds: good(5) }),
+        // n2 joins with a changelog read armed to take 25 s; n1 dies, so n2 must restore.
+        at(1_000, { type: 'join' }),
+        at(1_000, { type: 'slow-restore', node: 1, ms: 25_000 }),
+        at(1_500, { type: 'crash', node: 0 }),
+        // Mid-restore, n2 stops for longer than the session timeout: it is dropped.
+        at(16_000, { type: 'freeze', node: 0, ms: 11_000 }),
+        at(20_000, { type: 'produce', kinds: good(3) }),
+      ],
+    });
+    const n2 = w.nodes[1];
+    expect(delta('slow restore')).toBe(1);
+    expect(w.broker.stats.expired).toBe(2);
+    // A new member ID after it was dropped, and the task back on the same process.
+    expect(n2?.consumer.memberIds.length).toBe(2);
+    expect(n2?.manager.ownedTasks()).toEqual([{ mapping: 'orders', partition: 0 }]);
+    expect(w.broker.readAll(OUTPUT)).toHaveLength(8);
+  });
+
+  test('(c) a non-retriable pipeline error mid-chunk rolls the chunk back; redelivered, nothing is a duplicate', async () => {
+    const { world: w, delta } = await scenario({
+      world: world({ maxRecords: 6, maxBatch: 6 }),
+      nodes: 1,
+      linger: 40_000,
+      steps: [
+        at(0, { type: 'mid-chunk', node: 0, after: 3 }),
+        at(0, { type: 'produce', kinds: ['good', 'good', 'bad-total', 'good', 'good', 'good'] }),
+      ],
+    });
+    expect(delta('mid-chunk failure')).toBe(1);
+    // Five outputs (clocks 1… per aggregate, checked by the invariants) and one quarantined.
+    expect(w.broker.readAll(OUTPUT)).toHaveLength(5);
+  });
+
+  test("(d) a revoked task's adoption retry does not fence its new owner", async () => {
+    const { world: w, delta } = await scenario({
+      world: world({ partitions: 2 }),
+      nodes: 1,
+      linger: 40_000,
+      steps: [
+        // n1's inits fail and are retried with backoff, while n2 joins and takes partition 1.
+        at(0, { type: 'transient', node: 0, point: 'init', times: 3 }),
+        at(0, { type: 'produce', kinds: good(8) }),
+        at(150, { type: 'join' }),
+        at(3_000, { type: 'produce', kinds: good(4) }),
+      ],
+    });
+    expect(delta('transient init')).toBe(3);
+    expect(w.broker.stats.fencedRequests).toBe(0);
+    expect(w.broker.readAll(OUTPUT)).toHaveLength(12);
+  });
+
+  test("(e) the consumer's position, looked up before the previous owner's last commit, skips what it committed", async () => {
+    const { world: w, delta } = await scenario({
+      // Seed 4: n2's consumer looks its position up before n2's producer connects.
+      world: world({ seed: 4 }),
+      nodes: 1,
+      linger: 40_000,
+      steps: [
+        // n1 stops just before its EndTxn, long enough to be dropped; n2 takes the task and
+        // looks its position up; then n1's commit lands; then n2 fences and adopts.
+        at(0, { type: 'freeze-at', node: 0, point: 'commit', ms: 11_000 }),
+        at(0, { type: 'produce', kinds: good(4) }),
+        at(1_000, { type: 'join' }),
+        at(1_000, { type: 'freeze-at', node: 1, point: 'init', ms: 3_000 }),
+        // n1 dies once its commit landed, so the task stays with n2.
+        at(0, { type: 'crash-after-commit', node: 0 }),
+      ],
+    });
+    expect(delta('crash after commit')).toBe(1);
+    // n2 fetched from offset 0 (looked up before n1's commit of 0-3), and committed nothing
+    // more: it skipped them.
+    expect(w.nodes[1]?.consumer.fetchedFrom[0]).toBe(0);
+    expect(w.broker.stats.commits).toBe(1);
+    expect(w.broker.committedFor(INPUT, 0)).toBe(4);
+    expect(w.broker.readAll(OUTPUT)).toHaveLength(4);
+  });
+
+  // BUG (found by this simulation, not fixed here): a commit whose EndTxn the broker applied
+  // but whose answer never came (kafkajs gave up retrying: KafkaJSNumberOfRetriesExceeded
+  // caused by a request timeout) is classified transient; the chunk rolls back and is retried
+  // with the same producer on records the consumer fetches again, and it commits them a
+  // second time — duplicates and clocks that repeat. `test.fails` until the runtime treats a
+  // commit of unknown outcome like a migrated task (close dirty, adopt afresh: re-read the
+  // committed offsets and the changelog after fencing itself) — then make it a plain test.
+  test.fails('a commit whose answer was lost is not committed twice (BUG: it is)', async () => {
+    await scenario({
+      world: world(),
+      nodes: 1,
+      linger: 5_000,
+      steps: [
+        at(0, { type: 'ambiguous-commit', node: 0 }),
+        at(0, { type: 'produce', kinds: good(4) }),
+      ],
+    });
+  });
+});
