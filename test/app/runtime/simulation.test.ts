@@ -8,8 +8,8 @@
  *
  *   SIM_SEED=<seed> SIM_PATH=<path> npx vitest run test/app/runtime/simulation.test.ts
  *
- * (fast-check prints both on failure). SIM_RUNS sets the number of schedules (default
- * 10 000).
+ * (fast-check prints both on failure; SIM_TRACE=1 adds every fence, commit and join to the
+ * printed log). SIM_RUNS sets the number of schedules (default 10 000, about 40 s).
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -50,10 +50,19 @@ describe('the runtime under simulated schedules', () => {
   test(
     `exactly-once holds for ${RUNS} random schedules`,
     async () => {
-      await fc.assert(fc.asyncProperty(scheduleArb(), holds), { numRuns: RUNS, ...replay });
+      await fc.assert(
+        fc.asyncProperty(
+          // SIM_AMBIGUOUS=1 adds commits whose answer is lost (the known bug below).
+          scheduleArb({ ambiguousCommits: process.env.SIM_AMBIGUOUS === '1' }),
+          holds,
+        ),
+        { numRuns: RUNS, ...replay },
+      );
       // What the schedules exercised, so that a green run shows it met the faults.
       console.log(`exactly-once: ${coverage()}`);
-      expect(fired.get('commit fenced') ?? 0).toBeGreaterThan(0);
+      // Enough schedules always include zombies whose commits the broker refused.
+      if (RUNS >= 1_000 && process.env.SIM_SEED === undefined)
+        expect(fired.get('commit fenced') ?? 0).toBeGreaterThan(0);
     },
     Math.max(60_000, RUNS * 60),
   );
