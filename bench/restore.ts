@@ -6,9 +6,9 @@
  * Needs Kafka: KAFKA_BROKERS, or the local one (started if needed). BENCH_TOPIC restores an
  * existing changelog instead (not written, not deleted), e.g. to compare runs of the restore.
  *
- * The restoring process keeps the state as the runtime does: TransactionalClocks and
- * TransactionalDedup, fed record by record from the changelog's key and value strings (the
- * runtime's `restoreRecord`).
+ * The restoring process keeps the state as the runtime does: the runtime's TaskState (clocks,
+ * dedup window, and the last-change times that clock retention needs), fed record by record
+ * from the changelog's key, value and timestamp.
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -18,29 +18,14 @@ import type { KafkaMessage } from 'kafkajs';
 import { createKafka } from '../src/adapters/kafka/client.js';
 import { restorePartitions } from '../src/adapters/kafka/restore.js';
 import { ensureTopics } from '../src/adapters/kafka/topics.js';
-import { formatClock, parseClock } from '../src/core/vector-clock.js';
+import { formatClock } from '../src/core/vector-clock.js';
 import { createProgress } from '../src/infra/progress.js';
 import { acquireInfrastructure } from '../src/infra/select.js';
-import { TransactionalClocks, TransactionalDedup } from '../src/pipeline/ports.js';
+import { TaskState } from '../src/app/runtime/state.js';
 
 const KEYS = Number(process.env['BENCH_KEYS'] ?? 1_000_000);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const MB = 1024 * 1024;
-
-/** A task's state and its restore, as the runtime keeps them (changelog keys `c|`, `d|`). */
-class RestoredState {
-  readonly clocks = new TransactionalClocks();
-  readonly dedup = new TransactionalDedup(100_000);
-
-  restoreRecord(key: string, value: string | null): void {
-    if (key.startsWith('c|')) {
-      const clock = value === null ? undefined : parseClock(value);
-      if (clock) this.clocks.restore(key.slice(2), clock);
-    } else if (key.startsWith('d|')) {
-      this.dedup.restore(key.slice(2), value !== null);
-    }
-  }
-}
 
 interface RunFigures {
   readonly restore_s: number;
@@ -59,7 +44,8 @@ if (process.argv[2] === '--restore') {
     brokers: (process.env['KAFKA_BROKERS'] ?? '').split(','),
     clientId: 'membrane-bench-restore',
   });
-  const state = new RestoredState();
+  // The runtime's own state class, with the default clock retention (7 days) on.
+  const state = new TaskState(100_000, 7 * 24 * 3600 * 1000);
   // How long the event loop was held at a time (heartbeats and health checks wait that long).
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
@@ -67,9 +53,13 @@ if (process.argv[2] === '--restore') {
     kafka,
     topic,
     [0],
-    (_p, { key, value }: KafkaMessage) => {
+    (_p, { key, value, timestamp }: KafkaMessage) => {
       if (key !== null)
-        state.restoreRecord(key.toString('utf8'), value === null ? null : value.toString('utf8'));
+        state.restoreRecord(
+          key.toString('utf8'),
+          value === null ? null : value.toString('utf8'),
+          Number(timestamp),
+        );
     },
     { groupPrefix: 'bench' },
   );

@@ -102,11 +102,6 @@ export class TransactionalClocks implements ClockPort {
     this.committed.set(aggregate, clock);
   }
 
-  /** Forgets an aggregate's clock (expired, or a tombstone restored). */
-  remove(aggregate: string): void {
-    this.committed.delete(aggregate);
-  }
-
   current(aggregate: string): VectorClock | undefined {
     return this.pending.get(aggregate) ?? this.committed.get(aggregate);
   }

@@ -15,7 +15,7 @@ import type { Pipeline } from '../../src/pipeline/pipeline.js';
 /** A producer that remembers what each commit carried, and can be told to fail. */
 export class RecordingProducer implements TaskProducer {
   readonly commits: { records: readonly TopicRecords[]; position: InputPosition }[] = [];
-  failNext: unknown;
+  failNext: Error | undefined;
   closed = false;
 
   init(): Promise<void> {
@@ -23,9 +23,9 @@ export class RecordingProducer implements TaskProducer {
   }
 
   commit(records: readonly TopicRecords[], position: InputPosition): Promise<void> {
-    const failure: unknown = this.failNext;
+    const failure = this.failNext;
     this.failNext = undefined;
-    if (failure !== undefined) return Promise.reject(failure as Error);
+    if (failure !== undefined) return Promise.reject(failure);
     this.commits.push({ records, position });
     return Promise.resolve();
   }
@@ -44,6 +44,7 @@ export function testPorts(producer: TaskProducer, overrides: Partial<TaskPorts> 
   return {
     createProducer: () => producer,
     offsets: noOffsets,
+    topics: { missing: () => Promise.resolve([]) },
     changelog: emptyChangelog,
     clock: systemClock,
     ...overrides,

@@ -5,6 +5,7 @@ import type {
   OffsetsPort,
   TaskProducer,
   TopicRecords,
+  TopicsPort,
 } from '../../app/runtime/ports.js';
 import { restorePartitions } from './restore.js';
 import { sendSlices } from './send-slices.js';
@@ -101,6 +102,16 @@ export class IdempotentTaskProducer implements TaskProducer {
   async close(): Promise<void> {
     await this.producer.disconnect().catch(() => undefined);
   }
+}
+
+/** Which topics exist, asked with an admin client. */
+export function kafkaTopics(admin: Admin): TopicsPort {
+  return {
+    async missing(topics) {
+      const existing = new Set(await admin.listTopics());
+      return topics.filter((topic) => !existing.has(topic));
+    },
+  };
 }
 
 /** The group's committed offsets, read with an admin client. */

@@ -7,6 +7,7 @@ import {
   IdempotentTaskProducer,
   kafkaChangelog,
   kafkaOffsets,
+  kafkaTopics,
   TransactionalTaskProducer,
 } from '../../adapters/kafka/task-ports.js';
 import { MembraneError, messageOf } from '../../core/errors.js';
@@ -146,6 +147,7 @@ export class Runtime {
             })
           : new TransactionalTaskProducer(kafka, transactionalId, config.MEMBRANE_GROUP_ID),
       offsets: kafkaOffsets(admin, config.MEMBRANE_GROUP_ID),
+      topics: kafkaTopics(admin),
       changelog: kafkaChangelog(
         kafka,
         config.MEMBRANE_GROUP_ID,

@@ -5,6 +5,10 @@ import { isMembraneError, MembraneError, messageOf } from '../../core/errors.js'
  * The runtime's one error taxonomy for what a task meets while processing and committing
  * (record faults never get here: the pipeline turns them into quarantine verdicts).
  * - `transient`: retry that partition with backoff growing per task; never quarantine.
+ * - `uncertain`: a commit failed in a way that may have happened anyway (an answer lost after
+ *   the broker applied it): the task is adopted again at once — its fence settles the
+ *   transaction, its restore and the committed offsets then tell what really happened.
+ *   Retrying in place with the rolled-back state would commit the chunk twice.
  * - `migrated`: another member owns the task now (fenced, or the group moved on): close the
  *   task dirty — nothing committed, in-memory state discarded — and never write for it again
  *   until a new assignment adopts it afresh (Kafka Streams' TaskMigratedException).
@@ -12,7 +16,7 @@ import { isMembraneError, MembraneError, messageOf } from '../../core/errors.js'
  *   refuses, a bug): stop membrane with one sentence and a non-zero exit, committing nothing
  *   partial.
  */
-export type FailureKind = 'transient' | 'migrated' | 'fatal';
+export type FailureKind = 'transient' | 'uncertain' | 'migrated' | 'fatal';
 
 export class TaskFailure extends Error {
   override readonly name = 'TaskFailure';

@@ -147,9 +147,12 @@ export class BatchLoop {
         return;
       }
       if (failure) {
-        await manager.handle(task, failure);
+        // Uncertain, migrated or fatal: this task does not go on. Fetch again from the first
+        // record not known committed once a task is running for the partition again.
         control.pause();
+        control.seek(messages[0]?.offset ?? '0');
         manager.pausedFor(batch.topic, batch.partition);
+        await manager.handle(task, failure);
         return;
       }
       await control.heartbeat();

@@ -98,10 +98,17 @@ export const systemClock: Clock = {
     }),
 };
 
+/** What a task asks the cluster when a commit failed. */
+export interface TopicsPort {
+  /** Those of `topics` that do not exist (deleted under membrane, say). */
+  missing(topics: readonly string[]): Promise<string[]>;
+}
+
 /** Everything a task needs from Kafka. */
 export interface TaskPorts {
   createProducer(transactionalId: string | undefined): TaskProducer;
   readonly offsets: OffsetsPort;
+  readonly topics: TopicsPort;
   readonly changelog: ChangelogPort;
   readonly clock: Clock;
 }

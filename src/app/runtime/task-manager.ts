@@ -6,6 +6,9 @@ import { isTaskFailure, pipelineFailure, type TaskFailure } from './failures.js'
 import type { ConsumerPort, TaskPorts } from './ports.js';
 import { Task, type TaskContext } from './task.js';
 
+/** Read afresh after an await (TypeScript narrows the getter otherwise). */
+const isClosed = (task: Task): boolean => task.closed;
+
 export interface TaskManagerOptions {
   readonly pipelines: readonly Pipeline[];
   readonly context: TaskContext;
@@ -138,20 +141,29 @@ export class TaskManager {
     set.add(partition);
   }
 
-  private adopt(pipeline: Pipeline, partition: number): void {
+  private adopt(pipeline: Pipeline, partition: number, failures = 0, failingSince?: number): Task {
     const task = new Task(pipeline, partition, this.options.context, this.options.ports);
+    task.failures = failures;
+    task.failingSince = failingSince;
     this.tasks.set(task.key, task);
     const adoption = this.adoptLoop(task).finally(() => this.adoptions.delete(task));
     this.adoptions.set(task, adoption);
+    return task;
   }
 
   private async adoptLoop(task: Task): Promise<void> {
-    for (let attempt = 1; !task.closed && !this.stopping; attempt++) {
+    // Adopted again after failures: wait the backoff first, so a commit that keeps failing
+    // does not turn into a loop of fences and restores.
+    if (task.failures > 0)
+      await this.options.ports.clock
+        .sleep(this.backoff(task.failures), task.abort.signal)
+        .catch(() => undefined);
+    for (let attempt = 1; !task.closed && !this.isStopping(); attempt++) {
       try {
         await task.exclusive(() => task.adopt());
         return;
       } catch (error) {
-        if (task.closed || this.stopping) return;
+        if (isClosed(task) || this.isStopping()) return;
         const failure = isTaskFailure(error) ? error : pipelineFailure(task.key, error);
         if (failure.kind !== 'transient') {
           await this.handle(task, failure);
@@ -179,6 +191,10 @@ export class TaskManager {
       await task.close('dirty');
       return;
     }
+    if (failure.kind === 'uncertain') {
+      await this.readopt(task, failure);
+      return;
+    }
     if (failure.kind !== 'migrated') return;
     if (this.tasks.get(task.key) === task) this.tasks.delete(task.key);
     if (task.closed) return;
@@ -204,10 +220,47 @@ export class TaskManager {
     });
   }
 
+  /**
+   * A commit of unknown outcome: close the task dirty and adopt it again at once if it is
+   * still ours — the new producer's fence settles the transaction one way or the other, and
+   * the restore and committed offsets read after it say which. The backoff keeps growing.
+   */
+  private async readopt(task: Task, failure: TaskFailure): Promise<void> {
+    if (this.tasks.get(task.key) !== task || task.closed) return;
+    this.tasks.delete(task.key);
+    this.metrics.retries.inc({ mapping: task.pipeline.name, code: failure.error.code });
+    this.logger.warn(
+      { task: task.key, code: failure.error.code },
+      `a commit failed and may have happened anyway; adopting the task again: ${failure.error.message}`,
+    );
+    await task.close('dirty');
+    const wanted = this.assigned.get(task.key);
+    if (this.stopping || !wanted) return;
+    const fresh = this.adopt(
+      wanted.pipeline,
+      wanted.partition,
+      task.failures + 1,
+      task.failingSince,
+    );
+    // Its partition was paused (a new assignment resumes it too); the new task resumes it.
+    void this.adoption(fresh).then(() => {
+      if (fresh.closed || this.tasks.get(fresh.key) !== fresh) return;
+      for (const topic of wanted.pipeline.topics) {
+        this.paused.get(topic)?.delete(wanted.partition);
+        this.options.consumer.resume(topic, [wanted.partition]);
+      }
+    });
+  }
+
   /** Exponential backoff with jitter, growing per task, capped by MEMBRANE_RETRY_MAX_MS. */
   backoff(attempt: number): number {
     const cap = Math.min(this.options.retryMaxMs, 100 * 2 ** Math.min(attempt, 30));
     return Math.round(cap / 2 + this.random() * (cap / 2));
+  }
+
+  /** A method, not the field: TypeScript would narrow the field across awaits. */
+  private isStopping(): boolean {
+    return this.stopping;
   }
 
   fail(error: MembraneError): void {

@@ -127,7 +127,7 @@ export class Task {
         await producer.close();
         throw kafkaFailure(this.key, 'Starting the producer', error);
       }
-      if (signal.aborted) {
+      if (this.revoked()) {
         await producer.close();
         throw this.closedFailure();
       }
@@ -143,9 +143,9 @@ export class Task {
         this.restoreProgress,
         signal,
       );
-      if (signal.aborted) throw this.closedFailure();
+      if (this.revoked()) throw this.closedFailure();
       const committed = await this.ports.offsets.committed(this.pipeline.topics, this.partition);
-      if (signal.aborted) throw this.closedFailure();
+      if (this.revoked()) throw this.closedFailure();
       for (const [topic, offset] of committed) this.state.resumeFrom(topic, offset);
       this.status = 'running';
       this.context.logger.info(
@@ -153,8 +153,13 @@ export class Task {
         'task adopted; state restored',
       );
     } catch (error) {
-      throw signal.aborted ? this.closedFailure() : kafkaFailure(this.key, 'Restoring', error);
+      throw this.revoked() ? this.closedFailure() : kafkaFailure(this.key, 'Restoring', error);
     }
+  }
+
+  /** Revoked, lost or shut down (a method: TypeScript would narrow the field across awaits). */
+  private revoked(): boolean {
+    return this.abort.signal.aborted;
   }
 
   private closedFailure(): TaskFailure {
@@ -184,6 +189,33 @@ export class Task {
     }
     await producer?.close();
     this.context.logger.info({ task: this.key, mode }, 'task closed');
+  }
+
+  /**
+   * Why a commit failed. A transient failure may still have committed (the answer lost, not
+   * the request): `uncertain`. But first, a topic deleted under membrane shows only as
+   * transient errors (kafkajs reports the first partition error of a transaction's
+   * AddPartitionsToTxn answer, often another partition's OPERATION_NOT_ATTEMPTED, or retries
+   * UNKNOWN_TOPIC_OR_PARTITION): ask the cluster, and stop (fatal) when one is gone.
+   */
+  private async commitFailure(error: unknown, topics: readonly string[]): Promise<TaskFailure> {
+    const failure = kafkaFailure(this.key, 'Committing', error, topics);
+    if (failure.kind !== 'transient') return failure;
+    const missing = await this.ports.topics.missing(topics).catch(() => []);
+    if (missing.length > 0) {
+      return new TaskFailure(
+        'fatal',
+        new MembraneError(
+          'kafka.topic-missing',
+          `Topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')} that membrane writes to do${missing.length > 1 ? '' : 'es'} not exist (deleted while membrane was running?); nothing of the failed transaction was committed.`,
+          {
+            cause: error,
+            hint: 'recreate the topic (MEMBRANE_CREATE_TOPICS=true does it at startup) and start membrane again',
+          },
+        ),
+      );
+    }
+    return new TaskFailure('uncertain', failure.error);
   }
 
   /** How many leading records are already committed (see TaskState.alreadyCommitted). */
@@ -313,10 +345,10 @@ export class Task {
         { topic, partition: this.partition, offset: next.toString() },
       );
     } catch (error) {
-      throw kafkaFailure(this.key, 'Committing', error, [...byTopic.keys()]);
-    } finally {
       timer();
+      throw await this.commitFailure(error, [...byTopic.keys()]);
     }
+    timer();
     this.state.commit(topic, next, committedAt);
     this.failures = 0;
     this.failingSince = undefined;

@@ -52,8 +52,8 @@ describe('the runtime under simulated schedules', () => {
     async () => {
       await fc.assert(
         fc.asyncProperty(
-          // SIM_AMBIGUOUS=1 adds commits whose answer is lost (the known bug below).
-          scheduleArb({ ambiguousCommits: process.env.SIM_AMBIGUOUS === '1' }),
+          // Commits whose answer is lost included (SIM_AMBIGUOUS=0 leaves them out).
+          scheduleArb({ ambiguousCommits: process.env.SIM_AMBIGUOUS !== '0' }),
           holds,
         ),
         { numRuns: RUNS, ...replay },
@@ -210,14 +210,12 @@ describe('known failure shapes, by hand', () => {
     expect(w.broker.readAll(OUTPUT)).toHaveLength(4);
   });
 
-  // BUG (found by this simulation, not fixed here): a commit whose EndTxn the broker applied
-  // but whose answer never came (kafkajs gave up retrying: KafkaJSNumberOfRetriesExceeded
-  // caused by a request timeout) is classified transient; the chunk rolls back and is retried
-  // with the same producer on records the consumer fetches again, and it commits them a
-  // second time — duplicates and clocks that repeat. `test.fails` until the runtime treats a
-  // commit of unknown outcome like a migrated task (close dirty, adopt afresh: re-read the
-  // committed offsets and the changelog after fencing itself) — then make it a plain test.
-  test.fails('a commit whose answer was lost is not committed twice (BUG: it is)', async () => {
+  // Found by this simulation: a commit whose EndTxn the broker applied but whose answer never
+  // came (kafkajs gave up retrying: KafkaJSNumberOfRetriesExceeded caused by a request
+  // timeout) was classified transient; the chunk rolled back and was retried with the same
+  // producer, committing it a second time. A failed commit is now `uncertain`: the task is
+  // adopted again (its fence settles the transaction; restore and offsets say what happened).
+  test('a commit whose answer was lost is not committed twice', async () => {
     await scenario({
       world: world(),
       nodes: 1,

@@ -56,14 +56,16 @@ describe('clock retention', () => {
     state.clocks.advance('young', 'erp', undefined);
     state.changelogRecords(0, 5 * day);
     state.commit('in', 2n, 5 * day);
-    // Eight days on, a chunk touching another aggregate carries the old one's tombstone.
+    // Not yet after 7.5 days: a clock goes between 1 and 1.25 retentions after its change.
     state.clocks.advance('other', 'erp', undefined);
-    const records = state.changelogRecords(0, 8 * day);
+    expect(state.changelogRecords(0, 7.5 * day).filter((r) => r.value === null)).toEqual([]);
+    // Nine days on, a chunk touching another aggregate carries the old one's tombstone.
+    const records = state.changelogRecords(0, 9 * day);
     expect(records).toContainEqual({ key: stateKey.clock('old'), value: null, partition: 0 });
     expect(records.filter((r) => r.value === null)).toHaveLength(1);
     // Until the commit, the clock is still there (a rollback keeps it).
     expect(state.clocks.current('old')).toEqual({ erp: 1 });
-    state.commit('in', 3n, 8 * day);
+    state.commit('in', 3n, 9 * day);
     expect(state.clocks.current('old')).toBeUndefined();
     expect(state.clocks.current('young')).toEqual({ erp: 1 });
   });

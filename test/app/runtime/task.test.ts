@@ -12,6 +12,8 @@ const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as {
   createErrorFromCode: (code: number) => Error;
 };
 const INVALID_PRODUCER_EPOCH = 47;
+const REQUEST_TIMED_OUT = 7;
+const OPERATION_NOT_ATTEMPTED = 55;
 
 /** The pipeline, but the `n`th record processed throws `error` (once). */
 function failingAt(pipeline: Pipeline, n: number, error: unknown): Pipeline {
@@ -21,7 +23,8 @@ function failingAt(pipeline: Pipeline, n: number, error: unknown): Pipeline {
       if (property === 'process') {
         return (...args: Parameters<Pipeline['process']>) => {
           seen += 1;
-          if (seen === n) return Promise.reject(error as Error);
+          if (seen === n)
+            return Promise.reject(error instanceof Error ? error : new Error(String(error)));
           return target.process(...args);
         };
       }
@@ -88,6 +91,38 @@ describe('a task', () => {
     expect(outcome.failure?.kind).toBe('migrated');
     expect(task.stateView.clocks.current('o-0')).toBeUndefined();
     expect(task.stateView.dedup.size).toBe(0);
+  });
+
+  it('calls a commit that failed transiently uncertain: it may have happened, so the task must be adopted again', async () => {
+    const producer = new RecordingProducer();
+    producer.failNext = createErrorFromCode(REQUEST_TIMED_OUT);
+    const task = testTask(await compileText(BASE_MAPPING), testPorts(producer));
+    await task.adopt();
+    const outcome = await task.process('erp.orders', orderRecords(0, 5));
+    expect(outcome.committed).toBe(0);
+    expect(outcome.failure?.kind).toBe('uncertain');
+    expect(task.stateView.clocks.current('o-0')).toBeUndefined();
+  });
+
+  it('stops membrane (fatal, one sentence) when a commit failed because an output topic is gone', async () => {
+    const producer = new RecordingProducer();
+    producer.failNext = createErrorFromCode(OPERATION_NOT_ATTEMPTED);
+    const task = testTask(
+      await compileText(BASE_MAPPING),
+      testPorts(producer, {
+        topics: {
+          missing: (topics) => Promise.resolve(topics.filter((t) => t === 'sales.placed')),
+        },
+      }),
+    );
+    await task.adopt();
+    const outcome = await task.process('erp.orders', orderRecords(0, 5));
+    expect(outcome.committed).toBe(0);
+    expect(outcome.failure?.kind).toBe('fatal');
+    expect(outcome.failure?.error.code).toBe('kafka.topic-missing');
+    expect(outcome.failure?.error.message).toMatch(
+      /^Topic sales\.placed that membrane writes to does not exist/,
+    );
   });
 
   it('never writes again once closed dirty', async () => {

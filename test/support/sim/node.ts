@@ -80,6 +80,8 @@ export class SimNode implements NodeEnv {
           ? new SimIdempotentProducer(this)
           : new SimTransactionalProducer(this, transactionalId),
       offsets: simOffsets(this),
+      // No topic is ever deleted in the simulation.
+      topics: { missing: () => Promise.resolve([]) },
       changelog: simChangelog(this),
       clock,
     };
