@@ -200,8 +200,11 @@ export class Task {
    */
   private async commitFailure(error: unknown, topics: readonly string[]): Promise<TaskFailure> {
     const failure = kafkaFailure(this.key, 'Committing', error, topics);
-    if (failure.kind !== 'transient') return failure;
+    const topicMissing = failure.kind === 'fatal' && failure.error.code === 'kafka.topic-missing';
+    if (failure.kind !== 'transient' && !topicMissing) return failure;
+    // Which one is gone: kafkajs does not say.
     const missing = await this.ports.topics.missing(topics).catch(() => []);
+    if (missing.length === 0 && topicMissing) return failure;
     if (missing.length > 0) {
       return new TaskFailure(
         'fatal',
