@@ -94,8 +94,12 @@ export class IdempotentTaskProducer implements TaskProducer {
   }
 
   async commit(records: readonly TopicRecords[], position: InputPosition): Promise<void> {
-    for (const slice of sendSlices(asTopicMessages(records)))
-      await this.producer.sendBatch({ topicMessages: slice, acks: -1 });
+    // Without a transaction, partitions succeed or fail one by one: the state (which says
+    // "these IDs were emitted") goes only once the outputs are acknowledged, or a failed
+    // output with a written state would be dropped as a duplicate when redelivered.
+    for (const phase of [records.filter((r) => !r.state), records.filter((r) => r.state)])
+      for (const slice of sendSlices(asTopicMessages(phase)))
+        await this.producer.sendBatch({ topicMessages: slice, acks: -1 });
     await this.commitOffsets(position);
   }
 

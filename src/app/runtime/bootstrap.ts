@@ -169,16 +169,27 @@ export class Runtime {
           config.MEMBRANE_STATE_RETENTION_MS === 0 ? Infinity : config.MEMBRANE_STATE_RETENTION_MS,
       },
       ports,
+      // kafkajs throws here while it restarts a crashed consumer (no group yet); a restarted
+      // consumer starts with nothing paused, so there is nothing to do then.
       consumer: {
         pause: (topic, partitions) => {
-          consumer.pause([{ topic, partitions: [...partitions] }]);
+          try {
+            consumer.pause([{ topic, partitions: [...partitions] }]);
+          } catch (error) {
+            logger.debug({ topic, error: messageOf(error) }, 'pausing failed');
+          }
         },
         resume: (topic, partitions) => {
-          consumer.resume([{ topic, partitions: [...partitions] }]);
+          try {
+            consumer.resume([{ topic, partitions: [...partitions] }]);
+          } catch (error) {
+            logger.debug({ topic, error: messageOf(error) }, 'resuming failed');
+          }
         },
       },
       retryMaxMs: config.MEMBRANE_RETRY_MAX_MS,
-      readoptAfterMs: 2 * config.MEMBRANE_SESSION_TIMEOUT_MS,
+      // By then a zombie that fenced this member has learned it is out of the group.
+      readoptAfterMs: config.MEMBRANE_SESSION_TIMEOUT_MS,
       onFatal: (error) => {
         this.fatal(error);
       },
@@ -207,6 +218,8 @@ export class Runtime {
     consumer.on(consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload;
       if (restart) {
+        // Not ready until it has joined again (and its tasks are adopted again).
+        this.joined = false;
         this.logger.warn({ error: messageOf(error) }, 'the consumer crashed; kafkajs restarts it');
         return;
       }

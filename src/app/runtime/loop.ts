@@ -149,9 +149,14 @@ export class BatchLoop {
       if (failure) {
         // Uncertain, migrated or fatal: this task does not go on. Fetch again from the first
         // record not known committed once a task is running for the partition again.
-        control.pause();
         control.seek(messages[0]?.offset ?? '0');
-        manager.pausedFor(batch.topic, batch.partition);
+        // Unless a rebalance mid-chunk already put a new task on the partition (kafkajs can
+        // rejoin while a batch is in flight): then the partition is that task's to fetch.
+        const current = manager.taskFor(batch.topic, batch.partition);
+        if (current === undefined || current === task) {
+          control.pause();
+          manager.pausedFor(batch.topic, batch.partition);
+        }
         await manager.handle(task, failure);
         return;
       }

@@ -16,6 +16,8 @@ export interface OutRecord {
 export interface TopicRecords {
   readonly topic: string;
   readonly messages: readonly OutRecord[];
+  /** The task's state changelog: at-least-once writes it only after the outputs are acknowledged. */
+  readonly state?: boolean;
 }
 
 /** The input position a chunk commits: the next offset to read of `topic`/`partition`. */

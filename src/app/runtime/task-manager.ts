@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { MembraneError } from '../../core/errors.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { Metrics } from '../metrics.js';
-import { isTaskFailure, pipelineFailure, type TaskFailure } from './failures.js';
+import { isTaskFailure, pipelineFailure, TaskFailure } from './failures.js';
 import type { ConsumerPort, TaskPorts } from './ports.js';
 import { Task, type TaskContext } from './task.js';
 
@@ -39,6 +39,8 @@ export class TaskManager {
   private readonly random: () => number;
   private readonly tasks = new Map<string, Task>();
   private readonly adoptions = new Map<Task, Promise<void>>();
+  /** Per task key, the latest adoption started on this member (settled or not). */
+  private readonly lastAdoption = new Map<string, Promise<void>>();
   private readonly byTopic = new Map<string, Pipeline>();
   /** Tasks of the current assignment (keys), and the pipeline and partition of each. */
   private assigned = new Map<string, { pipeline: Pipeline; partition: number }>();
@@ -113,11 +115,13 @@ export class TaskManager {
     }
     // Partitions paused for a task that was not running here are handed back to the fetch
     // loop; their tasks are adopted below.
-    for (const [topic, partitions] of this.paused)
-      this.options.consumer.resume(topic, [...partitions]);
+    for (const [topic, partitions] of this.paused) this.resume(topic, [...partitions]);
     this.paused.clear();
-    for (const [key, { pipeline, partition }] of owned)
-      if (!this.tasks.has(key)) this.adopt(pipeline, partition);
+    for (const [key, { pipeline, partition }] of owned) {
+      const kept = this.tasks.get(key);
+      if (!kept) this.adopt(pipeline, partition);
+      else if (kept.running) this.verify(kept);
+    }
     await Promise.all(closing);
   }
 
@@ -141,14 +145,66 @@ export class TaskManager {
     set.add(partition);
   }
 
+  /** Pauses or resumes through the consumer, which throws while kafkajs restarts it. */
+  private resume(topic: string, partitions: readonly number[]): void {
+    try {
+      this.options.consumer.resume(topic, partitions);
+    } catch (error) {
+      // A restarted consumer starts with nothing paused.
+      this.logger.debug({ topic, partitions, error: String(error) }, 'resuming failed');
+    }
+  }
+
+  /** Hands a running task's partitions back to the fetch loop. */
+  private resumeTask(task: Task): void {
+    if (this.tasks.get(task.key) !== task || !task.running) return;
+    for (const topic of task.pipeline.topics) {
+      this.paused.get(topic)?.delete(task.partition);
+      this.resume(topic, [task.partition]);
+    }
+  }
+
   private adopt(pipeline: Pipeline, partition: number, failures = 0, failingSince?: number): Task {
     const task = new Task(pipeline, partition, this.options.context, this.options.ports);
     task.failures = failures;
     task.failingSince = failingSince;
     this.tasks.set(task.key, task);
-    const adoption = this.adoptLoop(task).finally(() => this.adoptions.delete(task));
+    // After the previous adoption of the same task on this member has settled: an earlier
+    // producer's InitProducerId still being retried by kafkajs would otherwise land after this
+    // one's and fence it.
+    const previous = this.lastAdoption.get(task.key) ?? Promise.resolve();
+    const adoption = previous
+      .then(() => this.adoptLoop(task))
+      .then(() => {
+        // Whatever paused its partitions (a failure of the task before it, a batch that came
+        // while nothing ran here), the running task takes them back.
+        this.resumeTask(task);
+      })
+      .finally(() => this.adoptions.delete(task));
     this.adoptions.set(task, adoption);
+    this.lastAdoption.set(task.key, adoption);
     return task;
+  }
+
+  /**
+   * A task this member keeps across a rebalance without having left the group. If it missed a
+   * generation all the same (a SyncGroup refused mid-rebalance keeps the member ID), another
+   * member may have committed for it meanwhile: its state would be stale. The group's
+   * committed offsets tell; a stale task is adopted again.
+   */
+  private verify(task: Task): void {
+    const verification = task
+      .exclusive(() => task.verify())
+      .catch(async (error: unknown) => {
+        if (isClosed(task) || this.isStopping()) return;
+        const failure = isTaskFailure(error) ? error : pipelineFailure(task.key, error);
+        await this.handle(
+          task,
+          failure.kind === 'fatal' ? failure : new TaskFailure('uncertain', failure.error),
+        );
+      })
+      .finally(() => this.adoptions.delete(task));
+    this.adoptions.set(task, verification);
   }
 
   private async adoptLoop(task: Task): Promise<void> {
@@ -212,10 +268,6 @@ export class TaskManager {
         { task: task.key },
         'no rebalance followed the fence; adopting the task again',
       );
-      for (const topic of wanted.pipeline.topics) {
-        this.paused.get(topic)?.delete(wanted.partition);
-        this.options.consumer.resume(topic, [wanted.partition]);
-      }
       this.adopt(wanted.pipeline, wanted.partition);
     });
   }
@@ -235,21 +287,9 @@ export class TaskManager {
     );
     await task.close('dirty');
     const wanted = this.assigned.get(task.key);
-    if (this.stopping || !wanted) return;
-    const fresh = this.adopt(
-      wanted.pipeline,
-      wanted.partition,
-      task.failures + 1,
-      task.failingSince,
-    );
-    // Its partition was paused (a new assignment resumes it too); the new task resumes it.
-    void this.adoption(fresh).then(() => {
-      if (fresh.closed || this.tasks.get(fresh.key) !== fresh) return;
-      for (const topic of wanted.pipeline.topics) {
-        this.paused.get(topic)?.delete(wanted.partition);
-        this.options.consumer.resume(topic, [wanted.partition]);
-      }
-    });
+    // A rebalance during the close may have adopted the task already.
+    if (this.isStopping() || !wanted || this.tasks.has(task.key)) return;
+    this.adopt(wanted.pipeline, wanted.partition, task.failures + 1, task.failingSince);
   }
 
   /** Exponential backoff with jitter, growing per task, capped by MEMBRANE_RETRY_MAX_MS. */

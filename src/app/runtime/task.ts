@@ -157,6 +157,39 @@ export class Task {
     }
   }
 
+  /**
+   * Checks, for a task kept across a rebalance, that no one else committed for it meanwhile
+   * (the group's committed offsets are where this task left them). Batches wait meanwhile.
+   * Throws an `uncertain` TaskFailure when it is stale.
+   */
+  async verify(): Promise<void> {
+    if (this.status !== 'running') return;
+    this.status = 'adopting';
+    try {
+      const committed = await this.ports.offsets.committed(this.pipeline.topics, this.partition);
+      if (this.revoked()) throw this.closedFailure();
+      for (const [topic, offset] of committed) {
+        const known = this.state.committedOffset(topic);
+        if (known === undefined || offset > known) {
+          throw new TaskFailure(
+            'uncertain',
+            new MembraneError(
+              'kafka.task-stale',
+              `Task ${this.key} was committed up to ${offset} of ${topic} by another member while this one missed a rebalance (it knew ${known ?? 'nothing'}); adopting it again.`,
+            ),
+          );
+        }
+      }
+      this.status = 'running';
+    } catch (error) {
+      throw this.revoked()
+        ? this.closedFailure()
+        : error instanceof TaskFailure
+          ? error
+          : kafkaFailure(this.key, 'Checking the committed offsets', error);
+    }
+  }
+
   /** Revoked, lost or shut down (a method: TypeScript would narrow the field across awaits). */
   private revoked(): boolean {
     return this.abort.signal.aborted;
@@ -344,7 +377,11 @@ export class Task {
     const timer = metrics.transactionSeconds.startTimer({ mapping });
     try {
       await producer.commit(
-        [...byTopic].map(([target, messages]) => ({ topic: target, messages })),
+        [...byTopic].map(([target, messages]) => ({
+          topic: target,
+          messages,
+          ...(target === this.changelog ? { state: true } : {}),
+        })),
         { topic, partition: this.partition, offset: next.toString() },
       );
     } catch (error) {

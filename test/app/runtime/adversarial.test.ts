@@ -2,9 +2,9 @@
  * Adversarial review of the runtime (TaskManager, Task, TaskState) against fake ports that
  * keep just enough of Kafka to tell right from wrong: producer epochs (an InitProducerId fences
  * every earlier epoch of the transactional ID), one changelog partition, committed offsets,
- * the output records. Each `test.fails` is a bug this review found: the test asserts the
- * promised behaviour and fails on the current code (its comment gives the interleaving); the
- * plain tests are interleavings that were tried and held.
+ * the output records. The first group are the bugs this review found (each comment gives the
+ * interleaving and the fix; each test failed before it); the second, interleavings that were
+ * tried and held.
  */
 import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
@@ -114,9 +114,11 @@ class FakeProducer implements TaskProducer {
     if (failure) return Promise.reject(failure);
     const partial = cluster.partialNext;
     cluster.partialNext = false;
-    for (const { topic, messages } of records) {
+    for (const { topic, messages, state } of records) {
       const changelog = topic.endsWith('.clocks');
-      if (partial && !changelog) continue;
+      // At least once, the producer sends the state only after the outputs are acknowledged
+      // (`state`): a send that fails part-way can have written outputs, never state alone.
+      if (partial && (state === true || this.id !== undefined)) continue;
       for (const m of messages) {
         if (changelog)
           cluster.changelog.push({
@@ -247,8 +249,8 @@ const uncertain = (): TaskFailure =>
     }),
   );
 
-describe('bugs found (each test asserts the promise and fails on the current code)', () => {
-  // BUG 1. kafkajs's consumer, when it crashes with `restart: true`, disconnects first
+describe('bugs an adversarial review found, fixed', () => {
+  // BUG 1 (fixed: the manager and bootstrap's consumer wrappers catch). kafkajs's consumer, when it crashes with `restart: true`, disconnects first
   // (consumer/index.js onCrash → disconnect → stop: `consumerGroup = null`) and starts a new
   // consumer group only `retryTime` later; during that window, and after `consumer.disconnect()`
   // at shutdown, `consumer.pause()`/`consumer.resume()` throw "Consumer group was not
@@ -259,49 +261,47 @@ describe('bugs found (each test asserts the promise and fails on the current cod
   // is common: the broker trouble that makes a commit uncertain also crashes the consumer.
   // The ConsumerPort below is wired exactly as bootstrap.ts wires it, to a real kafkajs consumer
   // in the state its crash leaves it in (no consumer group).
-  test.fails(
-    'an uncertain commit re-adopted while the kafkajs consumer is restarting after a crash raises no unhandled rejection',
-    async () => {
-      const kafka = new Kafka({ brokers: ['127.0.0.1:9'], logLevel: logLevel.NOTHING });
-      const consumer = kafka.consumer({ groupId: 'adv' });
-      const port: ConsumerPort = {
-        pause: (topic, partitions) => {
-          consumer.pause([{ topic, partitions: [...partitions] }]);
-        },
-        resume: (topic, partitions) => {
-          consumer.resume([{ topic, partitions: [...partitions] }]);
-        },
-      };
-      const manager = newManager(new FakeCluster(), { consumer: port });
-      await manager.assign('m1', { [INPUT]: [0] });
-      const task = await running(manager);
-      const rejections: unknown[] = [];
-      const previous = process.listeners('unhandledRejection');
-      process.removeAllListeners('unhandledRejection');
-      const record = (reason: unknown): void => {
-        rejections.push(reason);
-      };
-      process.on('unhandledRejection', record);
-      try {
-        // The loop's failure path for an uncertain commit, while the consumer is down.
-        manager.pausedFor(INPUT, 0);
-        await manager.handle(task, uncertain());
-        const fresh = await running(manager);
-        expect(fresh).not.toBe(task);
-        // Let the rejection (if any) surface.
-        for (let i = 0; i < 5; i++)
-          await new Promise<void>((resolve) => {
-            setImmediate(resolve);
-          });
-      } finally {
-        process.off('unhandledRejection', record);
-        for (const listener of previous) process.on('unhandledRejection', listener);
-      }
-      expect(rejections.map(String)).toEqual([]);
-    },
-  );
+  test('an uncertain commit re-adopted while the kafkajs consumer is restarting after a crash raises no unhandled rejection', async () => {
+    const kafka = new Kafka({ brokers: ['127.0.0.1:9'], logLevel: logLevel.NOTHING });
+    const consumer = kafka.consumer({ groupId: 'adv' });
+    const port: ConsumerPort = {
+      pause: (topic, partitions) => {
+        consumer.pause([{ topic, partitions: [...partitions] }]);
+      },
+      resume: (topic, partitions) => {
+        consumer.resume([{ topic, partitions: [...partitions] }]);
+      },
+    };
+    const manager = newManager(new FakeCluster(), { consumer: port });
+    await manager.assign('m1', { [INPUT]: [0] });
+    const task = await running(manager);
+    const rejections: unknown[] = [];
+    const previous = process.listeners('unhandledRejection');
+    process.removeAllListeners('unhandledRejection');
+    const record = (reason: unknown): void => {
+      rejections.push(reason);
+    };
+    process.on('unhandledRejection', record);
+    try {
+      // The loop's failure path for an uncertain commit, while the consumer is down.
+      manager.pausedFor(INPUT, 0);
+      await manager.handle(task, uncertain());
+      const fresh = await running(manager);
+      expect(fresh).not.toBe(task);
+      // Let the rejection (if any) surface.
+      for (let i = 0; i < 5; i++)
+        await new Promise<void>((resolve) => {
+          setImmediate(resolve);
+        });
+    } finally {
+      process.off('unhandledRejection', record);
+      for (const listener of previous) process.on('unhandledRejection', listener);
+    }
+    expect(rejections.map(String)).toEqual([]);
+  });
 
-  // BUG 2 (at-least-once loses records). At least once, a chunk's records and its changelog
+  // BUG 2 (fixed: at least once, the state goes out only after the outputs are acknowledged;
+  // the fake below sends in that order). At least once, a chunk's records and its changelog
   // records (clocks and emitted IDs) go out in the same non-transactional sendBatch, and only
   // then are the offsets committed. kafkajs sends one produce request per broker (and reports
   // per-partition errors), so the changelog partition can be acknowledged while the output
@@ -310,36 +310,34 @@ describe('bugs found (each test asserts the promise and fails on the current cod
   // were emitted; the input offsets say they were not, so the records are processed again —
   // and dropped as duplicates. Nothing was ever written for them: lost, while the offsets move
   // past them. (Exactly once is not affected: everything is in one transaction.)
-  test.fails(
-    'at least once, a send that wrote the changelog but not the outputs loses no record on re-adoption',
-    async () => {
-      const cluster = new FakeCluster();
-      const manager = newManager(cluster, { guarantee: 'at_least_once' });
-      await manager.assign('m1', { [INPUT]: [0] });
-      const task = await running(manager);
-      const records = orderRecords(0, 5);
-      cluster.partialNext = true;
-      const first = await task.process(INPUT, records);
-      expect(first.committed).toBe(0);
-      expect(first.failure?.kind).toBe('uncertain');
-      expect(cluster.outputs).toEqual([]);
-      // The loop: pause, seek back, hand the failure to the manager (re-adoption).
-      manager.pausedFor(INPUT, 0);
-      await manager.handle(task, first.failure as TaskFailure);
-      const fresh = await running(manager);
-      const skip = fresh.alreadyCommitted(INPUT, records);
-      const again = await fresh.process(INPUT, records.slice(skip));
-      expect(again.failure).toBeUndefined();
-      // The offsets move past all five…
-      expect(again.committed).toBe(5);
-      // …but every input record must end in (at least) one output.
-      expect(new Set(cluster.outputs.filter((o) => o.topic === OUTPUT).map((o) => o.id)).size).toBe(
-        5,
-      );
-    },
-  );
+  test('at least once, a send that wrote the changelog but not the outputs loses no record on re-adoption', async () => {
+    const cluster = new FakeCluster();
+    const manager = newManager(cluster, { guarantee: 'at_least_once' });
+    await manager.assign('m1', { [INPUT]: [0] });
+    const task = await running(manager);
+    const records = orderRecords(0, 5);
+    cluster.partialNext = true;
+    const first = await task.process(INPUT, records);
+    expect(first.committed).toBe(0);
+    expect(first.failure?.kind).toBe('uncertain');
+    expect(cluster.changelog).toEqual([]);
+    // The loop: pause, seek back, hand the failure to the manager (re-adoption).
+    manager.pausedFor(INPUT, 0);
+    await manager.handle(task, first.failure as TaskFailure);
+    const fresh = await running(manager);
+    const skip = fresh.alreadyCommitted(INPUT, records);
+    const again = await fresh.process(INPUT, records.slice(skip));
+    expect(again.failure).toBeUndefined();
+    // The offsets move past all five…
+    expect(again.committed).toBe(5);
+    // …but every input record must end in (at least) one output.
+    expect(new Set(cluster.outputs.filter((o) => o.topic === OUTPUT).map((o) => o.id)).size).toBe(
+      5,
+    );
+  });
 
-  // BUG 3 (orphaned task, fencing fight, producer leak). An uncertain commit makes the loop call
+  // BUG 3 (fixed: readopt adopts only if no task took the key meanwhile; orphaned task,
+  // fencing fight, producer leak). An uncertain commit makes the loop call
   // `manager.handle` → `readopt`, which removes the task from the map and awaits its dirty close
   // (the producer's disconnect) before adopting a fresh one. kafkajs can emit GROUP_JOIN while a
   // batch is in flight: another fetcher's `recoverFromFetch` runs `joinAndSync()` on a stale-
@@ -348,34 +346,32 @@ describe('bugs found (each test asserts the promise and fails on the current cod
   // second one over it. The first is orphaned: never closed (its producer stays connected for
   // ever), never used, and its InitProducerId may come after the second's and fence it (one
   // commit fails, the task waits readoptAfterMs = 2 × session timeout).
-  test.fails(
-    'a GROUP_JOIN while an uncertain task is being closed leaves one task and no producer open',
-    async () => {
-      const cluster = new FakeCluster();
-      const manager = newManager(cluster);
-      await manager.assign('m1', { [INPUT]: [0] });
-      const task = await running(manager);
-      cluster.failNext = requestTimedOut('EndTxn');
-      const outcome = await task.process(INPUT, orderRecords(0, 3));
-      expect(outcome.failure?.kind).toBe('uncertain');
-      const closing = deferred();
-      cluster.closeGates.set(0, closing.promise);
-      manager.pausedFor(INPUT, 0);
-      const handling = manager.handle(task, outcome.failure as TaskFailure);
-      // The same member, the same assignment: a rejoin after a stale-metadata fetch error.
-      await manager.assign('m1', { [INPUT]: [0] });
-      closing.resolve();
-      await handling;
-      await running(manager);
-      await until(() => cluster.producers.every((p) => p.inits > 0));
-      await manager.stop();
-      // One producer for the first task, one for its one successor; both closed.
-      expect(cluster.producers).toHaveLength(2);
-      expect(cluster.producers.filter((p) => !p.closed)).toHaveLength(0);
-    },
-  );
+  test('a GROUP_JOIN while an uncertain task is being closed leaves one task and no producer open', async () => {
+    const cluster = new FakeCluster();
+    const manager = newManager(cluster);
+    await manager.assign('m1', { [INPUT]: [0] });
+    const task = await running(manager);
+    cluster.failNext = requestTimedOut('EndTxn');
+    const outcome = await task.process(INPUT, orderRecords(0, 3));
+    expect(outcome.failure?.kind).toBe('uncertain');
+    const closing = deferred();
+    cluster.closeGates.set(0, closing.promise);
+    manager.pausedFor(INPUT, 0);
+    const handling = manager.handle(task, outcome.failure as TaskFailure);
+    // The same member, the same assignment: a rejoin after a stale-metadata fetch error.
+    await manager.assign('m1', { [INPUT]: [0] });
+    closing.resolve();
+    await handling;
+    await running(manager);
+    await until(() => cluster.producers.every((p) => p.inits > 0));
+    await manager.stop();
+    // One producer for the first task, one for its one successor; both closed.
+    expect(cluster.producers).toHaveLength(2);
+    expect(cluster.producers.filter((p) => !p.closed)).toHaveLength(0);
+  });
 
-  // BUG 4 (a stall of 2 × session timeout). A task's adoption sends InitProducerId through
+  // BUG 4 (fixed: a task's adoption on a member starts after the previous one of the same task
+  // settled; was a stall of 2 × session timeout). A task's adoption sends InitProducerId through
   // kafkajs, which retries it internally (CONCURRENT_TRANSACTIONS, COORDINATOR_LOAD_IN_PROGRESS,
   // NOT_COORDINATOR: up to 10 retries, 2 s apart, with taskProducer's settings). If the task is
   // revoked or lost meanwhile, `Task.adopt` only notices once `init()` returns — by then the
@@ -383,29 +379,29 @@ describe('bugs found (each test asserts the promise and fails on the current cod
   // one after a rejoin with a new member ID) initialised before it, the late one fences it: its
   // first commit fails as migrated, and nothing rebalances, so it waits readoptAfterMs (30 s
   // with the default 15 s session) before adopting again. Shown here for the rejoin case.
-  test.fails(
-    "a superseded adoption's late InitProducerId does not fence the task's new adoption",
-    async () => {
-      const cluster = new FakeCluster();
-      const manager = newManager(cluster);
-      const slowInit = deferred();
-      cluster.initGates.set(0, slowInit.promise);
-      await manager.assign('m1', { [INPUT]: [0] });
-      const first = manager.taskFor(INPUT, 0) as Task;
-      // The member was dropped and rejoined (new member ID): the task is lost, adopted afresh.
-      await manager.assign('m2', { [INPUT]: [0] });
-      const second = await running(manager);
-      expect(second).not.toBe(first);
-      // kafkajs's retry of the first InitProducerId finally goes through.
-      slowInit.resolve();
-      await manager.adoption(first);
-      expect(first.closed).toBe(true);
-      const outcome = await second.process(INPUT, orderRecords(0, 3));
-      expect(outcome.failure?.kind).toBeUndefined();
-    },
-  );
+  test("a superseded adoption's late InitProducerId does not fence the task's new adoption", async () => {
+    const cluster = new FakeCluster();
+    const manager = newManager(cluster);
+    const slowInit = deferred();
+    cluster.initGates.set(0, slowInit.promise);
+    await manager.assign('m1', { [INPUT]: [0] });
+    const first = manager.taskFor(INPUT, 0) as Task;
+    // The member was dropped and rejoined (new member ID): the task is lost, adopted afresh.
+    await manager.assign('m2', { [INPUT]: [0] });
+    const second = manager.taskFor(INPUT, 0) as Task;
+    expect(second).not.toBe(first);
+    // The second adoption waits for the first to settle: kafkajs's retry of the first
+    // InitProducerId finally goes through, then the second initialises after it.
+    slowInit.resolve();
+    await manager.adoption(first);
+    expect(first.closed).toBe(true);
+    expect(await running(manager)).toBe(second);
+    const outcome = await second.process(INPUT, orderRecords(0, 3));
+    expect(outcome.failure?.kind).toBeUndefined();
+  });
 
-  // BUG 5 (a partition paused for ever, silently). kafkajs can emit GROUP_JOIN while a batch is
+  // BUG 5 (fixed: a running task takes its partitions back when its adoption ends, and a failed
+  // chunk pauses its partition only if no other task holds it; was a partition paused for ever). kafkajs can emit GROUP_JOIN while a batch is
   // in flight (consumerGroup.fetch → recoverFromFetch → joinAndSync on a stale-metadata error,
   // e.g. a partition leader moving); if the member had been dropped it rejoins with a new member
   // ID, so `assign()` closes the task dirty, adopts a new one for the same partition, and resumes
@@ -414,88 +410,85 @@ describe('bugs found (each test asserts the promise and fails on the current cod
   // `handle(old, migrated)`, which returns at once (the old task is no longer the map's). Nobody
   // resumes it: the new task is running (so /readyz says ready) but never gets a batch, until
   // some later rebalance. The simulation cannot show it: its consumer joins only between batches.
-  test.fails(
-    'a task lost mid-chunk to a rejoin does not leave its partition paused for the new task',
-    async () => {
-      const cluster = new FakeCluster();
-      const paused = new Set<number>();
-      const consumer: ConsumerPort = {
-        pause: (_t, ps) => {
-          for (const p of ps) paused.add(p);
-        },
-        resume: (_t, ps) => {
-          for (const p of ps) paused.delete(p);
-        },
-      };
-      const gate = deferred();
-      let seen = 0;
-      const slow = new Proxy(pipeline, {
-        get(target, property, receiver) {
-          if (property === 'process')
-            return async (...args: Parameters<Pipeline['process']>) => {
-              if (++seen === 2) await gate.promise;
-              return target.process(...args);
-            };
-          return Reflect.get(target, property, receiver) as unknown;
-        },
-      });
-      const manager = new TaskManager({
-        pipelines: [slow],
-        context: {
-          groupId: 'adv',
-          quarantineTopic: 'adv.quarantine',
-          guarantee: 'exactly_once',
-          metrics: new Metrics(),
-          logger: createLogger('silent'),
-          now: () => new Date(),
-          dedupWindow: 1000,
-        },
-        ports: fakePorts(cluster),
-        consumer,
-        retryMaxMs: 50,
-        readoptAfterMs: 60_000,
-        onFatal: () => undefined,
-        random: () => 0.5,
-      });
-      managers.push(manager);
-      const loop = new BatchLoop({
-        manager,
+  test('a task lost mid-chunk to a rejoin does not leave its partition paused for the new task', async () => {
+    const cluster = new FakeCluster();
+    const paused = new Set<number>();
+    const consumer: ConsumerPort = {
+      pause: (_t, ps) => {
+        for (const p of ps) paused.add(p);
+      },
+      resume: (_t, ps) => {
+        for (const p of ps) paused.delete(p);
+      },
+    };
+    const gate = deferred();
+    let seen = 0;
+    const slow = new Proxy(pipeline, {
+      get(target, property, receiver) {
+        if (property === 'process')
+          return async (...args: Parameters<Pipeline['process']>) => {
+            if (++seen === 2) await gate.promise;
+            return target.process(...args);
+          };
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+    const manager = new TaskManager({
+      pipelines: [slow],
+      context: {
+        groupId: 'adv',
+        quarantineTopic: 'adv.quarantine',
+        guarantee: 'exactly_once',
         metrics: new Metrics(),
         logger: createLogger('silent'),
-        clock: immediateClock,
-        maxRecords: 10,
-        commitIntervalMs: 1_000,
-        isStopping: () => false,
-      });
-      const control: BatchControl = {
-        isRunning: () => true,
-        isStale: () => false,
-        heartbeat: () => Promise.resolve(),
-        resolveOffset: () => undefined,
-        pause: () => {
-          paused.add(0);
-          return () => paused.delete(0);
-        },
-        seek: () => undefined,
-      };
-      await manager.assign('m1', { [INPUT]: [0] });
-      const first = await running(manager);
-      const records = orderRecords(0, 4);
-      const handled = loop.handle(
-        { topic: INPUT, partition: 0, messages: records, highWatermark: '4' },
-        control,
-      );
-      await until(() => seen === 2);
-      // Mid-chunk: the rejoin with a new member ID (GROUP_JOIN from recoverFromFetch).
-      await manager.assign('m1-new', { [INPUT]: [0] });
-      gate.resolve();
-      await handled;
-      const second = await running(manager);
-      expect(second).not.toBe(first);
-      // The new task must get batches: its partition may not stay paused.
-      expect(paused.has(0)).toBe(false);
-    },
-  );
+        now: () => new Date(),
+        dedupWindow: 1000,
+      },
+      ports: fakePorts(cluster),
+      consumer,
+      retryMaxMs: 50,
+      readoptAfterMs: 60_000,
+      onFatal: () => undefined,
+      random: () => 0.5,
+    });
+    managers.push(manager);
+    const loop = new BatchLoop({
+      manager,
+      metrics: new Metrics(),
+      logger: createLogger('silent'),
+      clock: immediateClock,
+      maxRecords: 10,
+      commitIntervalMs: 1_000,
+      isStopping: () => false,
+    });
+    const control: BatchControl = {
+      isRunning: () => true,
+      isStale: () => false,
+      heartbeat: () => Promise.resolve(),
+      resolveOffset: () => undefined,
+      pause: () => {
+        paused.add(0);
+        return () => paused.delete(0);
+      },
+      seek: () => undefined,
+    };
+    await manager.assign('m1', { [INPUT]: [0] });
+    const first = await running(manager);
+    const records = orderRecords(0, 4);
+    const handled = loop.handle(
+      { topic: INPUT, partition: 0, messages: records, highWatermark: '4' },
+      control,
+    );
+    await until(() => seen === 2);
+    // Mid-chunk: the rejoin with a new member ID (GROUP_JOIN from recoverFromFetch).
+    await manager.assign('m1-new', { [INPUT]: [0] });
+    gate.resolve();
+    await handled;
+    const second = await running(manager);
+    expect(second).not.toBe(first);
+    // The new task must get batches: its partition may not stay paused.
+    expect(paused.has(0)).toBe(false);
+  });
 });
 
 describe('interleavings that held', () => {
