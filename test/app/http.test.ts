@@ -7,7 +7,10 @@ describe('the HTTP endpoints', () => {
   let server: Server | undefined;
 
   afterEach(async () => {
-    await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+    await new Promise<void>((resolve) => {
+      if (server) server.close(() => resolve());
+      else resolve();
+    });
   });
 
   it('answer /healthz and /readyz from the runtime, 503 when not alive or not ready', async () => {
