@@ -8,7 +8,10 @@ describe('the HTTP endpoints', () => {
 
   afterEach(async () => {
     await new Promise<void>((resolve) => {
-      if (server) server.close(() => resolve());
+      if (server)
+        server.close(() => {
+          resolve();
+        });
       else resolve();
     });
   });
