@@ -69,6 +69,8 @@ export interface JoinAnswer {
   readonly memberId: string;
   readonly generation: number;
   readonly assignment: Record<string, number[]>;
+  /** The SyncGroup was refused: the member is in the generation but never learned its part. */
+  readonly error?: Error;
 }
 
 export interface BrokerOptions {
@@ -110,6 +112,8 @@ export class Broker {
   private expiryTimer: { cancel(): void; at: number } | undefined;
   private memberSeq = 0;
   private readonly assignments = new Map<string, Record<string, number[]>>();
+  /** Nodes whose next SyncGroup answer is REBALANCE_IN_PROGRESS (they keep their member ID). */
+  readonly refuseSync = new Set<string>();
   /** Per task partition, which member owns it in the current generation. */
   readonly owners = new Map<number, string>();
   stats = { fencedRequests: 0, commits: 0, aborts: 0, rebalances: 0, expired: 0, timedOut: 0 };
@@ -410,10 +414,12 @@ export class Broker {
       m.lastSeen = this.sched.now;
       const waiter = m.waiter;
       m.waiter = undefined;
+      const refused = waiter !== undefined && this.refuseSync.delete(m.node);
       waiter?.({
         memberId: m.id,
         generation: this.generation,
         assignment: this.assignments.get(m.id) ?? {},
+        ...(refused ? { error: protocolError('REBALANCE_IN_PROGRESS') } : {}),
       });
     }
     this.armExpiry();

@@ -28,6 +28,8 @@ export interface NodeConfig {
   readonly retryMaxMs: number;
   readonly dedupWindow: number;
   readonly maxBatch: number;
+  /** The consumer's isStale() also true after a rebalance (the simulation's old model). */
+  readonly staleAfterRebalance?: boolean;
 }
 
 /** A logger that logs nothing, cheaply (pino's interface as the runtime uses it). */
@@ -97,12 +99,24 @@ export class SimNode implements NodeEnv {
         dedupWindow: config.dedupWindow,
       },
       ports,
+      // As bootstrap.ts wires kafkajs: pause and resume throw while the consumer restarts
+      // after a crash (no consumer group); a restarted consumer starts with nothing paused.
       consumer: {
         pause: (topic, partitions) => {
-          this.consumer.pause(topic, partitions);
+          try {
+            this.consumer.pause(topic, partitions);
+          } catch (error) {
+            count('pause refused (no consumer group)');
+            this.trace(`${name} pausing failed: ${String(error)}`);
+          }
         },
         resume: (topic, partitions) => {
-          this.consumer.resume(topic, partitions);
+          try {
+            this.consumer.resume(topic, partitions);
+          } catch (error) {
+            count('resume refused (no consumer group)');
+            this.trace(`${name} resuming failed: ${String(error)}`);
+          }
         },
       },
       retryMaxMs: config.retryMaxMs,
@@ -136,6 +150,7 @@ export class SimNode implements NodeEnv {
         // Records wake a waiting fetch; when idle, it waits until the next heartbeat is due.
         maxWaitMs: 1_000,
         maxBatch: config.maxBatch,
+        ...(config.staleAfterRebalance ? { staleAfterRebalance: true } : {}),
       },
       {
         onJoin: (memberId, assignment) => {
@@ -146,6 +161,13 @@ export class SimNode implements NodeEnv {
         onCrash: (error) => {
           this.violation(
             `${name}: eachBatch threw something other than a rebalance: ${String(error)}`,
+          );
+        },
+        onRestart: (phase) => {
+          this.trace(
+            phase === 'crashed'
+              ? `${name} consumer crashed (restart: true): no consumer group until it restarts`
+              : `${name} consumer restarted`,
           );
         },
       },
@@ -206,10 +228,12 @@ export class SimNode implements NodeEnv {
     this.report(message);
   }
 
-  commitOffsets(position: InputPosition): Promise<void> {
+  async commitOffsets(position: InputPosition): Promise<void> {
+    // consumer.commitOffsets: throws at once while the consumer has no group (crashed).
+    this.consumer.checkInitialized();
     const memberId = this.consumer.memberId ?? '';
     const generation = this.consumer.generation;
-    return this.sched.op(this.name, () => {
+    await this.sched.op(this.name, () => {
       this.broker.commitOffsets(
         memberId,
         generation,

@@ -34,6 +34,11 @@ export class NodeFaults {
   crashAfterCommit = false;
   /** The node stops (SIGSTOP) for `ms` just before its next request at `point`. */
   freezeAt: { readonly point: FaultPoint; readonly ms: number } | undefined;
+  /**
+   * At least once: the next N sends (one sendBatch each) reach some of their partitions and
+   * not others (a leader moving), and fail with retries exhausted.
+   */
+  partialSends = 0;
 
   take(point: FaultPoint): boolean {
     const n = this.transient.get(point) ?? 0;
@@ -51,6 +56,7 @@ export class NodeFaults {
     this.midChunkAfter = undefined;
     this.freezeAt = undefined;
     this.crashAfterCommit = false;
+    this.partialSends = 0;
   }
 }
 
@@ -211,7 +217,12 @@ export class SimTransactionalProducer implements TaskProducer {
   }
 }
 
-/** At-least-once: records acknowledged first, then the offsets committed through the group. */
+/**
+ * At-least-once, as `IdempotentTaskProducer` drives kafkajs: one sendBatch of the outputs and
+ * quarantine records; once it is acknowledged, one of the state (the changelog records,
+ * flagged `state`); then the offsets committed through the group. A sendBatch is a produce
+ * request per partition leader: some can be written while another fails (`partialSends`).
+ */
 export class SimIdempotentProducer implements TaskProducer {
   private readonly env: NodeEnv;
 
@@ -227,13 +238,35 @@ export class SimIdempotentProducer implements TaskProducer {
 
   async commit(records: readonly TopicRecords[], position: InputPosition): Promise<void> {
     const { env } = this;
-    for (const { topic, messages } of flatten(records)) {
+    for (const phase of [records.filter((r) => !r.state), records.filter((r) => r.state)]) {
+      if (phase.length === 0) continue;
+      maybeFreeze(env, 'produce');
       await env.sched.op(env.name, () => {
         transientFault(env, 'produce');
-        env.broker.produce(topic, messages);
+        const partial = env.faults.partialSends > 0;
+        if (partial) env.faults.partialSends -= 1;
+        for (const { topic, messages } of flatten(phase)) {
+          // Per partition: each its own request (a partial send writes some of them).
+          const byPartition = new Map<number, typeof messages>();
+          for (const m of messages)
+            byPartition.set(m.partition, [...(byPartition.get(m.partition) ?? []), m]);
+          for (const part of byPartition.values())
+            if (!partial || env.sched.random() < 0.5) env.broker.produce(topic, part);
+        }
+        if (partial) {
+          count('partial send');
+          throw retriesExhausted('Produce');
+        }
       });
     }
+    maybeFreeze(env, 'commit');
     await env.commitOffsets(position);
+    env.trace(`${env.name} committed offsets of ${position.partition} up to ${position.offset}`);
+    if (env.faults.crashAfterCommit) {
+      env.faults.crashAfterCommit = false;
+      count('crash after commit');
+      env.crash();
+    }
   }
 
   async close(): Promise<void> {
@@ -245,6 +278,7 @@ export class SimIdempotentProducer implements TaskProducer {
 export function simOffsets(env: NodeEnv): OffsetsPort {
   return {
     committed: (topics, partition) => {
+      env.trace(`${env.name} reads the committed offsets of ${partition}`);
       maybeFreeze(env, 'offsets');
       return env.sched.op(env.name, () => {
         transientFault(env, 'offsets');
@@ -267,6 +301,7 @@ export function simChangelog(env: NodeEnv): ChangelogPort {
   return {
     async restore(topic, partition, apply, progress, signal) {
       const { sched, broker } = env;
+      env.trace(`${env.name} restores ${topic}/${partition}`);
       maybeFreeze(env, 'restore');
       const end = await sched.op(
         env.name,

@@ -26,7 +26,25 @@ export type Action =
       readonly node: number;
       readonly point: FaultPoint;
       readonly ms: number;
-    };
+    }
+  /** GROUP_JOIN while batches are in flight (kafkajs: another fetcher's recoverFromFetch). */
+  | { readonly type: 'rejoin'; readonly node: number; readonly delay: number }
+  /**
+   * Frozen `ms` right after its next batches are handed out, then a rejoin with them in flight
+   * as it thaws (a new member ID if it was dropped).
+   */
+  | { readonly type: 'freeze-rejoin'; readonly node: number; readonly ms: number }
+  /** kafkajs CRASH with restart: leave (or not), no consumer group for `retryMs`, rejoin. */
+  | {
+      readonly type: 'consumer-crash';
+      readonly node: number;
+      readonly retryMs: number;
+      readonly leaves: boolean;
+    }
+  /** The node's next SyncGroup is refused (it keeps its member ID, misses the generation). */
+  | { readonly type: 'refuse-sync'; readonly node: number; readonly join: boolean }
+  /** At least once: the next sends reach some partitions, not others. */
+  | { readonly type: 'partial-send'; readonly node: number; readonly times: number };
 
 export interface Step {
   readonly at: number;
@@ -45,6 +63,10 @@ export interface ScheduleOptions {
   /** Include commits whose EndTxn applies but whose answer is lost. */
   readonly ambiguousCommits?: boolean;
   readonly guarantee?: 'exactly_once' | 'at_least_once';
+  /** Rejoins mid-batch, consumer crashes with restart, refused SyncGroups (default on). */
+  readonly kafkajsFaults?: boolean;
+  /** The consumer's isStale() also true after a rebalance (the old model). */
+  readonly staleAfterRebalance?: boolean;
 }
 
 const kind = fc.constantFrom<RecordKind>(
@@ -119,6 +141,37 @@ export function actionArb(options: ScheduleOptions = {}): fc.Arbitrary<Action> {
   ];
   if (options.ambiguousCommits)
     actions.push(fc.record({ type: fc.constant('ambiguous-commit' as const), node }));
+  if (options.kafkajsFaults !== false)
+    actions.push(
+      fc.record({
+        type: fc.constant('rejoin' as const),
+        node,
+        delay: fc.integer({ min: 0, max: 60 }),
+      }),
+      fc.record({
+        type: fc.constant('freeze-rejoin' as const),
+        node,
+        ms: fc.oneof(
+          fc.integer({ min: 100, max: 5_000 }),
+          fc.integer({ min: SESSION_TIMEOUT_MS + 1, max: 30_000 }),
+        ),
+      }),
+      fc.record({
+        type: fc.constant('consumer-crash' as const),
+        node,
+        retryMs: fc.integer({ min: 100, max: 15_000 }),
+        leaves: fc.boolean(),
+      }),
+      fc.record({ type: fc.constant('refuse-sync' as const), node, join: fc.boolean() }),
+    );
+  if (options.guarantee === 'at_least_once')
+    actions.push(
+      fc.record({
+        type: fc.constant('partial-send' as const),
+        node,
+        times: fc.integer({ min: 1, max: 3 }),
+      }),
+    );
   return fc.oneof(...actions);
 }
 
@@ -134,6 +187,7 @@ export function scheduleArb(options: ScheduleOptions = {}): fc.Arbitrary<Schedul
       // A tiny window too: every event ID is unique, so nothing may rely on dedup to hide a
       // record processed twice.
       dedupWindow: fc.constantFrom(1_000, 2),
+      staleAfterRebalance: fc.constant(options.staleAfterRebalance === true),
     }),
     nodes: fc.integer({ min: 1, max: 3 }),
     steps: fc
@@ -192,6 +246,23 @@ export function apply(world: World, action: Action): void {
       return;
     case 'freeze-at':
       if (target) target.faults.freezeAt = { point: action.point, ms: action.ms };
+      return;
+    case 'rejoin':
+      target?.consumer.armRejoin(action.delay);
+      return;
+    case 'freeze-rejoin':
+      target?.consumer.armFreezeRejoin(action.ms);
+      return;
+    case 'consumer-crash':
+      target?.consumer.crash(action.retryMs, action.leaves);
+      return;
+    case 'refuse-sync':
+      if (!target) return;
+      world.broker.refuseSync.add(target.name);
+      if (action.join && world.alive.length < 4) world.addNode();
+      return;
+    case 'partial-send':
+      if (target) target.faults.partialSends += action.times;
       return;
   }
 }

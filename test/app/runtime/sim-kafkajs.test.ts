@@ -1,0 +1,183 @@
+/**
+ * The simulation's kafkajs-faithful consumer, scenario by scenario: a GROUP_JOIN while batches
+ * are in flight (kafkajs's other fetcher running joinAndSync from recoverFromFetch), a crash
+ * with restart (no consumer group until it restarts, then a new member ID), a SyncGroup refused
+ * mid-rebalance (the member keeps its ID and misses a generation), and at-least-once sends
+ * that reach some partitions and not others. Each runs the real runtime against the in-memory
+ * Kafka (test/support/sim/) and checks every invariant; a few also disable one of the runtime's
+ * defences to show the simulation sees the bug it prevents.
+ */
+import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { TaskManager } from '../../../src/app/runtime/task-manager.js';
+import type { Pipeline } from '../../../src/pipeline/pipeline.js';
+import { BASE_MAPPING, compileText } from '../../support/mappings.js';
+import { fired } from '../../support/sim/ports.js';
+import { runSchedule, type Schedule, type Step } from '../../support/sim/schedule.js';
+import { OUTPUT, type RecordKind, type WorldOptions } from '../../support/sim/world.js';
+
+let pipeline: Pipeline;
+
+beforeAll(async () => {
+  pipeline = await compileText(BASE_MAPPING);
+});
+
+const good = (n: number): RecordKind[] => Array.from({ length: n }, () => 'good' as const);
+const at = (time: number, action: Step['action']): Step => ({ at: time, action });
+
+function world(overrides: Partial<WorldOptions> = {}): WorldOptions {
+  return {
+    seed: 1,
+    partitions: 1,
+    guarantee: 'exactly_once',
+    assignor: 'round-robin',
+    maxRecords: 4,
+    maxBatch: 8,
+    ...overrides,
+  };
+}
+
+async function run(schedule: Schedule) {
+  const before = new Map(fired);
+  const outcome = await runSchedule(pipeline, schedule);
+  const delta = (what: string): number => (fired.get(what) ?? 0) - (before.get(what) ?? 0);
+  const why = `${outcome.failures.join('\n')}\n-- ${outcome.world.summary()}\n${outcome.world.log.join('\n')}`;
+  return { ...outcome, delta, why };
+}
+
+/** Runs a hand-written schedule; every invariant must hold. */
+async function scenario(schedule: Schedule) {
+  const outcome = await run(schedule);
+  expect(outcome.failures, outcome.why).toEqual([]);
+  return outcome;
+}
+
+// Disabling a defence of the runtime for one test (a mutation): restored after each test.
+const verify = Object.getOwnPropertyDescriptor(TaskManager.prototype, 'verify');
+afterEach(() => {
+  if (verify) Object.defineProperty(TaskManager.prototype, 'verify', verify);
+});
+function withoutVerify(): void {
+  Object.defineProperty(TaskManager.prototype, 'verify', {
+    value: () => undefined,
+    configurable: true,
+    writable: true,
+  });
+}
+
+/**
+ * At least once, two partitions: n1 owns both; n2 joins and n1's SyncGroup of that generation
+ * is refused, so n2 takes partition 1 while n1 never learns it lost it; n2 commits records of
+ * partition 1, then dies (before n1's join); n1's retried join (same member ID) gets both partitions back: its
+ * task for partition 1 is "kept", with the state of before n2's commits.
+ */
+function missedGeneration(seed: number): Schedule {
+  return {
+    world: world({ seed, partitions: 2, guarantee: 'at_least_once', maxRecords: 2 }),
+    nodes: 1,
+    linger: 40_000,
+    steps: [
+      at(0, { type: 'produce', kinds: good(12) }),
+      at(1_000, { type: 'refuse-sync', node: 0, join: true }),
+      // n2 gets partition 1 (about 2 s), works on what comes next while n1 waits to join
+      // again, and dies right after its first commit. (Records in between would make n1 try
+      // a commit mid-rebalance: refused, its tasks would close.)
+      at(1_000, { type: 'crash-after-commit', node: 1 }),
+      at(2_030, { type: 'produce', kinds: good(6) }),
+      at(2_040, { type: 'produce', kinds: good(6) }),
+      at(5_000, { type: 'produce', kinds: good(12) }),
+    ],
+  };
+}
+
+describe('the kafkajs-faithful consumer of the simulation', () => {
+  test('a batch is stale only while a seek of its partition is pending, even across a rejoin', async () => {
+    const { world: w, delta } = await scenario({
+      world: world({ partitions: 2, maxRecords: 2 }),
+      nodes: 1,
+      linger: 30_000,
+      steps: [
+        at(0, { type: 'produce', kinds: good(16) }),
+        at(5, { type: 'rejoin', node: 0, delay: 3 }),
+        at(900, { type: 'produce', kinds: good(16) }),
+        at(905, { type: 'rejoin', node: 0, delay: 1 }),
+      ],
+    });
+    expect(delta('rejoin mid-batch')).toBe(2);
+    // The same member each time: its tasks were kept (verified), nothing redone.
+    expect(w.nodes[0]?.consumer.memberIds).toHaveLength(1);
+    expect(w.broker.readAll(OUTPUT)).toHaveLength(32);
+  });
+
+  test('a member dropped while frozen rejoins mid-batch with a new member ID; the task it loses mid-chunk is taken over, its partition fetched again', async () => {
+    const { world: w, delta } = await scenario({
+      world: world({ maxRecords: 1, maxBatch: 10 }),
+      nodes: 1,
+      linger: 30_000,
+      steps: [
+        at(0, { type: 'produce', kinds: good(10) }),
+        at(20, { type: 'freeze-rejoin', node: 0, ms: 12_000 }),
+        at(13_000, { type: 'produce', kinds: good(5) }),
+      ],
+    });
+    expect(delta('rejoin mid-batch')).toBe(1);
+    expect(w.nodes[0]?.consumer.memberIds).toHaveLength(2);
+    expect(w.broker.readAll(OUTPUT)).toHaveLength(15);
+  });
+
+  test('a consumer crash with restart: pause and resume refused until it restarts, then a new member ID, nothing lost or doubled', async () => {
+    const {
+      world: w,
+      delta,
+      why,
+    } = await scenario({
+      world: world({ partitions: 2 }),
+      nodes: 2,
+      linger: 30_000,
+      steps: [
+        // n1's inits fail and are retried with a backoff; its consumer crashes meanwhile (the
+        // batch waiting for the task sees the heartbeat fail): the adoption ends (resuming its
+        // partitions) while the consumer is down.
+        at(0, { type: 'transient', node: 0, point: 'init', times: 4 }),
+        at(0, { type: 'produce', kinds: good(10) }),
+        at(0, { type: 'consumer-crash', node: 0, retryMs: 15_000, leaves: true }),
+        at(1_500, { type: 'produce', kinds: good(10) }),
+        at(17_000, { type: 'produce', kinds: good(10) }),
+      ],
+    });
+    expect(delta('consumer crash')).toBe(1);
+    expect(delta('resume refused (no consumer group)'), why).toBeGreaterThan(0);
+    expect(w.nodes[0]?.consumer.memberIds).toHaveLength(2);
+    expect(w.broker.readAll(OUTPUT)).toHaveLength(30);
+  });
+
+  test('a SyncGroup refused: the member keeps its ID and misses a generation; a task it keeps is checked against the group’s offsets', async () => {
+    const { world: w, delta } = await scenario(missedGeneration(1));
+    expect(delta('sync refused')).toBe(1);
+    expect(w.nodes[0]?.consumer.memberIds).toHaveLength(1);
+  });
+
+  test('without that check, the simulation sees the kept task’s stale clocks', async () => {
+    withoutVerify();
+    const { failures, delta, why } = await run(missedGeneration(1));
+    expect(delta('sync refused')).toBe(1);
+    expect(
+      failures.some((f) => f.startsWith('clock (at least once)')),
+      why,
+    ).toBe(true);
+  });
+
+  test('at least once, sends that reach some partitions and not others lose nothing', async () => {
+    const { delta } = await scenario({
+      world: world({ partitions: 2, guarantee: 'at_least_once', dedupWindow: 2 }),
+      nodes: 1,
+      linger: 20_000,
+      steps: [
+        at(0, { type: 'partial-send', node: 0, times: 3 }),
+        at(0, { type: 'produce', kinds: ['good', 'not-json', 'good', 'good', 'bad-total'] }),
+        at(500, { type: 'partial-send', node: 0, times: 2 }),
+        at(500, { type: 'produce', kinds: good(8) }),
+      ],
+    });
+    expect(delta('partial send')).toBe(5);
+  });
+});
