@@ -82,6 +82,7 @@ export class TransactionalTaskProducer implements TaskProducer {
 /** At-least-once: records acknowledged first, then the offsets committed through the group. */
 export class IdempotentTaskProducer implements TaskProducer {
   private readonly producer: Producer;
+  private closed = false;
   private readonly commitOffsets: (position: InputPosition) => Promise<void>;
 
   constructor(kafka: Kafka, commitOffsets: (position: InputPosition) => Promise<void>) {
@@ -96,14 +97,25 @@ export class IdempotentTaskProducer implements TaskProducer {
   async commit(records: readonly TopicRecords[], position: InputPosition): Promise<void> {
     // Without a transaction, partitions succeed or fail one by one: the state (which says
     // "these IDs were emitted") goes only once the outputs are acknowledged, or a failed
-    // output with a written state would be dropped as a duplicate when redelivered.
-    for (const phase of [records.filter((r) => !r.state), records.filter((r) => r.state)])
+    // output with a written state would be dropped as a duplicate when redelivered. Nothing
+    // fences an at-least-once producer: once its task is closed (a rejoin mid-commit), it
+    // writes no state and commits no offset more — kafkajs would send them with the member's
+    // new generation, and they would be accepted.
+    for (const phase of [records.filter((r) => !r.state), records.filter((r) => r.state)]) {
+      this.refuseIfClosed();
       for (const slice of sendSlices(asTopicMessages(phase)))
         await this.producer.sendBatch({ topicMessages: slice, acks: -1 });
+    }
+    this.refuseIfClosed();
     await this.commitOffsets(position);
   }
 
+  private refuseIfClosed(): void {
+    if (this.closed) throw new Error('the task was closed; its producer writes nothing more');
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     await this.producer.disconnect().catch(() => undefined);
   }
 }

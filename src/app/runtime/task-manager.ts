@@ -41,6 +41,8 @@ export class TaskManager {
   private readonly adoptions = new Map<Task, Promise<void>>();
   /** Per task key, the latest adoption started on this member (settled or not). */
   private readonly lastAdoption = new Map<string, Promise<void>>();
+  /** Per task key, the latest task made on this member. */
+  private readonly lastTask = new Map<string, Task>();
   private readonly byTopic = new Map<string, Pipeline>();
   /** Tasks of the current assignment (keys), and the pipeline and partition of each. */
   private assigned = new Map<string, { pipeline: Pipeline; partition: number }>();
@@ -169,10 +171,16 @@ export class TaskManager {
     task.failures = failures;
     task.failingSince = failingSince;
     this.tasks.set(task.key, task);
-    // After the previous adoption of the same task on this member has settled: an earlier
-    // producer's InitProducerId still being retried by kafkajs would otherwise land after this
-    // one's and fence it.
-    const previous = this.lastAdoption.get(task.key) ?? Promise.resolve();
+    // After the previous task of the same key on this member has settled — its adoption (an
+    // InitProducerId still being retried by kafkajs would otherwise land after this one's and
+    // fence it) and its chunk in flight (closed dirty by a rejoin mid-commit, its commit can
+    // still land; at least once nothing fences it) — so this one reads what those left.
+    const before = this.lastTask.get(task.key);
+    this.lastTask.set(task.key, task);
+    const previous = Promise.all([
+      this.lastAdoption.get(task.key),
+      before?.exclusive(() => Promise.resolve()),
+    ]);
     const adoption = previous
       .then(() => this.adoptLoop(task))
       .then(() => {
