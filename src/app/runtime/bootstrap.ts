@@ -312,7 +312,12 @@ function batchControl(payload: EachBatchPayload, consumer: Consumer) {
     isStale: () => payload.isStale(),
     heartbeat: () => payload.heartbeat(),
     resolveOffset: (offset: string) => {
-      payload.resolveOffset(offset);
+      try {
+        payload.resolveOffset(offset);
+      } catch {
+        // kafkajs throws (a TypeError) when a rejoin mid-batch took the topic away from this
+        // member: nothing to resolve then; the committed offsets are what count.
+      }
     },
     pause: () => payload.pause(),
     seek: (offset: string) => {
