@@ -66,55 +66,6 @@ export class InMemoryClocks implements ClockPort {
   }
 }
 
-/**
- * Clocks with a transaction: advances go to a pending layer that `commit` keeps and
- * `rollback` forgets, so a Kafka transaction that aborts leaves the clocks as they were and
- * its records, processed again, get the same clocks.
- */
-export class TransactionalClocks implements ClockPort {
-  private readonly committed = new Map<string, VectorClock>();
-  private readonly pending = new Map<string, VectorClock>();
-
-  advance(aggregate: string, system: string, upstream: VectorClock | undefined): ClockAdvance {
-    const current = this.pending.get(aggregate) ?? this.committed.get(aggregate) ?? {};
-    const concurrent = upstream !== undefined && compare(upstream, current) === 'concurrent';
-    const next = increment(upstream ? merge(current, upstream) : current, system);
-    this.pending.set(aggregate, next);
-    return { clock: next, concurrent };
-  }
-
-  /** The clocks changed since the last commit (what a changelog would record). */
-  changes(): ReadonlyMap<string, VectorClock> {
-    return this.pending;
-  }
-
-  commit(): void {
-    for (const [aggregate, clock] of this.pending) this.committed.set(aggregate, clock);
-    this.pending.clear();
-  }
-
-  rollback(): void {
-    this.pending.clear();
-  }
-
-  /** Sets a clock as restored from a changelog. */
-  restore(aggregate: string, clock: VectorClock): void {
-    this.committed.set(aggregate, clock);
-  }
-
-  current(aggregate: string): VectorClock | undefined {
-    return this.pending.get(aggregate) ?? this.committed.get(aggregate);
-  }
-
-  get(aggregate: string): VectorClock | undefined {
-    return this.current(aggregate);
-  }
-
-  get size(): number {
-    return this.committed.size;
-  }
-}
-
 /** Remembers which deterministic IDs were emitted, to drop upstream redeliveries. */
 export interface DedupPort {
   seen(id: string): boolean;

@@ -18,7 +18,6 @@ import { DUPLICATE } from '../../src/pipeline/pipeline.js';
 import {
   InMemoryClocks,
   InMemorySchemaRegistry,
-  TransactionalClocks,
   TransactionalDedup,
 } from '../../src/pipeline/ports.js';
 import { BASE_MAPPING, compileText, folderWith } from '../support/mappings.js';
@@ -319,7 +318,7 @@ describe('invariants', () => {
 
 describe('duplicate suppression', () => {
   it('drops a redelivered event as a duplicate, without advancing its clock', async () => {
-    const clocks = new TransactionalClocks();
+    const clocks = new InMemoryClocks();
     const dedup = new TransactionalDedup(10);
     const pipeline = await compileText(BASE_MAPPING);
     const first = await pipeline.process(jsonRecord(order), clocks, dedup);
@@ -330,7 +329,7 @@ describe('duplicate suppression', () => {
       reason: DUPLICATE,
       id: first.kind === 'pass' ? first.outputs[0]?.id : '',
     });
-    expect(clocks.get('o-1')).toEqual({ erp: 1 });
+    expect(clocks.current('o-1')).toEqual({ erp: 1 });
   });
 
   it('remembers a bounded window, oldest first, and forgets what a rollback undoes', () => {
