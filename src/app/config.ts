@@ -79,6 +79,10 @@ export const runEnvSchema = connectionEnvSchema.extend({
     .int()
     .min(0)
     .default(7 * 24 * 3600 * 1000),
+  // What one upstream record may carry in headers; beyond, it is quarantined before trust
+  // (trust.too-many-headers / trust.headers-too-large).
+  MEMBRANE_MAX_HEADERS: positiveInt(1000),
+  MEMBRANE_MAX_HEADER_BYTES: positiveInt(256 * 1024),
   KAFKA_SSL: bool.default(false),
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),

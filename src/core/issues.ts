@@ -26,6 +26,8 @@ export const ISSUE_CODES = [
   'decode.unparseable-schema',
   'decode.truncated',
   'decode.invalid-avro',
+  'trust.too-many-headers',
+  'trust.headers-too-large',
   'trust.source-not-allowed',
   'trust.signature-missing',
   'trust.signature-malformed',

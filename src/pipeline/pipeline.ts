@@ -1,4 +1,4 @@
-import { stageOf, type Issue } from '../core/issues.js';
+import { issue, stageOf, type Issue } from '../core/issues.js';
 import type { OutputRecord, PipelineResult, SourceRecord } from '../core/records.js';
 import type { CompiledExpression } from './cel.js';
 import type { ClockPort, DedupPort } from './ports.js';
@@ -35,6 +35,56 @@ export interface PipelineParts {
   readonly clocks: ClockPort | undefined;
 }
 
+/**
+ * What one record may carry besides its key and value, checked before anything else runs:
+ * a producer that floods headers costs membrane no more than their bytes. Far above what
+ * any legitimate producer sends (tracing and lineage use a dozen headers).
+ */
+export interface EnvelopeLimits {
+  /** Headers on one record, repeated names counted each time. */
+  readonly maxHeaders: number;
+  /** Header names and values together, in bytes. */
+  readonly maxHeaderBytes: number;
+}
+
+export const DEFAULT_ENVELOPE_LIMITS: EnvelopeLimits = {
+  maxHeaders: 1000,
+  maxHeaderBytes: 256 * 1024,
+};
+
+/** The issue of a record beyond the envelope limits, or undefined. Linear in its headers. */
+export function checkEnvelope(source: SourceRecord, limits: EnvelopeLimits): Issue | undefined {
+  const names = Object.keys(source.headers);
+  let count = 0;
+  let bytes = 0;
+  for (const name of names) {
+    const value = source.headers[name];
+    const values = Array.isArray(value) ? (value as readonly (Buffer | string)[]) : [value];
+    count += values.length;
+    if (count > limits.maxHeaders) break;
+    for (const v of values) {
+      bytes +=
+        Buffer.byteLength(name) +
+        (v === undefined ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+    }
+  }
+  if (count > limits.maxHeaders) {
+    return issue(
+      'trust.too-many-headers',
+      'headers',
+      `more than ${limits.maxHeaders} headers (${names.length} names; limit MEMBRANE_MAX_HEADERS)`,
+    );
+  }
+  if (bytes > limits.maxHeaderBytes) {
+    return issue(
+      'trust.headers-too-large',
+      'headers',
+      `${bytes} bytes of headers, more than ${limits.maxHeaderBytes} (limit MEMBRANE_MAX_HEADER_BYTES)`,
+    );
+  }
+  return undefined;
+}
+
 /** The drop reason of a record whose ID was already emitted (`drop.duplicate`). */
 export const DUPLICATE = 'duplicate';
 
@@ -44,7 +94,7 @@ function failed(issues: readonly Issue[], id: string | undefined): PipelineResul
 }
 
 /**
- * One mapping, compiled: trust → decode → upcast → route → map → validate → stamp → encode.
+ * One mapping, compiled: envelope limits → trust → decode → upcast → route → map → validate → stamp → encode.
  * Never throws for bad data (that is a quarantine result); throws only what the ports throw
  * (a registry that cannot be reached), which the runtime retries.
  */
@@ -57,6 +107,7 @@ export class Pipeline {
   private readonly parts: PipelineParts;
   private readonly route: ReturnType<typeof createRouteStage<CompiledRoute>>;
   private outputLimits: ReadonlyMap<string, number> = new Map();
+  private envelopeLimits: EnvelopeLimits = DEFAULT_ENVELOPE_LIMITS;
 
   constructor(parts: PipelineParts) {
     this.parts = parts;
@@ -77,6 +128,11 @@ export class Pipeline {
     this.outputLimits = limits;
   }
 
+  /** What one record may carry in headers (`MEMBRANE_MAX_HEADERS`, `…_HEADER_BYTES`). */
+  limitEnvelope(limits: EnvelopeLimits): void {
+    this.envelopeLimits = limits;
+  }
+
   /** Every output topic, for topic checks and creation. */
   outputTopics(): string[] {
     return [...new Set(this.parts.routes.flatMap((r) => r.targets.map((t) => t.topic)))];
@@ -92,6 +148,8 @@ export class Pipeline {
     dedup?: DedupPort,
   ): Promise<PipelineResult> {
     const p = this.parts;
+    const beyond = checkEnvelope(source, this.envelopeLimits);
+    if (beyond !== undefined) return failed([beyond], undefined);
     const trusted = p.trust(source);
     if (trusted.kind === 'quarantine') return failed(trusted.issues, undefined);
 

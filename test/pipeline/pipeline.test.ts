@@ -195,6 +195,36 @@ describe('the pipeline', () => {
     expect(clocks.current(order.order_id)).toEqual({ erp: 1 });
   });
 
+  it('quarantines a record with more headers or header bytes than allowed, before trust runs', async () => {
+    const pipeline = await compileText(BASE_MAPPING);
+    const flood: Record<string, string | string[]> = { repeated: ['a', 'b'] };
+    for (let i = 0; i < 1_000; i++) flood[`h${i}`] = 'x';
+    // 1,002 headers (a repeated name counts each time), and no signature: the limit comes first.
+    expect(await pipeline.process(jsonRecord(order, { headers: flood }))).toMatchObject({
+      kind: 'quarantine',
+      stage: 'trust',
+      issues: [{ code: 'trust.too-many-headers', path: 'headers' }],
+    });
+    pipeline.limitEnvelope({ maxHeaders: 5, maxHeaderBytes: 100 });
+    const fits = { a: 'x'.repeat(40), b: Buffer.alloc(40) };
+    expect((await pipeline.process(jsonRecord(order, { headers: fits }))).kind).toBe('pass');
+    const heavy = { ...fits, c: 'é'.repeat(10) }; // 20 bytes, 10 characters: bytes count
+    expect(await pipeline.process(jsonRecord(order, { headers: heavy }))).toMatchObject({
+      kind: 'quarantine',
+      issues: [
+        {
+          code: 'trust.headers-too-large',
+          message: '103 bytes of headers, more than 100 (limit MEMBRANE_MAX_HEADER_BYTES)',
+        },
+      ],
+    });
+    expect(
+      await pipeline.process(
+        jsonRecord(order, { headers: { a: ['1', '2', '3'], b: ['4', '5', '6'] } }),
+      ),
+    ).toMatchObject({ issues: [{ code: 'trust.too-many-headers' }] });
+  });
+
   it('encodes Avro in the Confluent wire format with the ID registered at startup', async () => {
     const registry = new InMemorySchemaRegistry();
     const dir = await folderWith({

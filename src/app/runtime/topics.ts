@@ -38,8 +38,14 @@ export async function loadPipelines(
       : { password: config.SCHEMA_REGISTRY_PASSWORD }),
   });
   const pipelines: Pipeline[] = [];
-  for (const file of files)
-    pipelines.push(await compileMapping(await loadMappingFile(file, env), { registry }));
+  for (const file of files) {
+    const pipeline = await compileMapping(await loadMappingFile(file, env), { registry });
+    pipeline.limitEnvelope({
+      maxHeaders: config.MEMBRANE_MAX_HEADERS,
+      maxHeaderBytes: config.MEMBRANE_MAX_HEADER_BYTES,
+    });
+    pipelines.push(pipeline);
+  }
   const owners = new Map<string, string>();
   for (const pipeline of pipelines) {
     for (const topic of pipeline.topics) {
