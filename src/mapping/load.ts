@@ -12,6 +12,7 @@ import {
 import { z } from 'zod';
 import { MembraneError } from '../core/errors.js';
 import { mappingSpec, type MappingSpec } from './spec.js';
+import { PROTOTYPE_KEYS, setOwn } from '../core/objects.js';
 
 export type SpecPath = readonly (string | number)[];
 
@@ -109,6 +110,20 @@ function positionOf(
   return { line: 1, column: 1 };
 }
 
+/** Where the document uses `__proto__`, `constructor` or `prototype` as a key. */
+function prototypeKeys(value: unknown, path: SpecPath, found: SpecPath[]): void {
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      prototypeKeys(item, [...path, i], found);
+    });
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (PROTOTYPE_KEYS.has(key)) found.push([...path, key]);
+      prototypeKeys(item, [...path, key], found);
+    }
+  }
+}
+
 /** Replaces `${env:NAME}` in every string; a missing variable is a problem naming it. */
 function interpolate(
   value: unknown,
@@ -132,7 +147,7 @@ function interpolate(
   if (value !== null && typeof value === 'object') {
     const result: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value))
-      result[key] = interpolate(item, env, [...path, key], missing);
+      setOwn(result, key, interpolate(item, env, [...path, key], missing));
     return result;
   }
   return value;
@@ -187,11 +202,14 @@ function knownKeysAt(schema: AnySchema, path: SpecPath): string[] {
 function flatten(
   issues: readonly z.core.$ZodIssue[],
   base: SpecPath = [],
-): { path: SpecPath; issue: z.core.$ZodIssue }[] {
-  const out: { path: SpecPath; issue: z.core.$ZodIssue }[] = [];
+): { path: SpecPath; issue: z.core.$ZodIssue; key?: true }[] {
+  const out: { path: SpecPath; issue: z.core.$ZodIssue; key?: true }[] = [];
   for (const issue of issues) {
     const path = [...base, ...(issue.path as (string | number)[])];
-    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    if (issue.code === 'invalid_key' && issue.issues.length > 0) {
+      // A key of a record (an output field name, a path in `rename`…): its own words, at the key.
+      for (const inner of issue.issues) out.push({ path, issue: inner, key: true });
+    } else if (issue.code === 'invalid_union' && issue.errors.length > 0) {
       const branches = issue.errors.map((branch) => flatten(branch, path));
       const fitting = branches.filter(
         (branch) =>
@@ -282,10 +300,25 @@ export function loadYaml<S extends z.core.$ZodType>(
       `set ${name}, or change the \${env:${name}} reference`,
     ),
   );
+  const reserved: SpecPath[] = [];
+  prototypeKeys(raw, [], reserved);
+  for (const path of reserved)
+    problems.push(
+      problem(
+        path,
+        `the key \`${String(path[path.length - 1])}\` is reserved (${[...PROTOTYPE_KEYS].join(', ')} cannot be keys or field names)`,
+        undefined,
+        true,
+      ),
+    );
 
   const result = z.safeParse(schema, interpolated);
   if (!result.success) {
-    for (const { path, issue } of flatten(result.error.issues)) {
+    for (const { path, issue, key } of flatten(result.error.issues)) {
+      if (key) {
+        problems.push(problem(path, `key ${issue.message}`, undefined, true));
+        continue;
+      }
       if (issue.code === 'unrecognized_keys') {
         const known = knownKeysAt(schema, path);
         for (const key of issue.keys) {

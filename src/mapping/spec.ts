@@ -7,13 +7,34 @@ import { z } from 'zod';
 
 const FIELD_PATH = /^[A-Za-z_$][\w$-]*(\[\d+\])?(\.[A-Za-z_$][\w$-]*(\[\d+\])?)*$/;
 
+/**
+ * Names that would reach an object's prototype machinery if a path wrote through them
+ * (`__proto__.polluted`, `constructor.prototype.x`): refused in every field path and output
+ * field name, so no mapping can touch `Object.prototype`.
+ */
+export const RESERVED_NAMES: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+const reservedIn = (path: string): string | undefined =>
+  path.split(/[.[\]]/).find((segment) => RESERVED_NAMES.includes(segment));
+const notReserved = (path: string, ctx: z.core.$RefinementCtx<string>): void => {
+  const reserved = reservedIn(path);
+  if (reserved !== undefined)
+    ctx.addIssue({
+      code: 'custom',
+      message: `uses the reserved name \`${reserved}\` (${RESERVED_NAMES.join(', ')} cannot be field names)`,
+    });
+};
+
 export const fieldPath = z
   .string()
   .regex(
     FIELD_PATH,
     'is not a field path (like `order_id`, `customer.address.city`, `lines[0].sku`)',
   )
+  .superRefine(notReserved)
   .describe('A field path: names separated by dots, with [n] for an array element.');
+
+/** An output field name (a key of `map`). */
+const outputField = z.string().superRefine(notReserved);
 
 const name = z
   .string()
@@ -60,7 +81,7 @@ const fieldObject: z.ZodType<FieldObjectInput> = z
     each: fieldPath.optional().describe('An upstream array; `map` translates each element.'),
     get map() {
       return z
-        .record(z.string(), fieldSpec)
+        .record(outputField, fieldSpec)
         .optional()
         .describe('With `each`: the fields of each output element, read from the element.');
     },
@@ -183,7 +204,7 @@ const route = z
       .optional()
       .describe('Where translated records go; a list fans one record out to several targets.'),
     map: z
-      .record(z.string(), fieldSpec)
+      .record(outputField, fieldSpec)
       .optional()
       .describe('The translated record, field by field.'),
     invariants: z

@@ -1,4 +1,5 @@
 import { parse } from '@marcbachmann/cel-js';
+import { setOwn } from '../core/objects.js';
 
 /**
  * CEL (via @marcbachmann/cel-js, chosen over @bufbuild/cel: about 5x faster on our
@@ -29,8 +30,8 @@ export function activation(
 ): Record<string, unknown> {
   const result: Record<string, unknown> = {};
   for (const name of names) {
-    if (extra && Object.hasOwn(extra, name)) result[name] = toCel(extra[name]);
-    else if (Object.hasOwn(variables, name)) result[name] = toCel(variables[name]);
+    if (extra && Object.hasOwn(extra, name)) setOwn(result, name, toCel(extra[name]));
+    else if (Object.hasOwn(variables, name)) setOwn(result, name, toCel(variables[name]));
   }
   return result;
 }
@@ -67,7 +68,7 @@ export function toCel(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toCel);
   if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
     const result: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) result[key] = toCel(item);
+    for (const [key, item] of Object.entries(value)) setOwn(result, key, toCel(item));
     return result;
   }
   return value;
@@ -83,12 +84,12 @@ export function fromCel(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(fromCel);
   if (value instanceof Map) {
     const result: Record<string, unknown> = {};
-    for (const [key, item] of value) result[String(key)] = fromCel(item);
+    for (const [key, item] of value) setOwn(result, String(key), fromCel(item));
     return result;
   }
   if (value !== null && typeof value === 'object') {
     const result: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) result[key] = fromCel(item);
+    for (const [key, item] of Object.entries(value)) setOwn(result, key, fromCel(item));
     return result;
   }
   return value;

@@ -1,3 +1,5 @@
+import { PROTOTYPE_KEYS, setOwn } from '../core/objects.js';
+
 /** Field paths (`customer.address.city`, `lines[0].sku`) compiled once into key lists. */
 export type CompiledPath = readonly (string | number)[];
 
@@ -6,6 +8,7 @@ export function compilePath(path: string): CompiledPath {
   for (const segment of path.split('.')) {
     const match = /^([^[\]]+)(?:\[(\d+)\])?$/.exec(segment);
     if (!match?.[1]) throw new Error(`not a field path: ${path}`);
+    if (PROTOTYPE_KEYS.has(match[1])) throw new Error(`reserved name in field path: ${path}`);
     parts.push(match[1]);
     if (match[2] !== undefined) parts.push(Number(match[2]));
   }
@@ -33,16 +36,17 @@ export function setPath(root: Record<string, unknown>, path: CompiledPath, value
   let current: Record<string | number, unknown> = root;
   for (let i = 0; i < path.length - 1; i++) {
     const part = path[i] as string | number;
-    const next = current[part];
+    // Own properties only: a path never walks into a prototype.
+    const next = Object.hasOwn(current, part) ? current[part] : undefined;
     if (next === null || typeof next !== 'object') {
       const created: Record<string, unknown> = {};
-      current[part] = created;
+      setOwn(current, String(part), created);
       current = created;
     } else {
       current = next as Record<string | number, unknown>;
     }
   }
-  current[path[path.length - 1] as string | number] = value;
+  setOwn(current, String(path[path.length - 1]), value);
 }
 
 /** Removes `path`; true when something was there. */

@@ -32,6 +32,24 @@ describe('loading mapping files', () => {
     ]);
   });
 
+  it('refuses __proto__, constructor and prototype as keys and path segments, each where it is', async () => {
+    const text = BASE_MAPPING.replace('  aggregate: order_id', '  aggregate: customer.__proto__.id')
+      .replace('      orderId: order_id', '      orderId: order_id\n      __proto__: { const: 1 }')
+      .concat(
+        'upcast:\n  field: v\n  current: 2\n  steps:\n    "1":\n',
+        "      set: { constructor.prototype.polluted: 'yes' }\n",
+        '      rename: { a: "lines[0].prototype" }\n',
+      );
+    const problems = await problemsOf(text);
+    expect(problems).toEqual([
+      '15:7 events[0].map.__proto__: the key `__proto__` is reserved (__proto__, constructor, prototype cannot be keys or field names)',
+      '8:14 identity.aggregate: uses the reserved name `__proto__` (__proto__, constructor, prototype cannot be field names)',
+      '23:20 upcast.steps.1.rename.a: uses the reserved name `prototype` (__proto__, constructor, prototype cannot be field names)',
+      '22:14 upcast.steps.1.set.constructor.prototype.polluted: key uses the reserved name `constructor` (__proto__, constructor, prototype cannot be field names)',
+    ]);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
   it('says a required key is missing, at its parent', async () => {
     expect(await problemsOf(BASE_MAPPING.replace('version: 1\n', ''))).toEqual([
       '1:1 version: is required',

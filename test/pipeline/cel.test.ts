@@ -35,3 +35,21 @@ describe('CEL', () => {
     expect(() => compileExpression('a >')).toThrow();
   });
 });
+
+describe('CEL values built from upstream data', () => {
+  it('keep `__proto__` keys as own properties both ways, never as prototype links', () => {
+    const upstream = JSON.parse('{"a":{"__proto__":{"polluted":"yes"},"n":1}}') as unknown;
+    const cel = toCel(upstream) as { a: Record<string, unknown> };
+    expect(Object.getPrototypeOf(cel.a)).toBe(Object.prototype);
+    expect(Object.keys(cel.a)).toEqual(['__proto__', 'n']);
+    expect(cel.a['polluted']).toBeUndefined();
+    const back = fromCel(new Map([['__proto__', new Map([['polluted', 'yes']])]])) as Record<
+      string,
+      unknown
+    >;
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(Object.keys(back)).toEqual(['__proto__']);
+    expect(back['polluted']).toBeUndefined();
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});

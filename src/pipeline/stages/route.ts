@@ -1,6 +1,7 @@
 import { headerText, type SourceRecord } from '../../core/records.js';
 import { activation, type CompiledExpression } from '../cel.js';
 import type { DecodedRecord } from './decode.js';
+import { setOwn } from '../../core/objects.js';
 
 /**
  * route — picks the first route whose `when` holds for the upstream record. Conditions see
@@ -31,7 +32,7 @@ export function createRouteStage<R extends Routable>(
           const headers: Record<string, string> = {};
           for (const name of Object.keys(source.headers)) {
             const text = headerText(source.headers, name);
-            if (text !== undefined) headers[name] = text;
+            if (text !== undefined) setOwn(headers, name, text);
           }
           extra['headers'] = headers;
         }
