@@ -9,6 +9,7 @@ import {
 import { loadQuarantine, type QuarantinedRecord } from '../../../app/quarantine/store.js';
 import { loadRunConfig, type RunConfig } from '../../../app/config.js';
 import { MembraneError } from '../../../core/errors.js';
+import { bytesJson, clip, displayWidth, escapeValue, padEnd } from '../../text.js';
 
 export interface FilterOptions {
   code?: string;
@@ -112,14 +113,32 @@ export async function select(
   return limit === undefined ? selected : selected.slice(0, limit);
 }
 
-/** Aligned columns; colour only on a terminal. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+/** A table cell: text, or raw bytes (an upstream key) shown as `escapeBytes` shows them. */
+export type Cell = string | Buffer;
+
+/**
+ * Aligned columns. Every cell is escaped (`escapeText`, `escapeBytes`): whatever an upstream
+ * producer put in a key or a topic name reaches the terminal as visible text, and the columns
+ * are measured on what is shown. `max` cuts a column to that many columns, ending in `…`.
+ */
+export function table(
+  header: readonly string[],
+  rows: readonly (readonly Cell[])[],
+  max: readonly (number | undefined)[] = [],
+): string {
+  const shown = [header, ...rows].map((row) =>
+    row.map((cell, i) => {
+      const text = escapeValue(cell);
+      const limit = max[i];
+      return limit === undefined ? text : clip(text, limit);
+    }),
+  );
+  const widths = header.map((_, i) => Math.max(...shown.map((r) => displayWidth(r[i] ?? ''))));
   return (
-    [header, ...rows]
+    shown
       .map((row) =>
         row
-          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+          .map((cell, i) => padEnd(cell, widths[i] ?? 0))
           .join('  ')
           .trimEnd(),
       )
@@ -127,6 +146,10 @@ export function table(header: readonly string[], rows: readonly (readonly string
   );
 }
 
+/**
+ * One record for `--json`: the true values. The key is its text when it is UTF-8, else
+ * `{ "base64": … }` (never a lossy decoding). Print it with `safeJson`.
+ */
 export function summaryOf(record: QuarantinedRecord): Record<string, unknown> {
   const { entry } = record;
   return {
@@ -136,7 +159,7 @@ export function summaryOf(record: QuarantinedRecord): Record<string, unknown> {
     stage: entry.stage,
     mapping: entry.mapping,
     source: entry.source,
-    key: record.upstream.key?.toString('utf8') ?? null,
+    key: bytesJson(record.upstream.key),
     id: entry.id ?? null,
     attempt: entry.attempt,
     issues: entry.issues,

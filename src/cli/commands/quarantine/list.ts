@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { safeJson } from '../../text.js';
 import {
   select,
   summaryOf,
@@ -7,6 +8,9 @@ import {
   withQuarantine,
   type FilterOptions,
 } from './common.js';
+
+/** Columns the KEY column takes at most (escapes count as what they show). */
+export const KEY_COLUMNS = 24;
 
 export function listCommand(): Command {
   return withFilters(
@@ -18,7 +22,7 @@ export function listCommand(): Command {
       const records = await select(session, options);
       const out = process.stdout;
       if (options.json) {
-        for (const record of records) out.write(`${JSON.stringify(summaryOf(record))}\n`);
+        for (const record of records) out.write(`${safeJson(summaryOf(record))}\n`);
         return;
       }
       out.write(
@@ -30,10 +34,11 @@ export function listCommand(): Command {
             r.entry.issues[0]?.code ?? r.entry.stage,
             r.entry.mapping,
             `${r.entry.source.topic}/${r.entry.source.partition}/${r.entry.source.offset}`,
-            r.upstream.key?.toString('utf8').slice(0, 24) ?? '',
+            r.upstream.key ?? '',
             String(r.entry.attempt),
             r.resolution?.status ?? 'unresolved',
           ]),
+          [undefined, undefined, undefined, undefined, undefined, KEY_COLUMNS],
         ),
       );
       out.write(`${records.length} record(s)\n`);

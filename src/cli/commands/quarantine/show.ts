@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ConfluentRegistryPort } from '../../../adapters/registry/port.js';
 import { loadQuarantine, type QuarantinedRecord } from '../../../app/quarantine/store.js';
 import { MembraneError } from '../../../core/errors.js';
+import { bytesJson, escapeValue, safeJson } from '../../text.js';
 import { summaryOf, withQuarantine } from './common.js';
 
 /** 16 bytes a line: offset, hex, printable characters. */
@@ -20,7 +21,11 @@ export function hexDump(bytes: Buffer, max = 512): string {
   return lines.join('\n');
 }
 
-/** The upstream value for a person: JSON pretty-printed, Avro decoded through the registry, else hex. */
+/**
+ * The upstream value for a person: JSON pretty-printed, Avro decoded through the registry, else
+ * hex. The text is safe on a terminal as it is: JSON with every unsafe code point as a `\u`
+ * escape (`safeJson`, the same value), or a hex dump of printable ASCII.
+ */
 export async function describeValue(
   value: Buffer | null,
   registry: ConfluentRegistryPort,
@@ -28,7 +33,7 @@ export async function describeValue(
   if (value === null) return { format: 'null (tombstone)', text: '' };
   if (isUtf8(value)) {
     try {
-      return { format: 'JSON', text: JSON.stringify(JSON.parse(value.toString('utf8')), null, 2) };
+      return { format: 'JSON', text: safeJson(JSON.parse(value.toString('utf8')), 2) };
     } catch {
       // not JSON; try Avro, then hex
     }
@@ -41,7 +46,7 @@ export async function describeValue(
         const decoded: unknown = schema.fromBuffer(value.subarray(5));
         return {
           format: `Avro (schema ${id}, ${schema.name ?? 'unnamed'})`,
-          text: JSON.stringify(decoded, null, 2),
+          text: safeJson(decoded, 2),
         };
       }
     } catch {
@@ -75,43 +80,51 @@ export function showCommand(): Command {
         }
         const registry = new ConfluentRegistryPort({ url: session.config.SCHEMA_REGISTRY_URL });
         const value = await describeValue(record.upstream.value, registry);
-        const headers = Object.fromEntries(
-          Object.entries(record.upstream.headers).map(([name, v]) => [
-            name,
-            Array.isArray(v) ? v.map(String) : String(v),
-          ]),
+        const headers = Object.entries(record.upstream.headers).flatMap(([name, v]) =>
+          v === undefined ? [] : [[name, Array.isArray(v) ? v : [v]] as const],
         );
         const out = process.stdout;
         if (options.json) {
           out.write(
-            `${JSON.stringify({ ...summaryOf(record), headers, value: value.text, valueFormat: value.format })}\n`,
+            `${safeJson({
+              ...summaryOf(record),
+              // Kafka headers are a list: a name with several values has them in order.
+              headers: Object.fromEntries(
+                headers.map(([name, vs]) => {
+                  const json = vs.map((v) => (typeof v === 'string' ? v : bytesJson(v)));
+                  return [name, json.length === 1 ? json[0] : json];
+                }),
+              ),
+              value: value.text,
+              valueFormat: value.format,
+            })}\n`,
           );
           return;
         }
-        const { entry } = record;
-        out.write(`quarantine ${session.config.MEMBRANE_QUARANTINE_TOPIC} ${record.ref}\n`);
-        out.write(
-          `  source       ${entry.source.topic} partition ${entry.source.partition} offset ${entry.source.offset} (timestamp ${entry.source.timestamp})\n`,
-        );
-        out.write(
-          `  mapping      ${entry.mapping}, stage ${entry.stage}, attempt ${entry.attempt}\n`,
-        );
-        out.write(`  quarantined  ${entry.quarantinedAt}\n`);
-        out.write(`  id           ${entry.id ?? '(not known)'}\n`);
-        out.write(`  key          ${record.upstream.key?.toString('utf8') ?? '(none)'}\n`);
-        out.write(
-          `  state        ${record.resolution ? `${record.resolution.status} by ${record.resolution.by} at ${record.resolution.at}${record.resolution.reason ? `: ${record.resolution.reason}` : ''}` : 'unresolved'}\n`,
-        );
-        out.write('issues\n');
-        for (const issue of entry.issues) {
-          out.write(
-            `  ${issue.code}${issue.path ? ` at ${issue.path}` : ''}${issue.rule ? ` (rule ${issue.rule})` : ''}: ${issue.message}\n`,
-          );
-        }
-        out.write('headers\n');
-        for (const [name, v] of Object.entries(headers))
-          out.write(`  ${name}: ${Array.isArray(v) ? v.join(', ') : v}\n`);
-        out.write(`value, ${value.format}\n${value.text}\n`);
+        // Everything below that the record carries is escaped: see src/cli/text.ts. Its issues
+        // are JSON from a header, typed by nothing: a number where text was meant is shown too.
+        const t = escapeValue;
+        const { entry, upstream, resolution } = record;
+        const lines = [
+          `quarantine ${t(session.config.MEMBRANE_QUARANTINE_TOPIC)} ${t(record.ref)}`,
+          `  source       ${t(entry.source.topic)} partition ${entry.source.partition} offset ${t(entry.source.offset)} (timestamp ${t(entry.source.timestamp)})`,
+          `  mapping      ${t(entry.mapping)}, stage ${t(entry.stage)}, attempt ${entry.attempt}`,
+          `  quarantined  ${t(entry.quarantinedAt)}`,
+          `  id           ${entry.id === undefined ? '(not known)' : t(entry.id)}`,
+          `  key          ${upstream.key === null ? '(none)' : t(upstream.key)}`,
+          `  state        ${resolution ? `${t(resolution.status)} by ${t(resolution.by)} at ${t(resolution.at)}${resolution.reason ? `: ${t(resolution.reason)}` : ''}` : 'unresolved'}`,
+          'issues',
+          ...entry.issues.map(
+            (issue) =>
+              `  ${t(issue.code)}${issue.path ? ` at ${t(issue.path)}` : ''}${issue.rule ? ` (rule ${t(issue.rule)})` : ''}: ${t(issue.message)}`,
+          ),
+          'headers',
+          // One line per value: a name with several values shows each, in order.
+          ...headers.flatMap(([name, vs]) => vs.map((v) => `  ${t(name)}: ${t(v)}`)),
+          `value, ${t(value.format)}`,
+          value.text,
+        ];
+        out.write(`${lines.join('\n')}\n`);
       });
     });
 }

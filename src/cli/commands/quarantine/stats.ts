@@ -1,26 +1,66 @@
 import { Command } from 'commander';
 import type { QuarantinedRecord } from '../../../app/quarantine/store.js';
-import { select, table, withFilters, withQuarantine, type FilterOptions } from './common.js';
+import { bytesJson, escapeBytes, safeJson } from '../../text.js';
+import {
+  select,
+  table,
+  withFilters,
+  withQuarantine,
+  type Cell,
+  type FilterOptions,
+} from './common.js';
 
+/** One group: what its records share (text, or an upstream key's bytes) and how many. */
+export type Counted = [Cell, number];
+
+/** What tells groups apart: the exact text or bytes, never a lossy decoding. */
+const identity = (value: Cell): string =>
+  typeof value === 'string' ? `t${value}` : `b${value.toString('latin1')}`;
+
+/** Groups by `key`, largest first, ties in order of their identity. */
 export function countBy(
   records: readonly QuarantinedRecord[],
-  key: (r: QuarantinedRecord) => string,
-): [string, number][] {
-  const counts = new Map<string, number>();
-  for (const record of records) counts.set(key(record), (counts.get(key(record)) ?? 0) + 1);
-  return [...counts].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1));
+  key: (r: QuarantinedRecord) => Cell,
+): Counted[] {
+  const counts = new Map<string, Counted>();
+  for (const record of records) {
+    const value = key(record);
+    const id = identity(value);
+    const counted = counts.get(id);
+    if (counted) counted[1] += 1;
+    else counts.set(id, [value, 1]);
+  }
+  return [...counts]
+    .sort(([a, [, x]], [b, [, y]]) => y - x || (a < b ? -1 : 1))
+    .map(([, counted]) => counted);
 }
 
-export function quarantineStats(
-  records: readonly QuarantinedRecord[],
-): Record<string, [string, number][]> {
+export function quarantineStats(records: readonly QuarantinedRecord[]): Record<string, Counted[]> {
   return {
     code: countBy(records, (r) => r.entry.issues[0]?.code ?? r.entry.stage),
     stage: countBy(records, (r) => r.entry.stage),
     mapping: countBy(records, (r) => r.entry.mapping),
     source: countBy(records, (r) => r.entry.source.topic),
-    key: countBy(records, (r) => r.upstream.key?.toString('utf8') ?? '(no key)').slice(0, 10),
+    key: countBy(records, (r) => r.upstream.key ?? '(no key)').slice(0, 10),
   };
+}
+
+/**
+ * A group's name in `--json`: the exact text; an upstream key as its text when it is UTF-8,
+ * else as the table shows it (`\xNN` for each byte that is not UTF-8). JSON names are text:
+ * a key that is not UTF-8 has no exact one (`list --json` gives its bytes in base64).
+ */
+function jsonName(value: Cell): string {
+  if (typeof value === 'string') return value;
+  const json = bytesJson(value);
+  return typeof json === 'string' ? json : escapeBytes(value);
+}
+
+/** `[name, count]` pairs as a JSON object; groups that end up with one name add up. */
+function countsJson(counted: readonly Counted[]): Record<string, number> {
+  const out = Object.create(null) as Record<string, number>;
+  for (const [value, n] of counted) out[jsonName(value)] = (out[jsonName(value)] ?? 0) + n;
+  return out;
 }
 
 export function statsCommand(): Command {
@@ -35,7 +75,7 @@ export function statsCommand(): Command {
       const out = process.stdout;
       if (options.json) {
         out.write(
-          `${JSON.stringify({ total: records.length, ...Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, Object.fromEntries(v)])) })}\n`,
+          `${safeJson({ total: records.length, ...Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, countsJson(v)])) })}\n`,
         );
         return;
       }
@@ -44,7 +84,7 @@ export function statsCommand(): Command {
         out.write(
           `\n${table(
             [title.toUpperCase(), 'COUNT'],
-            rows.map(([k, n]) => [k, String(n)]),
+            rows.map(([value, n]) => [value, String(n)]),
           )}`,
         );
       }

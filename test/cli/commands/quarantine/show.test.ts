@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { hexDump } from '../../../../src/cli/commands/quarantine/show.js';
+import { ConfluentRegistryPort } from '../../../../src/adapters/registry/port.js';
+import { describeValue, hexDump } from '../../../../src/cli/commands/quarantine/show.js';
 
 describe('hexDump', () => {
   it('shows offset, hex and printable characters, 16 bytes a line, and cuts long values', () => {
@@ -8,5 +9,29 @@ describe('hexDump', () => {
     );
     expect(hexDump(Buffer.alloc(600), 32).split('\n')).toHaveLength(3);
     expect(hexDump(Buffer.alloc(600), 32)).toMatch(/… 568 more bytes$/);
+  });
+
+  it('prints nothing a terminal acts on, whatever the bytes', () => {
+    const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    expect(hexDump(every)).toMatch(/^[\x20-\x7e\n]*$/);
+  });
+});
+
+describe('describeValue', () => {
+  // JSON and hex never ask the registry: nothing listens there.
+  const registry = new ConfluentRegistryPort({ url: 'http://127.0.0.1:9' });
+
+  it('pretty-prints JSON with C1, bidi and zero-width characters as \\u escapes: the same value', async () => {
+    const value = { note: '\x1b[2J\u009b31m\u202egnp.exe\u200b', n: 1 };
+    const { format, text } = await describeValue(Buffer.from(JSON.stringify(value)), registry);
+    expect(format).toBe('JSON');
+    expect(text).toBe('{\n  "note": "\\u001b[2J\\u009b31m\\u202egnp.exe\\u200b",\n  "n": 1\n}');
+    expect(JSON.parse(text)).toEqual(value);
+  });
+
+  it('shows bytes that are not UTF-8 as a hex dump', async () => {
+    const { format, text } = await describeValue(Buffer.from([0x1b, 0x9b, 0xff]), registry);
+    expect(format).toBe('bytes (3)');
+    expect(text).toBe(`00000000  ${'1b 9b ff'.padEnd(47)}  ...`);
   });
 });
