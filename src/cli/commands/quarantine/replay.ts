@@ -4,6 +4,7 @@ import { replay, type ReplayOutcome } from '../../../app/quarantine/replay.js';
 import { ensureResolutionsTopic } from '../../../app/quarantine/store.js';
 import { loadPipelines } from '../../../app/runtime/bootstrap.js';
 import { MembraneError } from '../../../core/errors.js';
+import { escapeBytes, escapeText, safeJson } from '../../text.js';
 import { select, withFilters, withQuarantine, type FilterOptions } from './common.js';
 
 /** One record's dry-run line: what it would now produce, or why it still fails. */
@@ -12,17 +13,17 @@ function describe(outcome: ReplayOutcome): string {
     return outcome.outputs
       .map(
         (o) =>
-          `  ${outcome.ref}  would pass → ${o.topic} key ${o.key?.toString('utf8') ?? '(none)'} id ${o.id}\n      ${JSON.stringify(o.payload)}`,
+          `  ${outcome.ref}  would pass → ${escapeText(o.topic)} key ${o.key ? escapeBytes(o.key) : '(none)'} id ${o.id}\n      ${safeJson(o.payload)}`,
       )
       .join('\n');
   }
   if (outcome.kind === 'failing') {
-    return `  ${outcome.ref}  still fails: ${outcome.issues.map((i) => `${i.code}${i.path ? ` at ${i.path}` : ''} (${i.message})`).join('; ')}`;
+    return `  ${outcome.ref}  still fails: ${outcome.issues.map((i) => escapeText(`${i.code}${i.path ? ` at ${i.path}` : ''} (${i.message})`)).join('; ')}`;
   }
   if (outcome.kind === 'resolved-meanwhile') {
-    return `  ${outcome.ref}  resolved meanwhile (${outcome.resolution.status} by ${outcome.resolution.by} at ${outcome.resolution.at})`;
+    return `  ${outcome.ref}  resolved meanwhile (${escapeText(`${outcome.resolution.status} by ${outcome.resolution.by} at ${outcome.resolution.at}`)})`;
   }
-  return `  ${outcome.ref}  ${outcome.kind}: ${outcome.reason}`;
+  return `  ${outcome.ref}  ${outcome.kind}: ${escapeText(outcome.reason)}`;
 }
 
 export function replayCommand(): Command {
@@ -84,7 +85,7 @@ export function replayCommand(): Command {
             bar?.update(done);
             if (options.json) {
               out.write(
-                `${JSON.stringify({ ...outcome, ...(outcome.kind === 'replayed' ? { outputs: outcome.outputs.map((o) => ({ topic: o.topic, id: o.id, payload: o.payload })) } : {}) })}\n`,
+                `${safeJson({ ...outcome, ...(outcome.kind === 'replayed' ? { outputs: outcome.outputs.map((o) => ({ topic: o.topic, id: o.id, payload: o.payload })) } : {}) })}\n`,
               );
             } else if (options.dryRun) {
               out.write(`${describe(outcome)}\n`);
