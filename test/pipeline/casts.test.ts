@@ -32,6 +32,9 @@ describe('strict casts', () => {
     expect(value(castDecimal('-0.5', 2))).toBe(-50);
     expect(value(castDecimal('1.500', 2))).toBe(150);
     expect(value(castDecimal(12.5, 2))).toBe(1250);
+    expect(value(castDecimal('0000000000000000000000.000000000000000005', 20))).toBe(500);
+    expect(castDecimal('1'.repeat(1_000_000), 2)).toEqual(castDecimal('1'.repeat(17), 0));
+    expect(castDecimal('1'.repeat(17), 0)).toMatchObject({ ok: false });
     expect(castDecimal('1.005', 2)).toEqual({
       ok: false,
       reason: 'has more than 2 decimal places',
