@@ -1,5 +1,13 @@
+import { setFlagsFromString } from 'node:v8';
 import { parse } from '@marcbachmann/cel-js';
 import { setOwn } from '../core/objects.js';
+
+// A mapping's `matches()` runs its regular expression over upstream text, through V8's
+// backtracking engine: a pattern like `^(a+)+$` and a hostile 30-character string would hold
+// the event loop for minutes. With this flag V8 switches a match that backtracks excessively
+// to its linear-time engine (same result; patterns it cannot run, with backreferences or
+// lookarounds, keep backtracking). Set once, for every entry point that evaluates CEL.
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 /**
  * CEL (via @marcbachmann/cel-js, chosen over @bufbuild/cel: about 5x faster on our
