@@ -1,8 +1,187 @@
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { MembraneError } from '../core/errors.js';
+import { LogLimiter, type LimiterClock } from './log-limiter.js';
 
 export type { Logger };
 
-/** JSON logs to stderr (stdout stays free for command output). */
-export function createLogger(level: LevelWithSilent = 'info'): Logger {
-  return pino({ level, base: { service: 'membrane' } }, pino.destination(2));
+/** 'record quarantined' lines a second by default; the rest are counted in a summary line. */
+export const QUARANTINE_LOG_PER_SECOND = 10;
+export const QUARANTINE_LOG_ENV = 'MEMBRANE_QUARANTINE_LOG_PER_SECOND';
+
+/** Bytes buffered before a write; less than that goes out within FLUSH_INTERVAL_MS. */
+const BUFFER_BYTES = 4096;
+const FLUSH_INTERVAL_MS = 500;
+/** Beyond this much unwritten (stderr not read), lines are dropped rather than memory grow. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+export interface LoggerOptions {
+  /** 'record quarantined' lines a second (default {@link QUARANTINE_LOG_PER_SECOND}). */
+  readonly quarantinedPerSecond?: number;
+  /** Where the JSON lines go; default stderr, written asynchronously. */
+  readonly destination?: DestinationStream;
+  /** For tests of the limiter through the logger. */
+  readonly clock?: LimiterClock;
+}
+
+interface LoggerState {
+  readonly limiter: LogLimiter;
+  readonly destination: DestinationStream | undefined;
+}
+
+const states = new WeakMap<object, LoggerState>();
+
+function limiterFor(logger: Logger, perSecond: number, clock?: LimiterClock): LogLimiter {
+  return new LogLimiter(
+    perSecond,
+    ({ suppressed, byCode }) => {
+      logger.warn(
+        { suppressed, byCode, perSecond },
+        'record quarantined: lines suppressed (membrane_records_quarantined_total counts every record)',
+      );
+    },
+    clock,
+  );
+}
+
+/**
+ * Asynchronous stderr: sonic-boom in 4 KB chunks, at most 16 MiB unwritten. Lines beyond that
+ * are dropped, counted, and said in a warning once stderr takes lines again.
+ */
+function stderrDestination(logger: () => Logger): DestinationStream {
+  const stream = pino.destination({
+    dest: 2,
+    sync: false,
+    minLength: BUFFER_BYTES,
+    periodicFlush: FLUSH_INTERVAL_MS,
+    maxLength: MAX_BUFFERED_BYTES,
+  });
+  let dropped = 0;
+  stream.on('drop', () => {
+    dropped += 1;
+  });
+  stream.on('write', () => {
+    if (dropped === 0) return;
+    const n = dropped;
+    dropped = 0;
+    logger().warn(
+      { dropped: n },
+      'log lines dropped: stderr was not read as fast as membrane logged',
+    );
+  });
+  return stream;
+}
+
+/**
+ * JSON logs to stderr (stdout stays free for command output), written asynchronously: a log
+ * line is a string appended to a buffer, written by libuv's thread pool in chunks (sonic-boom
+ * via `pino.destination({ sync: false })`), so a slow stderr reader never stalls the event
+ * loop. Lines reach stderr within half a second; {@link flushLogger} or {@link exitAfterFlush}
+ * write the rest before the process exits (pino also flushes synchronously on `exit`).
+ */
+export function createLogger(level: LevelWithSilent = 'info', options: LoggerOptions = {}): Logger {
+  const destination =
+    options.destination ?? (level === 'silent' ? undefined : stderrDestination(() => logger));
+  const logger: Logger = pino(
+    { level, base: { service: 'membrane' } },
+    // A silent logger writes nothing: no stream, no flush timer.
+    destination ?? { write: () => undefined },
+  );
+  states.set(logger, {
+    limiter: limiterFor(
+      logger,
+      options.quarantinedPerSecond ?? QUARANTINE_LOG_PER_SECOND,
+      options.clock,
+    ),
+    destination,
+  });
+  return logger;
+}
+
+/**
+ * Whether the 'record quarantined' line for a record of this `code` is logged: at most the
+ * logger's rate a second, the rest counted and summed up in one line a second. Check it before
+ * building the line's fields, so a suppressed record costs no allocation.
+ */
+export function quarantineLineAllowed(logger: Logger, code: string): boolean {
+  let state = states.get(logger);
+  if (state === undefined) {
+    // A logger not made by createLogger (a child, a test double): the default rate.
+    state = { limiter: limiterFor(logger, QUARANTINE_LOG_PER_SECOND), destination: undefined };
+    states.set(logger, state);
+  }
+  return state.limiter.admit(code);
+}
+
+/** `MEMBRANE_QUARANTINE_LOG_PER_SECOND`: a whole number ≥ 0 (0: summaries only), default 10. */
+export function quarantineLogRate(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env[QUARANTINE_LOG_ENV];
+  if (text === undefined || text.trim() === '') return QUARANTINE_LOG_PER_SECOND;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new MembraneError(
+      'config.invalid',
+      `Invalid configuration: ${QUARANTINE_LOG_ENV}=${text} is not a whole number ≥ 0.`,
+      { hint: `set ${QUARANTINE_LOG_ENV} to the 'record quarantined' lines a second, or unset it` },
+    );
+  }
+  return value;
+}
+
+/**
+ * Writes out everything logged so far: the pending suppression summary, then the buffer.
+ * Resolves once written, or after `timeoutMs` (a stderr nobody reads must not hold the exit).
+ */
+export async function flushLogger(logger: Logger, timeoutMs = 5000): Promise<void> {
+  const state = states.get(logger);
+  state?.limiter.flush();
+  if (typeof logger.flush !== 'function') return;
+  const flushed = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => {
+      resolve(false);
+    }, timeoutMs);
+    // The callback's error is fsync's on a pipe or a terminal (EINVAL): written all the same.
+    logger.flush(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  // sonic-boom calls back with up to minLength bytes still buffered: those go now, before any
+  // timer could start another write.
+  if (flushed) flushDestination(state?.destination);
+}
+
+function flushDestination(destination: DestinationStream | undefined): void {
+  try {
+    (destination as { flushSync?: () => void } | undefined)?.flushSync?.();
+  } catch {
+    // Nothing more can be done for a log that cannot be written while the process ends.
+  }
+}
+
+/** Writes out everything logged so far, synchronously: when there is no event loop left. */
+export function flushLoggerSync(logger: Logger): void {
+  const state = states.get(logger);
+  state?.limiter.flush();
+  flushDestination(state?.destination);
+}
+
+/** The one way `membrane run` exits: the log written out first, then `process.exit(code)`. */
+export async function exitAfterFlush(logger: Logger, code: number): Promise<never> {
+  await flushLogger(logger);
+  process.exit(code);
+}
+
+/**
+ * Before Node prints an uncaught exception (or an unhandled rejection) and exits, writes out
+ * what was logged before it and the pending summary of suppressed quarantine lines (pino's own
+ * exit hook writes the buffer, not the summary). Returns what uninstalls it.
+ */
+export function flushOnCrash(logger: Logger): () => void {
+  const listener = (): void => {
+    flushLoggerSync(logger);
+  };
+  process.on('uncaughtExceptionMonitor', listener);
+  return () => {
+    process.off('uncaughtExceptionMonitor', listener);
+  };
 }

@@ -1,8 +1,9 @@
 import avro, { type Type } from 'avsc';
 import { MembraneError, messageOf } from '../../core/errors.js';
+import { redactError, redactUrl, redactUrlsIn, splitCredentials } from '../../core/redact.js';
 import type { SchemaRegistryPort } from '../../pipeline/ports.js';
 import { UnparseableSchemaError } from '../../pipeline/stages/decode.js';
-import type { RegistryOptions } from './client.js';
+import { basicAuth, describeFailure, type RegistryOptions } from './client.js';
 
 export const REGISTRY_ERROR_CODES = [
   'registry.unavailable',
@@ -27,22 +28,27 @@ const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
  * A well-formed answer whose Avro schema avsc cannot parse is the record's fault: the lookup
  * rejects with an {@link UnparseableSchemaError}, cached per ID like a parsed schema, which the
  * decode stage turns into a `decode.unparseable-schema` quarantine.
+ *
+ * Credentials in the URL (`https://user:secret@host/…`) are sent as Basic auth (explicit
+ * `username`/`password` win) and never appear in an error: messages show the URL redacted.
  */
 export class ConfluentRegistryPort implements SchemaRegistryPort {
   private readonly base: string;
+  /** The base URL as messages show it: no credentials, no query values. */
+  private readonly shown: string;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
   private readonly byId = new Map<number, Type | UnparseableSchemaError | undefined>();
   private readonly registered = new Map<string, number>();
 
   constructor(options: RegistryOptions & { readonly timeoutMs?: number }) {
-    this.base = options.url.replace(/\/+$/, '');
+    const { url, ...inUrl } = splitCredentials(options.url);
+    this.base = url.replace(/\/+$/, '');
+    this.shown = redactUrl(this.base);
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.headers = { accept: `${CONTENT_TYPE}, application/json` };
-    if (options.username !== undefined) {
-      const token = Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64');
-      this.headers['authorization'] = `Basic ${token}`;
-    }
+    const authorization = basicAuth(options.username === undefined ? inUrl : options);
+    if (authorization !== undefined) this.headers['authorization'] = authorization;
   }
 
   private async call(
@@ -60,10 +66,10 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
     } catch (error) {
       throw new MembraneError(
         'registry.unavailable',
-        `The schema registry at ${this.base} could not ${action}: ${messageOf(error)}.`,
+        `The schema registry at ${this.shown} could not ${action}: ${describeFailure(error)}.`,
         {
           retriable: true,
-          cause: error,
+          cause: redactError(error),
         },
       );
     }
@@ -71,7 +77,7 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
     if (response.status >= 500 || response.status === 429) {
       throw new MembraneError(
         'registry.unavailable',
-        `The schema registry could not ${action}: HTTP ${response.status} ${text.slice(0, 200)}`,
+        `The schema registry could not ${action}: HTTP ${response.status} ${redactUrlsIn(text.slice(0, 200))}`,
         {
           retriable: true,
         },
@@ -142,7 +148,7 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
       'registry.invalid-answer',
       `The schema registry's answer for schema ${id} is ${what}: ${shown}`,
       {
-        hint: `check that the registry URL (${this.base}) is a Confluent-compatible API, e.g. Apicurio's /apis/ccompat/v7`,
+        hint: `check that the registry URL (${this.shown}) is a Confluent-compatible API, e.g. Apicurio's /apis/ccompat/v7`,
       },
     );
   }

@@ -3,6 +3,7 @@ import { encodeQuarantine } from '../../adapters/quarantine/codec.js';
 import { MembraneError } from '../../core/errors.js';
 import type { SourceRecord } from '../../core/records.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
+import { quarantineLineAllowed } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { kafkaFailure, pipelineFailure, TaskFailure } from './failures.js';
 import type { OutRecord, RestoreProgress, TaskPorts, TaskProducer } from './ports.js';
@@ -353,17 +354,19 @@ export class Task {
         push(this.context.quarantineTopic, encoded);
         const code = result.issues[0]?.code ?? result.stage;
         bump(counts.quarantined, code);
-        logger.warn(
-          {
-            task: this.key,
-            topic,
-            offset: record.offset,
-            mapping: this.pipeline.ref,
-            code,
-            stage: result.stage,
-          },
-          'record quarantined',
-        );
+        // A sample (rate-limited, the rest counted in a summary line): the metric counts all.
+        if (quarantineLineAllowed(logger, code))
+          logger.warn(
+            {
+              task: this.key,
+              topic,
+              offset: record.offset,
+              mapping: this.pipeline.ref,
+              code,
+              stage: result.stage,
+            },
+            'record quarantined',
+          );
       } else {
         bump(counts.dropped, result.reason);
       }

@@ -8,6 +8,7 @@ import { demoSummary, startDemoFeed } from '../../app/demo.js';
 import { createLogger } from '../../app/logger.js';
 import { Runtime } from '../../app/runtime/bootstrap.js';
 import { messageOf } from '../../core/errors.js';
+import { redactUrl } from '../../core/redact.js';
 import { projectRoot } from '../../infra/paths.js';
 import { createProgress } from '../../infra/progress.js';
 import { acquireInfrastructure, type Infrastructure } from '../../infra/select.js';
@@ -51,7 +52,8 @@ export function devCommand(): Command {
       const out = process.stdout;
       out.write(`Kafka and the schema registry are ready (${infra.source}).\n`);
       out.write(`  export KAFKA_BROKERS=${infra.brokers.join(',')}\n`);
-      out.write(`  export SCHEMA_REGISTRY_URL=${infra.registryUrl}\n`);
+      // An existing registry's URL may carry credentials: shown without them.
+      out.write(`  export SCHEMA_REGISTRY_URL=${redactUrl(infra.registryUrl)}\n`);
 
       let runtime: Runtime | undefined;
       let feed: { stop(): Promise<void> } | undefined;

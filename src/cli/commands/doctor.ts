@@ -3,6 +3,7 @@ import { describeCluster } from '../../adapters/kafka/client.js';
 import { pingRegistry } from '../../adapters/registry/client.js';
 import { loadConnectionConfig } from '../../app/config.js';
 import { messageOf } from '../../core/errors.js';
+import { redactUrl } from '../../core/redact.js';
 
 export function doctorCommand(): Command {
   return new Command('doctor')
@@ -11,8 +12,20 @@ export function doctorCommand(): Command {
       const config = loadConnectionConfig();
       const [kafka, registry] = await Promise.allSettled([
         describeCluster(config.KAFKA_BROKERS, 5000),
-        pingRegistry(config.SCHEMA_REGISTRY_URL, 5000),
+        pingRegistry(
+          {
+            url: config.SCHEMA_REGISTRY_URL,
+            ...(config.SCHEMA_REGISTRY_USERNAME === undefined
+              ? {}
+              : { username: config.SCHEMA_REGISTRY_USERNAME }),
+            ...(config.SCHEMA_REGISTRY_PASSWORD === undefined
+              ? {}
+              : { password: config.SCHEMA_REGISTRY_PASSWORD }),
+          },
+          5000,
+        ),
       ]);
+      const registryUrl = redactUrl(config.SCHEMA_REGISTRY_URL);
       const out = process.stdout;
       out.write(
         kafka.status === 'fulfilled'
@@ -21,8 +34,8 @@ export function doctorCommand(): Command {
       );
       out.write(
         registry.status === 'fulfilled'
-          ? `ok    Registry ${config.SCHEMA_REGISTRY_URL}: ${registry.value.length} subject(s)\n`
-          : `FAIL  Registry ${config.SCHEMA_REGISTRY_URL}: ${messageOf(registry.reason)}\n`,
+          ? `ok    Registry ${registryUrl}: ${registry.value.length} subject(s)\n`
+          : `FAIL  Registry ${registryUrl}: ${messageOf(registry.reason)}\n`,
       );
       process.exitCode = kafka.status === 'fulfilled' && registry.status === 'fulfilled' ? 0 : 1;
     });

@@ -1,10 +1,34 @@
 import { once } from 'node:events';
 import { Command } from 'commander';
 import { loadRunConfig } from '../../app/config.js';
-import { createLogger } from '../../app/logger.js';
+import {
+  createLogger,
+  exitAfterFlush,
+  flushLogger,
+  flushLoggerSync,
+  flushOnCrash,
+  quarantineLogRate,
+  type Logger,
+} from '../../app/logger.js';
 import { Runtime } from '../../app/runtime/bootstrap.js';
 import { MembraneError } from '../../core/errors.js';
 import { reportError } from '../errors.js';
+
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/**
+ * A second SIGTERM or SIGINT while stopping ends the process at once, as the signal's default
+ * would, with the log written out first.
+ */
+function exitOnSecondSignal(logger: Logger): void {
+  const force = (signal: NodeJS.Signals): void => {
+    for (const s of SIGNALS) process.off(s, force);
+    logger.warn({ signal }, 'second signal: exiting before the shutdown finished');
+    flushLoggerSync(logger);
+    process.kill(process.pid, signal);
+  };
+  for (const s of SIGNALS) process.once(s, force);
+}
 
 export function runCommand(): Command {
   return new Command('run')
@@ -13,27 +37,42 @@ export function runCommand(): Command {
     )
     .action(async () => {
       const config = loadRunConfig();
-      const logger = createLogger(config.LOG_LEVEL);
+      const logger = createLogger(config.LOG_LEVEL, {
+        quarantinedPerSecond: quarantineLogRate(),
+      });
+      // Logs are written asynchronously: every way out below writes them out first.
+      flushOnCrash(logger);
       const runtime = new Runtime({ config, logger });
-      await runtime.start();
+      try {
+        await runtime.start();
+      } catch (error) {
+        // What was logged, then why membrane cannot start; and exit: kafkajs's connections
+        // would keep the process alive.
+        await flushLogger(logger);
+        return exitAfterFlush(logger, reportError(error));
+      }
       // kafkajs's fetch loop keeps the process alive until we stop it, or a fatal fault
       // (authorization, a deleted output topic, a consumer that cannot recover) stops it.
+      const waiting = new AbortController();
       const ended = await Promise.race([
-        once(process, 'SIGTERM'),
-        once(process, 'SIGINT'),
+        ...SIGNALS.map((signal) => once(process, signal, { signal: waiting.signal })),
         runtime.failed,
       ]);
+      waiting.abort();
+      exitOnSecondSignal(logger);
       if (ended instanceof MembraneError) {
         await runtime.stop();
+        // The log first, then the sentence saying why membrane stops: in that order.
+        await flushLogger(logger);
         const code = reportError(ended);
         // A bug keeps the exit code of the unexpected (70); a fault of the cluster is 1.
-        process.exit(ended.code === 'runtime.bug' ? 70 : code);
+        return exitAfterFlush(logger, ended.code === 'runtime.bug' ? 70 : code);
       }
       logger.info({ signal: ended }, 'stopping');
       // Once stopped, nothing is left to do; but with the broker unreachable kafkajs keeps
       // reconnecting in the background, which would keep the process alive for ever. Exit,
       // with 1 when the shutdown timed out (the group was not left cleanly).
       const clean = await runtime.stop();
-      process.exit(clean ? 0 : 1);
+      return exitAfterFlush(logger, clean ? 0 : 1);
     });
 }

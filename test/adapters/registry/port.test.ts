@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfluentRegistryPort, schemaFieldOf } from '../../../src/adapters/registry/port.js';
 import { UnparseableSchemaError } from '../../../src/pipeline/stages/decode.js';
-import { closeServer, listenLocal } from '../../support/net.js';
+import { closeServer, holdPort, listenLocal } from '../../support/net.js';
 
 /** A registry that answers `GET /schemas/ids/{id}` from a table, and counts the lookups. */
 async function fakeRegistry(
@@ -184,6 +184,71 @@ describe('the registry port: schema lookups', () => {
       code: 'registry.rejected',
       retriable: false,
     });
+  });
+});
+
+/** Every text an error carries: message, stack, `toString`, down its cause chain. */
+function textsOf(error: unknown): string {
+  const texts: string[] = [];
+  for (let e = error, depth = 0; e !== undefined && depth < 10; depth++) {
+    if (!(e instanceof Error)) {
+      texts.push(JSON.stringify(e));
+      break;
+    }
+    texts.push(e.toString(), e.message, e.stack ?? '', JSON.stringify(e));
+    if ('hint' in e) texts.push(String(e.hint));
+    e = e.cause;
+  }
+  return texts.join('\n');
+}
+
+describe('the registry port: credentials in the URL', () => {
+  it('never shows them in an error: not in the message, the hint, the stack or the causes', async () => {
+    // A port nobody listens on: the connection is refused.
+    const { port: closed, release } = await holdPort();
+    await release();
+    const port = new ConfluentRegistryPort({
+      url: `http://user:secret@127.0.0.1:${closed}/apis/ccompat/v7`,
+    });
+    const error = await port.schemaById(1).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'registry.unavailable',
+      retriable: true,
+      message: expect.stringContaining(
+        `at http://127.0.0.1:${closed}/apis/ccompat/v7 could not`,
+      ) as unknown,
+    });
+    expect((error as Error).message).toMatch(/ECONNREFUSED/);
+    const texts = textsOf(error);
+    expect(texts).not.toContain('secret');
+    expect(texts).not.toContain('user:');
+  });
+
+  it('nor a query-string token', async () => {
+    const port = new ConfluentRegistryPort({ url: 'http://127.0.0.1:1/api?token=t0ps3cret' });
+    const texts = textsOf(await port.schemaById(1).catch((e: unknown) => e));
+    expect(texts).toContain('token=***');
+    expect(texts).not.toContain('t0ps3cret');
+  });
+
+  it('sends them as Basic auth (explicit username and password win), and shows them nowhere', async () => {
+    const seen: (string | undefined)[] = [];
+    server = createServer((request, response) => {
+      seen.push(request.headers.authorization);
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('<html>not the API</html>');
+    });
+    const listening = await listenLocal(server);
+    const url = `http://us%40er:p%3Asecret@127.0.0.1:${listening}`;
+    const error = await new ConfluentRegistryPort({ url }).schemaById(7).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'registry.invalid-answer' });
+    expect(textsOf(error)).not.toContain('secret');
+    expect((error as { hint: string }).hint).toContain(`(http://127.0.0.1:${listening})`);
+    await new ConfluentRegistryPort({ url, username: 'other', password: 'pw' })
+      .schemaById(7)
+      .catch(() => undefined);
+    const basic = (pair: string): string => `Basic ${Buffer.from(pair).toString('base64')}`;
+    expect(seen).toEqual([basic('us@er:p:secret'), basic('other:pw')]);
   });
 });
 
