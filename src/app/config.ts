@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MembraneError } from '../core/errors.js';
+import { redactUrlsIn } from '../core/redact.js';
 
 const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9092');
 
@@ -33,7 +34,9 @@ function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.out
   const problems = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '?');
     const secret = name.includes('PASSWORD') || name.includes('SECRET');
-    const shown = secret || env[name] === undefined ? '' : `=${env[name]}`;
+    const value = env[name];
+    // A URL may carry credentials (`https://user:password@…`): never shown.
+    const shown = secret || value === undefined ? '' : `=${redactUrlsIn(value)}`;
     return `${name}${shown} ${issue.message}`;
   });
   throw new MembraneError('config.invalid', `Invalid configuration: ${problems.join('; ')}.`, {
@@ -83,6 +86,8 @@ export const runEnvSchema = connectionEnvSchema.extend({
   // (trust.too-many-headers / trust.headers-too-large).
   MEMBRANE_MAX_HEADERS: positiveInt(1000),
   MEMBRANE_MAX_HEADER_BYTES: positiveInt(256 * 1024),
+  // 'record quarantined' log lines a second; the rest are summed up (read by the logger).
+  MEMBRANE_QUARANTINE_LOG_PER_SECOND: z.coerce.number().int().min(0).default(10),
   KAFKA_SSL: bool.default(false),
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),

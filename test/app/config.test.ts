@@ -35,6 +35,15 @@ describe('loadConnectionConfig', () => {
     expect(message).not.toContain('s3cret');
   });
 
+  it('never shows credentials in a URL it refuses', () => {
+    expect(() =>
+      loadConnectionConfig({
+        KAFKA_BROKERS: 'k1:9092',
+        SCHEMA_REGISTRY_URL: 'http://user:s3cret@reg istry:8081',
+      }),
+    ).toThrow(/^(?!.*s3cret).*SCHEMA_REGISTRY_URL=.* is not a URL/);
+  });
+
   it('says when KAFKA_BROKERS is not set', () => {
     expect(() => loadConnectionConfig({ SCHEMA_REGISTRY_URL: 'http://r' })).toThrow(
       /KAFKA_BROKERS is not set/,
