@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import avro from 'avsc';
 import type { Message } from 'kafkajs';
@@ -23,13 +24,16 @@ import { folderWith } from '../support/mappings.js';
 import { committedTotal, header } from '../support/runtime.js';
 
 /**
- * A hostile corpus of 10,000+ records in 12 classes, generated with fast-check (fixed seed),
+ * A hostile corpus of 10,000+ records in 18 classes, generated with fast-check (fixed seed),
  * through `membrane run` on the real broker and registry: every record must be quarantined
  * with the code its class calls for, nothing may reach an output, membrane must stay up,
- * and its memory bounded.
+ * responsive (its longest event-loop stall and slowest /healthz answer stay under the session
+ * timeout) and its memory bounded, and nothing may reach `Object.prototype`.
  */
 const KEY = 'hostile-key';
 const PER_CLASS = 1000;
+/** membrane's default session timeout (MEMBRANE_SESSION_TIMEOUT_MS). */
+const SESSION_TIMEOUT_MS = 15_000;
 const root = projectRoot();
 
 interface Hostile {
@@ -97,10 +101,34 @@ describe('a hostile input corpus', () => {
         await readFile(join(root, 'schemas/upstream/wms/stock-adjustment.avsc'), 'utf8'),
       ) as avro.Schema,
     );
-    const schemaId = await new ConfluentRegistryPort({ url: infra().registryUrl }).register(
-      `${stock}-value`,
-      writer,
-    );
+    const registry = new ConfluentRegistryPort({ url: infra().registryUrl });
+    const schemaId = await registry.register(`${stock}-value`, writer);
+    // Writer schemas a hostile producer registers: the WMS schema (so they resolve to the
+    // mapping's reader schema) with one more field first, which the reader skips.
+    const base = JSON.parse(
+      await readFile(join(root, 'schemas/upstream/wms/stock-adjustment.avsc'), 'utf8'),
+    ) as { fields: unknown[] };
+    const hostileWriter = async (subject: string, extra: unknown): Promise<number> =>
+      registry.register(
+        `${stock}-${subject}-value`,
+        avro.Type.forSchema({ ...base, fields: [extra, ...base.fields] } as avro.Schema),
+      );
+    const writers = {
+      nulls: await hostileWriter('nulls', { name: 'junk', type: { type: 'array', items: 'null' } }),
+      ints: await hostileWriter('ints', { name: 'junk', type: { type: 'array', items: 'int' } }),
+      map: await hostileWriter('map', { name: 'attrs', type: { type: 'map', values: 'string' } }),
+      chain: await hostileWriter('chain', {
+        name: 'chain',
+        type: [
+          'null',
+          {
+            type: 'record',
+            name: 'Link',
+            fields: [{ name: 'next', type: ['null', 'Link'] }],
+          },
+        ],
+      }),
+    };
     const adjustment = fc.record({
       adjustment_id: fc.uuid(),
       sku: fc.string({ minLength: 1, maxLength: 12 }),
@@ -118,6 +146,19 @@ describe('a hostile input corpus', () => {
       return bytes;
     };
     const wmsHeaders = { 'x-source-system': 'wms' };
+    /** Avro's zigzag varint of a long. */
+    const avroLong = (n: number): Buffer => {
+      const bytes: number[] = [];
+      let z = n >= 0 ? n * 2 : -n * 2 - 1;
+      while (z >= 0x80) {
+        bytes.push((z % 0x80) | 0x80);
+        z = Math.floor(z / 0x80);
+      }
+      bytes.push(z);
+      return Buffer.from(bytes);
+    };
+    const avroString = (text: string): Buffer =>
+      Buffer.concat([avroLong(Buffer.byteLength(text)), Buffer.from(text)]);
     const sample = <T>(arb: fc.Arbitrary<T>, seed: number, n = PER_CLASS): T[] =>
       fc.sample(arb, { seed, numRuns: n });
     const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
@@ -299,6 +340,115 @@ describe('a hostile input corpus', () => {
           expect: /^map\./,
         };
       }),
+      // 13. header floods: 10,000 headers (~150 KB), validly signed
+      sample(fc.integer({ min: 10_000, max: 12_000 }), 13, 20).map((count) => {
+        const value = json({ type: 'C' });
+        const headers: Record<string, string | Buffer> = {};
+        for (let h = 0; h < count; h++) headers[`h${h}`] = 'xxxxxxxx';
+        return {
+          topic: 'orders',
+          kind: 'header floods',
+          message: { value, headers: signed(value, headers) },
+          expect: 'trust.too-many-headers',
+        };
+      }),
+      // 14. few headers, but more header bytes than allowed (4 × 80 KB)
+      sample(fc.integer({ min: 70_000, max: 90_000 }), 14, 20).map((size) => {
+        const value = json({ type: 'C' });
+        const headers: Record<string, string | Buffer> = {};
+        for (let h = 0; h < 4; h++) headers[`big${h}`] = Buffer.alloc(size, 0x61);
+        return {
+          topic: 'orders',
+          kind: 'header bytes',
+          message: { value, headers: signed(value, headers) },
+          expect: 'trust.headers-too-large',
+        };
+      }),
+      // 15. prototype keys in escape spellings, anywhere in the object
+      sample(
+        fc.tuple(
+          fc.constantFrom(
+            '\\u005f_proto__',
+            '__\\u0070roto__',
+            '\\u005F\\u005Fproto\\u005F\\u005F',
+            '\\u0063onstructor',
+            'prot\\u006ftype',
+          ),
+          fc.boolean(),
+          fc.jsonValue({ maxDepth: 2 }),
+        ),
+        15,
+      ).map(([key, nested, inner]) => {
+        const member = `"${key}":${JSON.stringify(inner)}`;
+        const value = Buffer.from(
+          nested ? `{"type":"C","customer":{"name":"x",${member}}}` : `{${member},"type":"C"}`,
+        );
+        return {
+          topic: 'orders',
+          kind: 'escaped prototype keys',
+          message: { value, headers: signed(value) },
+          expect: 'decode.forbidden-key',
+        };
+      }),
+      // 16. Avro bombs: a block count of millions in a few bytes, of zero-size items (refused
+      // with the writer schema) or of ints (more items than bytes left)
+      sample(
+        fc.tuple(fc.boolean(), fc.integer({ min: 1_000_000, max: 50_000_000 }), adjustment),
+        16,
+        50,
+      ).map(([zeroSize, count, a]) => ({
+        topic: 'stock',
+        kind: 'Avro bombs',
+        message: {
+          value: framed(
+            zeroSize ? writers.nulls : writers.ints,
+            Buffer.concat([avroLong(count), Buffer.from([0]), writer.toBuffer(a)]),
+          ),
+          headers: wmsHeaders,
+        },
+        expect: zeroSize ? 'decode.zero-size-items' : 'decode.block-count',
+      })),
+      // 17. Avro map keys that are prototype keys
+      sample(
+        fc.tuple(fc.constantFrom('__proto__', 'constructor', 'prototype'), adjustment),
+        17,
+        50,
+      ).map(([key, a]) => ({
+        topic: 'stock',
+        kind: 'Avro prototype keys',
+        message: {
+          value: framed(
+            writers.map,
+            Buffer.concat([
+              avroLong(2),
+              avroString('unit'),
+              avroString('kg'),
+              avroString(key),
+              avroString('{"polluted":"yes"}'),
+              Buffer.from([0]),
+              writer.toBuffer(a),
+            ]),
+          ),
+          headers: wmsHeaders,
+        },
+        expect: 'decode.forbidden-key',
+      })),
+      // 18. Avro nested deeper than allowed through a recursive schema
+      sample(fc.tuple(fc.integer({ min: 65, max: 5_000 }), adjustment), 18, 50).map(
+        ([depth, a]) => ({
+          topic: 'stock',
+          kind: 'Avro nested deep',
+          message: {
+            value: framed(
+              writers.chain,
+              // `chain` = Link (union index 1), each `next` another Link, the last null.
+              Buffer.concat([Buffer.alloc(depth, 0x02), Buffer.from([0]), writer.toBuffer(a)]),
+            ),
+            headers: wmsHeaders,
+          },
+          expect: 'decode.too-deep',
+        }),
+      ),
     ];
     return classes.flat();
   }
@@ -309,7 +459,8 @@ describe('a hostile input corpus', () => {
     const started = Date.now();
     const records = await corpus();
     expect(records.length).toBeGreaterThanOrEqual(10_000);
-    expect(new Set(records.map((r) => r.kind)).size).toBe(12);
+    expect(new Set(records.map((r) => r.kind)).size).toBe(18);
+    const prototypeBefore = Object.getOwnPropertyNames(Object.prototype).sort();
 
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();
@@ -336,7 +487,9 @@ describe('a hostile input corpus', () => {
         bytes = 0;
       };
       for (const r of records.filter((x) => x.topic === topicKind)) {
-        const size = r.message.value?.length ?? 0;
+        let size = r.message.value?.length ?? 0;
+        for (const [name, v] of Object.entries(r.message.headers ?? {}))
+          size += name.length + (typeof v === 'string' || Buffer.isBuffer(v) ? v.length : 0) + 4;
         if (bytes + size > 900_000 || batch.length >= 500) await flush();
         batch.push({ ...r.message, partition: 0 });
         bytes += size;
@@ -361,7 +514,23 @@ describe('a hostile input corpus', () => {
     });
     let peakRss = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+    // membrane runs in this process: its event loop is this one.
+    const stalls = monitorEventLoopDelay({ resolution: 10 });
+    stalls.enable();
     await runtime.start();
+    // /healthz asked every 100 ms, each answer timed from the request (one at a time).
+    let slowestHealthMs = 0;
+    const probing = { on: true };
+    const probe = (async () => {
+      while (probing.on) {
+        const asked = performance.now();
+        const answer = await fetch(`http://127.0.0.1:${String(runtime.httpPort)}/healthz`);
+        await answer.arrayBuffer();
+        expect(answer.status).toBe(200);
+        slowestHealthMs = Math.max(slowestHealthMs, performance.now() - asked);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
     try {
       const group = (runtime as unknown as { config: { MEMBRANE_GROUP_ID: string } }).config
         .MEMBRANE_GROUP_ID;
@@ -377,9 +546,13 @@ describe('a hostile input corpus', () => {
       expect(done.ok).toBe(true);
       expect(runtime.ready).toBe(true);
     } finally {
+      probing.on = false;
+      await probe;
+      stalls.disable();
       await runtime.stop();
       clearInterval(sampler);
     }
+    const longestStallMs = stalls.max / 1e6;
 
     const quarantined = await consumeUntil(
       testConsumer(kafka),
@@ -413,7 +586,7 @@ describe('a hostile input corpus', () => {
       byCode[code] = (byCode[code] ?? 0) + 1;
     }
     task.meta.reliability = {
-      scenario: 'hostile corpus (12 classes)',
+      scenario: `hostile corpus (18 classes; longest event-loop stall ${Math.round(longestStallMs)} ms, slowest /healthz ${Math.round(slowestHealthMs)} ms)`,
       in: records.length,
       out: emitted,
       quarantined: byCode,
@@ -429,5 +602,12 @@ describe('a hostile input corpus', () => {
     expect(emitted).toBe(0);
     // The corpus carries 8 records of ~1 MB and 40 nested 10,000 deep: memory stays bounded.
     expect(peakRss / 1024 / 1024).toBeLessThan(1500);
+    // Responsive throughout: no stall reached the session timeout (15 s), after which the
+    // broker would have moved the partitions to another member — which would stall the same way.
+    expect(longestStallMs).toBeLessThan(SESSION_TIMEOUT_MS);
+    expect(slowestHealthMs).toBeLessThan(SESSION_TIMEOUT_MS);
+    // Nothing upstream reached Object.prototype.
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeBefore);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 });
