@@ -4,12 +4,21 @@ import { MembraneError } from '../../core/errors.js';
 import { issue } from '../../core/issues.js';
 import type { SourceRecord } from '../../core/records.js';
 import { pass, quarantine, type Verdict } from '../../core/verdict.js';
+import {
+  compileAvroGuard,
+  isForbiddenKey,
+  readerSchemaRefusal,
+  type AvroGuard,
+  type SchemaRefusal,
+} from '../avro/guard.js';
 import type { SchemaRegistryPort } from '../ports.js';
 
 /**
  * decode — bytes to a plain record. JSON (strict UTF-8, depth-limited, no prototype keys),
  * Avro in the Confluent wire format through the registry (writer schemas resolved to an
- * optional reader schema), or plain Avro with a local schema.
+ * optional reader schema), or plain Avro with a local schema. Avro bodies are checked by a
+ * guard compiled once per writer schema (src/pipeline/avro/guard.ts) before avsc reads them:
+ * no block count, nesting or zero-size type can make a small record cost much.
  */
 export type DecodedRecord = Record<string, unknown>;
 export type DecodeStage = (
@@ -63,10 +72,13 @@ function unparseable(error: UnparseableSchemaError): Quarantined {
     ),
   );
 }
-const FORBIDDEN = ['__proto__', 'constructor', 'prototype'];
-
-/** Depth and forbidden keys, without recursion (a hostile record may nest 10,000 deep). */
-function inspect(root: unknown, mayHaveForbidden: boolean): Verdict<undefined> {
+/**
+ * Depth and forbidden keys, without recursion (a hostile record may nest 10,000 deep). Keys
+ * are checked as JSON.parse gave them, whatever their spelling in the text (`"\u005f_proto__"`
+ * is `__proto__`). JSON.parse itself defines `__proto__` as an own property; the check keeps
+ * such keys from every later stage, which may copy them by assignment.
+ */
+function inspect(root: unknown): Verdict<undefined> {
   const stack: { value: unknown; depth: number; path: string }[] = [
     { value: root, depth: 1, path: '' },
   ];
@@ -84,7 +96,7 @@ function inspect(root: unknown, mayHaveForbidden: boolean): Verdict<undefined> {
     } else if (value !== null && typeof value === 'object') {
       for (const key of Object.keys(value)) {
         const childPath = path === '' ? key : `${path}.${key}`;
-        if (mayHaveForbidden && FORBIDDEN.includes(key)) {
+        if (isForbiddenKey(key)) {
           return quarantine(
             issue(
               'decode.forbidden-key',
@@ -122,30 +134,47 @@ export function decodeJson(bytes: Buffer): Verdict<DecodedRecord> {
       ),
     );
   }
-  const mayHaveForbidden = FORBIDDEN.some((key) => text.includes(`"${key}"`));
-  const checked = inspect(value, mayHaveForbidden);
+  const checked = inspect(value);
   return checked.kind === 'pass' ? pass(value as DecodedRecord) : checked;
 }
 
-/** Plain object copy of an avsc value (records are class instances). */
+/**
+ * Plain object copy of an avsc value (records are class instances). Keys become own
+ * properties: `__proto__` (which the guard refuses before avsc reads a body) would be
+ * defined, never assigned, so no copy gets a prototype other than Object.prototype.
+ */
 function plain(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return value;
   if (Array.isArray(value)) return value.map(plain);
   if (value !== null && typeof value === 'object') {
     const result: Record<string, unknown> = {};
-    for (const key of Object.keys(value))
-      result[key] = plain((value as Record<string, unknown>)[key]);
+    for (const key of Object.keys(value)) {
+      const item = plain((value as Record<string, unknown>)[key]);
+      if (key === '__proto__')
+        Object.defineProperty(result, key, {
+          value: item,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      else result[key] = item;
+    }
     return result;
   }
   return value;
 }
 
 function decodeAvroBody(
+  guard: AvroGuard,
   type: Type,
   bytes: Buffer,
   offset: number,
   resolver?: unknown,
 ): Verdict<DecodedRecord> {
+  if (!guard.bounded) {
+    const refused = guard.check(bytes, offset);
+    if (refused !== undefined) return quarantine(refused);
+  }
   let result: { value: unknown; offset: number };
   try {
     result = (
@@ -182,6 +211,23 @@ function decodeAvroBody(
   return pass(value as DecodedRecord);
 }
 
+/** Why a local schema (`avro-binary`'s, or a reader schema) cannot be used: a startup error. */
+function refusedLocalSchema(role: string, refusal: SchemaRefusal): Error {
+  const where = refusal.path === '' ? '' : ` at ${refusal.path}`;
+  return new Error(`the ${role} schema${where} ${refusal.message} (${refusal.code})`);
+}
+
+/** The quarantine for every record written with a writer schema the guard refuses. */
+function refusedWriter(id: number, refusal: SchemaRefusal): Quarantined {
+  return quarantine(
+    issue(refusal.code, refusal.path, `writer schema ${id} ${refusal.message.slice(0, 200)}`),
+  );
+}
+
+function isRefusal(value: AvroGuard | SchemaRefusal): value is SchemaRefusal {
+  return 'code' in value;
+}
+
 export function createDecodeStage(
   format: 'json' | 'avro' | 'avro-binary',
   options: { readonly registry: SchemaRegistryPort; readonly reader: Type | undefined },
@@ -196,28 +242,38 @@ export function createDecodeStage(
   if (format === 'avro-binary') {
     const reader = options.reader;
     if (!reader) throw new Error('avro-binary needs a schema');
+    // The local schema is the writer's: refused at startup, not per record.
+    const guard = compileAvroGuard(reader, MAX_DEPTH);
+    if (isRefusal(guard)) throw refusedLocalSchema('avro-binary', guard);
     return (record) =>
       record.value === null || record.value.length === 0
         ? empty
-        : decodeAvroBody(reader, record.value, 0);
+        : decodeAvroBody(guard, reader, record.value, 0);
   }
   // Confluent wire format: 0x00, a 4-byte big-endian schema ID, the Avro body.
-  // Per ID: the writer (and its resolver), or the quarantine every record written with it
-  // gets (an unparseable schema, or one that cannot be read as the reader schema). Both are
-  // final: the schema under an ID never changes.
-  type Writer = { readonly type: Type; readonly resolver: unknown } | Quarantined;
+  // Per ID: the writer (its guard, and its resolver), or the quarantine every record written
+  // with it gets (an unparseable schema, one the guard refuses, or one that cannot be read as
+  // the reader schema). Both are final: the schema under an ID never changes.
+  type Writer =
+    { readonly type: Type; readonly guard: AvroGuard; readonly resolver: unknown } | Quarantined;
   const writers = new Map<number, Writer>();
   const { registry, reader } = options;
+  if (reader) {
+    const refusal = readerSchemaRefusal(reader);
+    if (refusal) throw refusedLocalSchema('reader', refusal);
+  }
   const decodeWith = (bytes: Buffer, writer: Writer): Verdict<DecodedRecord> => {
     if ('kind' in writer) return writer;
     return writer.resolver === undefined
-      ? decodeAvroBody(writer.type, bytes, 5)
-      : decodeAvroBody(reader as Type, bytes, 5, writer.resolver);
+      ? decodeAvroBody(writer.guard, writer.type, bytes, 5)
+      : decodeAvroBody(writer.guard, reader as Type, bytes, 5, writer.resolver);
   };
   const writerFor = (id: number, type: Type): Writer => {
-    if (!reader) return { type, resolver: undefined };
+    const guard = compileAvroGuard(type, MAX_DEPTH);
+    if (isRefusal(guard)) return refusedWriter(id, guard);
+    if (!reader) return { type, guard, resolver: undefined };
     try {
-      return { type, resolver: reader.createResolver(type) };
+      return { type, guard, resolver: reader.createResolver(type) };
     } catch (error) {
       return quarantine(
         issue(
