@@ -1,9 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import { Command } from 'commander';
 import { ConfluentRegistryPort } from '../../../adapters/registry/port.js';
+import type { SchemaRegistryPort } from '../../../pipeline/ports.js';
+import { createDecodeStage } from '../../../pipeline/stages/decode.js';
 import { loadQuarantine, type QuarantinedRecord } from '../../../app/quarantine/store.js';
 import { MembraneError } from '../../../core/errors.js';
-import { bytesJson, escapeValue, safeJson } from '../../text.js';
+import { bytesJson, escapeText, escapeValue, safeJson } from '../../text.js';
 import { summaryOf, withQuarantine } from './common.js';
 
 /** 16 bytes a line: offset, hex, printable characters. */
@@ -28,7 +30,7 @@ export function hexDump(bytes: Buffer, max = 512): string {
  */
 export async function describeValue(
   value: Buffer | null,
-  registry: ConfluentRegistryPort,
+  registry: SchemaRegistryPort,
 ): Promise<{ format: string; text: string }> {
   if (value === null) return { format: 'null (tombstone)', text: '' };
   if (isUtf8(value)) {
@@ -38,22 +40,36 @@ export async function describeValue(
       // not JSON; try Avro, then hex
     }
   }
+  let refused = '';
   if (value.length >= 5 && value[0] === 0) {
     const id = value.readInt32BE(1);
     try {
-      const schema = await registry.schemaById(id);
-      if (schema) {
-        const decoded: unknown = schema.fromBuffer(value.subarray(5));
+      // Through the decode stage `membrane run` uses: its checks (block counts, nesting,
+      // prototype keys) keep an Avro bomb from hanging or crashing the CLI.
+      const verdict = await createDecodeStage('avro', { registry, reader: undefined })({
+        topic: '',
+        partition: 0,
+        offset: '0',
+        timestamp: '0',
+        key: null,
+        value,
+        headers: {},
+      });
+      if (verdict.kind === 'pass') {
+        const schema = await registry.schemaById(id);
         return {
-          format: `Avro (schema ${id}, ${schema.name ?? 'unnamed'})`,
-          text: safeJson(decoded, 2),
+          format: `Avro (schema ${id}, ${schema?.name ?? 'unnamed'})`,
+          text: safeJson(verdict.value, 2),
         };
       }
+      const first = verdict.kind === 'quarantine' ? verdict.issues[0] : undefined;
+      if (first)
+        refused = `; not decoded as Avro: ${first.code}${first.path ? ` at ${first.path}` : ''}`;
     } catch {
-      // undecodable with that schema: show the bytes
+      // the registry cannot be asked: show the bytes
     }
   }
-  return { format: `bytes (${value.length})`, text: hexDump(value) };
+  return { format: `bytes (${value.length})${escapeText(refused)}`, text: hexDump(value) };
 }
 
 export function showCommand(): Command {
@@ -78,7 +94,15 @@ export function showCommand(): Command {
             },
           );
         }
-        const registry = new ConfluentRegistryPort({ url: session.config.SCHEMA_REGISTRY_URL });
+        const registry = new ConfluentRegistryPort({
+          url: session.config.SCHEMA_REGISTRY_URL,
+          ...(session.config.SCHEMA_REGISTRY_USERNAME === undefined
+            ? {}
+            : { username: session.config.SCHEMA_REGISTRY_USERNAME }),
+          ...(session.config.SCHEMA_REGISTRY_PASSWORD === undefined
+            ? {}
+            : { password: session.config.SCHEMA_REGISTRY_PASSWORD }),
+        });
         const value = await describeValue(record.upstream.value, registry);
         const headers = Object.entries(record.upstream.headers).flatMap(([name, v]) =>
           v === undefined ? [] : [[name, Array.isArray(v) ? v : [v]] as const],

@@ -1,6 +1,8 @@
+import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { ConfluentRegistryPort } from '../../../../src/adapters/registry/port.js';
 import { describeValue, hexDump } from '../../../../src/cli/commands/quarantine/show.js';
+import { InMemorySchemaRegistry } from '../../../../src/pipeline/ports.js';
 
 describe('hexDump', () => {
   it('shows offset, hex and printable characters, 16 bytes a line, and cuts long values', () => {
@@ -33,5 +35,44 @@ describe('describeValue', () => {
     const { format, text } = await describeValue(Buffer.from([0x1b, 0x9b, 0xff]), registry);
     expect(format).toBe('bytes (3)');
     expect(text).toBe(`00000000  ${'1b 9b ff'.padEnd(47)}  ...`);
+  });
+});
+
+describe('describeValue with Avro', () => {
+  const framed = (id: number, body: Buffer): Buffer => {
+    const bytes = Buffer.alloc(5 + body.length);
+    bytes.writeInt32BE(id, 1);
+    body.copy(bytes, 5);
+    return bytes;
+  };
+
+  it('decodes through the registry, as `membrane run` does', async () => {
+    const registry = new InMemorySchemaRegistry();
+    const type = avro.Type.forSchema({
+      type: 'record',
+      name: 'Adjusted',
+      fields: [{ name: 'sku', type: 'string' }],
+    });
+    const id = await registry.register('s-value', type);
+    expect(await describeValue(framed(id, type.toBuffer({ sku: 'A-1' })), registry)).toEqual({
+      format: `Avro (schema ${id}, Adjusted)`,
+      text: '{\n  "sku": "A-1"\n}',
+    });
+  });
+
+  it('shows an Avro bomb as bytes with the reason, instead of building 50,000,000 nulls', async () => {
+    const registry = new InMemorySchemaRegistry();
+    const bomb = avro.Type.forSchema({
+      type: 'record',
+      name: 'Bomb',
+      fields: [{ name: 'junk', type: { type: 'array', items: 'null' } }],
+    });
+    const id = await registry.register('bomb-value', bomb);
+    // A block count of 50,000,000 (zigzag varint), then the end of the array.
+    const value = framed(id, Buffer.from([0x80, 0xc2, 0xd7, 0x2f, 0x00]));
+    expect(await describeValue(value, registry)).toEqual({
+      format: 'bytes (10); not decoded as Avro: decode.zero-size-items at junk',
+      text: hexDump(value),
+    });
   });
 });
