@@ -1,7 +1,10 @@
 import type { Issue, Stage } from './issues.js';
 
-/** Header values as Kafka clients hand them over. */
-export type HeaderValue = Buffer | string | readonly (Buffer | string)[] | undefined;
+/**
+ * Header values as Kafka clients hand them over. Kafka allows a header without a value:
+ * kafkajs reads it as `null`, which membrane treats as absent wherever it reads headers.
+ */
+export type HeaderValue = Buffer | string | readonly (Buffer | string | null)[] | null | undefined;
 export type Headers = Readonly<Record<string, HeaderValue>>;
 
 /** An upstream record and where it came from. Its bytes are never changed. */
@@ -44,10 +47,12 @@ export type PipelineResult =
     };
 
 function firstHeader(headers: Headers, name: string): Buffer | string | undefined {
+  if (!Object.hasOwn(headers, name)) return undefined;
   const value = headers[name];
-  return Array.isArray(value)
-    ? (value as readonly (Buffer | string)[])[0]
-    : (value as Buffer | string | undefined);
+  const first = Array.isArray(value)
+    ? (value as readonly (Buffer | string | null)[])[0]
+    : (value as Buffer | string | null | undefined);
+  return first ?? undefined;
 }
 
 /** The first value of a header as text, or undefined. */

@@ -59,13 +59,19 @@ export function checkEnvelope(source: SourceRecord, limits: EnvelopeLimits): Iss
   let bytes = 0;
   for (const name of names) {
     const value = source.headers[name];
-    const values = Array.isArray(value) ? (value as readonly (Buffer | string)[]) : [value];
+    const values = Array.isArray(value)
+      ? (value as readonly (Buffer | string | null)[])
+      : [value as Buffer | string | null | undefined];
     count += values.length;
     if (count > limits.maxHeaders) break;
     for (const v of values) {
       bytes +=
         Buffer.byteLength(name) +
-        (v === undefined ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+        (v === undefined || v === null
+          ? 0
+          : typeof v === 'string'
+            ? Buffer.byteLength(v)
+            : v.length);
     }
   }
   if (count > limits.maxHeaders) {

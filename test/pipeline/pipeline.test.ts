@@ -225,6 +225,20 @@ describe('the pipeline', () => {
     ).toMatchObject({ issues: [{ code: 'trust.too-many-headers' }] });
   });
 
+  it('treats a header without a value (null, as Kafka allows) as absent', async () => {
+    const pipeline = await compileText(BASE_MAPPING);
+    const headers = { trace: null, 'x-correlation-id': [null, 'c-1'] } as unknown as Record<
+      string,
+      string
+    >;
+    const [out] = outputs(await pipeline.process(jsonRecord(order, { headers })));
+    expect(out?.headers['membrane.correlation-id']).toBeUndefined();
+    pipeline.limitEnvelope({ maxHeaders: 2, maxHeaderBytes: 100 });
+    expect(await pipeline.process(jsonRecord(order, { headers }))).toMatchObject({
+      issues: [{ code: 'trust.too-many-headers' }],
+    });
+  });
+
   it('encodes Avro in the Confluent wire format with the ID registered at startup', async () => {
     const registry = new InMemorySchemaRegistry();
     const dir = await folderWith({
