@@ -17,6 +17,35 @@ export function drop(reason: string): { readonly kind: 'drop'; readonly reason: 
   return { kind: 'drop', reason };
 }
 
+/** The most issues one record keeps; the rest are counted in a last issue. */
+export const MAX_ISSUES = 100;
+
+/**
+ * A quarantine with every issue found, up to MAX_ISSUES: a record whose 50,000 list elements
+ * are all wrong must not make a quarantine record larger than its topic takes. The last
+ * issue then says how many more there were (with the code of the first left out).
+ */
+export function quarantineAll(issues: readonly Issue[]): {
+  readonly kind: 'quarantine';
+  readonly issues: readonly Issue[];
+} {
+  if (issues.length <= MAX_ISSUES) return { kind: 'quarantine', issues };
+  const kept = issues.slice(0, MAX_ISSUES - 1);
+  const first = issues[MAX_ISSUES - 1] as Issue;
+  const more = issues.length - kept.length;
+  return {
+    kind: 'quarantine',
+    issues: [
+      ...kept,
+      {
+        code: first.code,
+        path: first.path,
+        message: `…and ${more} more issues (${first.message})`,
+      },
+    ],
+  };
+}
+
 export function quarantine(...issues: readonly Issue[]): {
   readonly kind: 'quarantine';
   readonly issues: readonly Issue[];

@@ -239,6 +239,31 @@ describe('the pipeline', () => {
     });
   });
 
+  it('keeps at most 100 issues of a record, counting the rest, and converts `record` once for an `each`', async () => {
+    const pipeline = await compileText(
+      BASE_MAPPING.replace(
+        '      total: { from: total, as: decimal, scale: 2 }',
+        '      total: { from: total, as: decimal, scale: 2 }\n      lines: { each: lines, map: { sku: sku, currency: { expr: record.currency } } }',
+      ),
+    );
+    // 50,000 elements that are not objects: one issue each, 100 kept.
+    const bad = await pipeline.process(jsonRecord({ ...order, lines: Array(50_000).fill(0) }));
+    expect(bad.kind).toBe('quarantine');
+    const issues = bad.kind === 'quarantine' ? bad.issues : [];
+    expect(issues).toHaveLength(100);
+    expect(issues[99]).toEqual({
+      code: 'map.invalid-type',
+      path: 'lines[99]',
+      message: '…and 49901 more issues (expected an object, got 0)',
+    });
+    // 100,000 elements, each reading the whole record in CEL (quadratic before: hours).
+    const lines = Array.from({ length: 100_000 }, (_, i) => ({ sku: `S-${i}` }));
+    const [out] = outputs(await pipeline.process(jsonRecord({ ...order, currency: 'EUR', lines })));
+    const translated = JSON.parse(out?.value.toString() ?? '') as { lines: unknown[] };
+    expect(translated.lines).toHaveLength(100_000);
+    expect(translated.lines[99_999]).toEqual({ sku: 'S-99999', currency: 'EUR' });
+  });
+
   it('encodes Avro in the Confluent wire format with the ID registered at startup', async () => {
     const registry = new InMemorySchemaRegistry();
     const dir = await folderWith({

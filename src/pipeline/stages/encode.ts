@@ -1,6 +1,6 @@
 import type { Type } from 'avsc';
 import { issue } from '../../core/issues.js';
-import { pass, quarantine, type Verdict } from '../../core/verdict.js';
+import { pass, quarantine, quarantineAll, type Verdict } from '../../core/verdict.js';
 import { getPath, type CompiledPath } from '../paths.js';
 import { schemaMismatches } from './validate.js';
 
@@ -40,7 +40,7 @@ export function encodeRecord(
   } catch (error) {
     // Only now pay for the slow check that names the fields.
     const found = schemaMismatches(target.schema, payload);
-    if (found.length > 0) return quarantine(...found);
+    if (found.length > 0) return quarantineAll(found);
     return quarantine(
       issue(
         'encode.schema-mismatch',

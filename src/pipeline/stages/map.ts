@@ -1,5 +1,5 @@
 import { issue, shown, type Issue } from '../../core/issues.js';
-import { pass, quarantine, type Verdict } from '../../core/verdict.js';
+import { pass, quarantineAll, type Verdict } from '../../core/verdict.js';
 import {
   castBoolean,
   castDecimal,
@@ -11,7 +11,7 @@ import {
   timestampCaster,
   type CastResult,
 } from '../casts.js';
-import { compileExpression, fromCel } from '../cel.js';
+import { activation, compileExpression, fromCel, toCel } from '../cel.js';
 import { compilePath, formatFieldPath, getPath, type CompiledPath } from '../paths.js';
 import { unitConverter } from '../units.js';
 import type { DecodedRecord } from './decode.js';
@@ -190,11 +190,25 @@ function compileField(
         `invalid CEL expression: ${(error as Error).message.split('\n')[0] ?? ''}`,
       );
     }
+    // `record` (the whole upstream record) is converted to CEL once per record, not once per
+    // element of an `each`: that made a 1 MB list of elements quadratic.
+    const names = expression?.names.filter((n) => n !== 'record') ?? [];
+    const usesRecord = expression?.names.includes('record') ?? false;
+    let lastRoot: DecodedRecord | undefined;
+    let lastRootCel: unknown;
     return (input, root, at, issues) => {
       if (!expression) return undefined;
       let value: unknown;
       try {
-        value = fromCel(expression.evaluate(input as Record<string, unknown>, { record: root }));
+        const prepared = activation(names, input as Record<string, unknown>);
+        if (usesRecord) {
+          if (root !== lastRoot) {
+            lastRootCel = toCel(root);
+            lastRoot = root;
+          }
+          prepared['record'] = lastRootCel;
+        }
+        value = fromCel(expression.run(prepared));
       } catch (error) {
         issues.push(
           issue(
@@ -279,6 +293,6 @@ export function createMapStage(
   return (input) => {
     const issues: Issue[] = [];
     const out = record(input, input, '', issues);
-    return issues.length === 0 ? pass(out) : quarantine(...issues);
+    return issues.length === 0 ? pass(out) : quarantineAll(issues);
   };
 }

@@ -1,6 +1,6 @@
 import type { Type } from 'avsc';
 import { issue, shown, type Issue } from '../../core/issues.js';
-import { pass, quarantine, type Verdict } from '../../core/verdict.js';
+import { pass, quarantineAll, type Verdict } from '../../core/verdict.js';
 import { activation, compileExpression, type CompiledExpression } from '../cel.js';
 import type { DecodedRecord } from './decode.js';
 
@@ -97,6 +97,6 @@ export function createValidateStage(
         );
       }
     }
-    return issues.length === 0 ? pass(out) : quarantine(...issues);
+    return issues.length === 0 ? pass(out) : quarantineAll(issues);
   };
 }
