@@ -35,8 +35,9 @@ function gcd(a: bigint, b: bigint): bigint {
 
 /** A converter from one unit to another; throws for unknown units or different dimensions. */
 export function unitConverter(from: string, to: string): (value: number) => number {
-  const a = UNITS[from];
-  const b = UNITS[to];
+  // Own entries only: `toString` or `__proto__` is no unit.
+  const a = Object.hasOwn(UNITS, from) ? UNITS[from] : undefined;
+  const b = Object.hasOwn(UNITS, to) ? UNITS[to] : undefined;
   if (!a) throw new Error(`unknown unit "${from}" (known: ${UNIT_NAMES.join(', ')})`);
   if (!b) throw new Error(`unknown unit "${to}" (known: ${UNIT_NAMES.join(', ')})`);
   if (a.dimension !== b.dimension)

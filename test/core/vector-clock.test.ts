@@ -79,4 +79,16 @@ describe('VectorClock', () => {
     expect(() => merge(c, { erp: 2 })).not.toThrow();
     expect(c).toEqual({ erp: 1 });
   });
+
+  it('treats nodes named like Object.prototype members as nodes, and refuses overlong names', () => {
+    const upstream = parseClock('{"constructor":5,"__proto__":2,"toString":1,"crm":3}');
+    expect(upstream).toBeDefined();
+    const merged = merge({ crm: 1 }, upstream ?? {});
+    expect(Object.keys(merged).sort()).toEqual(['__proto__', 'constructor', 'crm', 'toString']);
+    expect(compare(merged, { crm: 3 })).toBe('after');
+    expect(formatClock(increment({}, 'constructor'))).toBe('{"constructor":1}');
+    expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
+    expect(parseClock(`{"${'n'.repeat(257)}":1}`)).toBeUndefined();
+    expect(parseClock(`{"${'n'.repeat(256)}":1}`)).toBeDefined();
+  });
 });

@@ -176,9 +176,9 @@ describe('the pipeline', () => {
   it('quarantines a record its output topic could not take, before its clock moves', async () => {
     const clocks = new InMemoryClocks();
     const pipeline = await compileText(BASE_MAPPING, { clocks });
-    pipeline.limitOutputs(new Map([['sales.placed', 4000]]));
+    pipeline.limitOutputs(new Map([['sales.placed', 2500]]));
     expect(outputs(await pipeline.process(jsonRecord(order)))).toHaveLength(1);
-    const huge = { ...order, event_id: 'e-2', order_id: 'o-'.padEnd(3000, 'x') };
+    const huge = { ...order, event_id: 'e-2', order_id: 'o-'.padEnd(1000, 'x') };
     expect(await pipeline.process(jsonRecord(huge))).toMatchObject({
       kind: 'quarantine',
       stage: 'encode',
@@ -186,7 +186,7 @@ describe('the pipeline', () => {
         {
           code: 'encode.too-large',
           message: expect.stringMatching(
-            /^the record for sales\.placed would take about \d+ bytes; the topic takes at most 4000/,
+            /^the record for sales\.placed would take about \d+ bytes; the topic takes at most 2500/,
           ) as string,
         },
       ],
@@ -223,6 +223,25 @@ describe('the pipeline', () => {
         jsonRecord(order, { headers: { a: ['1', '2', '3'], b: ['4', '5', '6'] } }),
       ),
     ).toMatchObject({ issues: [{ code: 'trust.too-many-headers' }] });
+  });
+
+  it('refuses an aggregate key or event ID longer than 1024 characters: they live in task state', async () => {
+    const pipeline = await compileText(BASE_MAPPING);
+    expect(
+      await pipeline.process(jsonRecord({ ...order, order_id: 'o'.repeat(400_000) })),
+    ).toMatchObject({
+      kind: 'quarantine',
+      issues: [
+        {
+          code: 'stamp.missing-identity',
+          path: 'order_id',
+          message: 'aggregate key is 400000 characters long, more than the 1024 allowed',
+        },
+      ],
+    });
+    expect(
+      (await pipeline.process(jsonRecord({ ...order, order_id: 'o'.repeat(1024) }))).kind,
+    ).toBe('pass');
   });
 
   it('treats a header without a value (null, as Kafka allows) as absent', async () => {

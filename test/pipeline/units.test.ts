@@ -13,4 +13,9 @@ describe('unit conversion', () => {
     expect(() => unitConverter('g', 'm')).toThrow('cannot convert mass (g) to length (m)');
     expect(() => unitConverter('stone', 'kg')).toThrow(/unknown unit "stone"/);
   });
+
+  it('knows no unit called like an Object.prototype member', () => {
+    expect(() => unitConverter('toString', 'toString')).toThrow(/unknown unit "toString"/);
+    expect(() => unitConverter('kg', '__proto__')).toThrow(/unknown unit "__proto__"/);
+  });
 });

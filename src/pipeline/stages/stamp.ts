@@ -67,10 +67,25 @@ function carried(spec: IdentityConfig['correlation']): Carried {
   return () => undefined;
 }
 
+/**
+ * The longest aggregate key or event ID membrane takes: they are kept in task state (clocks,
+ * the dedup window) and its changelog, so an upstream value of a megabyte must not be.
+ */
+export const MAX_IDENTITY_LENGTH = 1024;
+
 function identityValue(value: unknown): string | undefined {
-  if (typeof value === 'string' && value.length > 0) return value;
+  if (typeof value === 'string' && value.length > 0 && value.length <= MAX_IDENTITY_LENGTH)
+    return value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return undefined;
+}
+
+/** Why an identity value cannot be used, for the issue message. */
+function unusable(raw: unknown): string {
+  if (raw === undefined) return 'missing';
+  if (typeof raw === 'string' && raw.length > MAX_IDENTITY_LENGTH)
+    return `${raw.length} characters long, more than the ${MAX_IDENTITY_LENGTH} allowed`;
+  return `not usable: ${shown(raw)}`;
 }
 
 export interface Stamper {
@@ -126,7 +141,7 @@ export function createStamper(
             issue(
               'stamp.missing-identity',
               formatFieldPath(eventPath),
-              `event ID is ${raw === undefined ? 'missing' : `not usable: ${shown(raw)}`}`,
+              `event ID is ${unusable(raw)}`,
             ),
           );
         }
@@ -143,7 +158,7 @@ export function createStamper(
             issue(
               'stamp.missing-identity',
               formatFieldPath(aggregatePath),
-              `aggregate key is ${raw === undefined ? 'missing' : `not usable: ${shown(raw)}`}`,
+              `aggregate key is ${unusable(raw)}`,
             ),
           );
         }
