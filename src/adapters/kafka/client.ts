@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type KafkaConfig, type logCreator } from 'kafkajs';
 import type { Logger } from 'pino';
+import { registerCodecs } from './codecs.js';
 
 export interface KafkaClientOptions {
   readonly brokers: readonly string[];
@@ -43,6 +44,7 @@ export function pinoLogCreator(logger: Logger): logCreator {
 
 /** The one place a kafkajs client is built, so every command and test connects alike. */
 export function createKafka(options: KafkaClientOptions): Kafka {
+  registerCodecs();
   const { logger } = options;
   return new Kafka({
     clientId: options.clientId,
