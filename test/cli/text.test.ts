@@ -2,9 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   bytesJson,
+  CELL_COLUMNS,
   clip,
   displayWidth,
   escapeBytes,
+  escapeCell,
   escapeText,
   escapeValue,
   padEnd,
@@ -236,5 +238,161 @@ describe('displayWidth, clip, padEnd', () => {
     expect(clip(shown, 100)).toBe(shown);
     expect(clip('e\u0301e\u0301e\u0301', 2)).toBe('e\u0301…');
     expect(padEnd('e\u0301', 3)).toBe('e\u0301  ');
+  });
+});
+
+/**
+ * The pieces of escaped text as the whole-text walk found them (the reference: every run
+ * between escapes segmented at once), with their columns.
+ */
+function referenceUnits(escaped: string): [string, number][] {
+  const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+  const out: [string, number][] = [];
+  const escape = /\\(?:x[0-9a-f]{2}|u\{[0-9a-f]+\}|u[0-9a-f]{4}|.)/y;
+  let at = 0;
+  while (at < escaped.length) {
+    escape.lastIndex = at;
+    const match = escape.exec(escaped);
+    if (match) {
+      out.push([match[0], match[0].length]);
+      at = escape.lastIndex;
+      continue;
+    }
+    const next = escaped.indexOf('\\', at + 1);
+    const end = next === -1 ? escaped.length : next;
+    for (const { segment } of graphemes.segment(escaped.slice(at, end))) out.push([segment, 1]);
+    at = end;
+  }
+  return out;
+}
+
+function referenceClip(escaped: string, max: number): string {
+  const units = referenceUnits(escaped);
+  if (units.reduce((sum, [, w]) => sum + w, 0) <= max) return escaped;
+  let out = '';
+  let used = 0;
+  for (const [text, width] of units) {
+    if (used + width > max - 1) break;
+    out += text;
+    used += width;
+  }
+  return `${out}…`;
+}
+
+/**
+ * Text whose graphemes are long, short and joined across the windows the walk reads in:
+ * combining marks by the hundred, flags (regional indicator pairs), Hangul syllables from
+ * jamo, Indic conjuncts, a prepended letter, emoji, and escapes in between.
+ */
+const graphemeText = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom(
+        'a',
+        'Z',
+        ' ',
+        'é',
+        'e\u0301',
+        '\u0301',
+        '🇫🇷',
+        '\u{1f1eb}',
+        '\u1100\u1161\u11a8',
+        '\u0915\u094d\u0937',
+        '\u0d4e',
+        '\u0903',
+        '😀',
+        '👨\u200d👩',
+        '\x1b',
+        '\\',
+        '…',
+      ),
+      fc
+        .tuple(fc.constantFrom('a', '\u0915'), fc.integer({ min: 1, max: 300 }))
+        .map(([base, n]) => base + '\u0301'.repeat(n)),
+      fc.integer({ min: 1, max: 200 }).map((n) => 'x'.repeat(n)),
+    ),
+    { maxLength: 60 },
+  )
+  .map((parts) => parts.join(''));
+
+describe('displayWidth and clip on long text', () => {
+  it('walk text in windows and find the graphemes the whole-text walk finds', () => {
+    fc.assert(
+      fc.property(graphemeText, fc.integer({ min: 1, max: 400 }), (text, max) => {
+        const shown = escapeText(text);
+        const units = referenceUnits(shown);
+        expect(displayWidth(shown)).toBe(units.reduce((sum, [, w]) => sum + w, 0));
+        expect(clip(shown, max)).toBe(referenceClip(shown, max));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('stop at the columns asked for: a 1 MB text is clipped without walking it', () => {
+    const letters = 'k'.repeat(1 << 20);
+    expect(clip(letters, 10)).toBe('kkkkkkkkk…');
+    expect(displayWidth(letters)).toBe(1 << 20);
+    expect(clip('é'.repeat(1 << 20), 4)).toBe('ééé…');
+    const zalgo = 'a' + '\u0301'.repeat(1 << 20) + 'b';
+    expect(clip(zalgo, 2)).toBe(zalgo); // two graphemes, the first a megabyte long
+    expect(clip(zalgo + 'c', 2)).toBe('a' + '\u0301'.repeat(1 << 20) + '…');
+  });
+});
+
+describe('escapeCell', () => {
+  /** What a cell shows, read back: the escapes undone, a final bare … (the cut) dropped. */
+  const readBack = (cell: string): { text: string; cut: boolean } => {
+    const cut = cell.endsWith('…');
+    return { text: unescapeText(cut ? cell.slice(0, -1) : cell), cut };
+  };
+
+  it('escapes like escapeValue, and the ellipsis too: a bare … only ever means cut', () => {
+    expect(escapeCell(ATTACK)).toBe(escapeText(ATTACK));
+    expect(escapeCell(Buffer.from([0xff, 0x41]))).toBe('\\xffA');
+    expect(escapeCell('to be continued…')).toBe('to be continued\\u2026');
+    expect(escapeCell('to be continued…', 10)).toBe('to be con…');
+    expect(escapeCell(Buffer.from('…'))).toBe('\\u2026');
+  });
+
+  it('for any text: at most the columns asked for, a prefix of the text, marked when cut', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(anyString, graphemeText),
+        fc.integer({ min: 1, max: 60 }),
+        (text, max) => {
+          const cell = escapeCell(text, max);
+          expect(cell.replace(/…$/, '')).not.toMatch(/[\p{Cc}\u202e…]/u);
+          expect(displayWidth(cell)).toBeLessThanOrEqual(max);
+          const { text: shown, cut } = readBack(cell);
+          expect(text.startsWith(shown)).toBe(true);
+          expect(cut).toBe(shown !== text);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('caps a megabyte key at CELL_COLUMNS columns, text or bytes', () => {
+    const key = 'k'.repeat(1 << 20);
+    expect(escapeCell(key)).toBe(`${'k'.repeat(CELL_COLUMNS - 1)}…`);
+    expect(escapeCell(Buffer.from(key))).toBe(`${'k'.repeat(CELL_COLUMNS - 1)}…`);
+    expect(escapeCell(Buffer.alloc(1 << 20, 0xff))).toBe(`${'\\xff'.repeat(49)}…`);
+    // One grapheme of a megabyte: what is shown of it is marked as cut.
+    const zalgo = escapeCell('a' + '\u0301'.repeat(1 << 20));
+    expect(zalgo.endsWith('\u0301…')).toBe(true);
+    expect(zalgo.length).toBeLessThan(64 * 1024);
+  });
+
+  it('never shows half of a character where it stops reading a long value', () => {
+    for (let offset = 0; offset < 4; offset += 1) {
+      const pad = 'a'.repeat(offset);
+      const bytes = escapeCell(Buffer.from(pad + '€😀'.repeat(1 << 16)), 1 << 20);
+      expect(bytes).not.toMatch(/\\x/);
+      expect(bytes.endsWith('…')).toBe(true);
+      const text = escapeCell(pad + '😀'.repeat(1 << 16), 1 << 20);
+      expect(text).not.toMatch(/\\u/);
+      expect(readBack(text).cut).toBe(true);
+      expect((pad + '😀'.repeat(1 << 16)).startsWith(readBack(text).text)).toBe(true);
+    }
   });
 });

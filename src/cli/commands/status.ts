@@ -2,6 +2,27 @@ import { Command } from 'commander';
 import { createKafka } from '../../adapters/kafka/client.js';
 import { groupStatus } from '../../adapters/kafka/status.js';
 import { loadRunConfig } from '../../app/config.js';
+import { displayWidth, escapeCell, escapeText, padEnd, safeJson } from '../text.js';
+import { table } from './quarantine/common.js';
+
+/** Columns the code takes before its count (more for a longer code). */
+const CODE_COLUMNS = 28;
+
+/**
+ * The quarantine lines of `membrane status`: the total, then each code (escaped, cut like a
+ * table cell) with its count, most first. `topic` is escaped already.
+ */
+export function quarantineLines(topic: string, counts: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(counts).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1));
+  let total = 0;
+  for (const [, n] of entries) total += n;
+  let out = `quarantine ${topic}: ${total} record(s)\n`;
+  for (const [code, n] of entries) {
+    const shown = escapeCell(code);
+    out += `  ${padEnd(shown, Math.max(CODE_COLUMNS, displayWidth(shown)))} ${n}\n`;
+  }
+  return out;
+}
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -26,38 +47,34 @@ export function statusCommand(): Command {
         );
         const out = process.stdout;
         if (options.json) {
-          out.write(`${JSON.stringify(status)}\n`);
+          out.write(`${safeJson(status)}\n`);
           return;
         }
-        out.write(`group ${status.group}: ${status.state}, ${status.members} member(s)\n`);
-        const rows = status.partitions.map((p) => [
-          p.topic,
-          String(p.partition),
-          String(p.committed),
-          String(p.end),
-          String(p.lag),
-        ]);
-        const header = ['TOPIC', 'PARTITION', 'COMMITTED', 'END', 'LAG'];
-        const widths = header.map((h, i) =>
-          Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)),
+        // Codes are header values of whatever is in the quarantine topic, which other tools
+        // may write to too: escaped and cut like every cell (src/cli/text.ts).
+        const t = escapeText;
+        out.write(`group ${t(status.group)}: ${t(status.state)}, ${status.members} member(s)\n`);
+        out.write(
+          table(
+            ['TOPIC', 'PARTITION', 'COMMITTED', 'END', 'LAG'],
+            status.partitions.map((p) => [
+              p.topic,
+              String(p.partition),
+              String(p.committed),
+              String(p.end),
+              String(p.lag),
+            ]),
+          ),
         );
-        for (const row of [header, ...rows]) {
-          out.write(
-            `${row
-              .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-              .join('  ')
-              .trimEnd()}\n`,
-          );
-        }
-        out.write(`total lag ${status.partitions.reduce((sum, p) => sum + p.lag, 0)}\n`);
+        let lag = 0;
+        for (const p of status.partitions) lag += p.lag;
+        out.write(`total lag ${lag}\n`);
+        const topic = t(config.MEMBRANE_QUARANTINE_TOPIC);
         if (status.quarantined === undefined) {
-          out.write(`quarantine ${config.MEMBRANE_QUARANTINE_TOPIC}: no such topic\n`);
+          out.write(`quarantine ${topic}: no such topic\n`);
           return;
         }
-        const entries = Object.entries(status.quarantined).sort(([, a], [, b]) => b - a);
-        const total = entries.reduce((sum, [, n]) => sum + n, 0);
-        out.write(`quarantine ${config.MEMBRANE_QUARANTINE_TOPIC}: ${total} record(s)\n`);
-        for (const [code, n] of entries) out.write(`  ${code.padEnd(28)} ${n}\n`);
+        out.write(quarantineLines(topic, status.quarantined));
       } finally {
         await admin.disconnect();
       }

@@ -9,7 +9,7 @@ import {
 import { loadQuarantine, type QuarantinedRecord } from '../../../app/quarantine/store.js';
 import { loadRunConfig, type RunConfig } from '../../../app/config.js';
 import { MembraneError } from '../../../core/errors.js';
-import { bytesJson, clip, displayWidth, escapeValue, padEnd } from '../../text.js';
+import { bytesJson, CELL_COLUMNS, displayWidth, escapeCell, padEnd } from '../../text.js';
 
 export interface FilterOptions {
   code?: string;
@@ -117,33 +117,40 @@ export async function select(
 export type Cell = string | Buffer;
 
 /**
- * Aligned columns. Every cell is escaped (`escapeText`, `escapeBytes`): whatever an upstream
- * producer put in a key or a topic name reaches the terminal as visible text, and the columns
- * are measured on what is shown. `max` cuts a column to that many columns, ending in `…`.
+ * Aligned columns. Every cell is escaped (`escapeCell`): whatever an upstream producer put in
+ * a key or a topic name reaches the terminal as visible text, and the columns are measured on
+ * what is shown. No cell takes more than `CELL_COLUMNS` columns, and `max` cuts a column to
+ * fewer; a cut cell ends in `…` (a `…` of its own shows as `\u2026`). The time it takes grows
+ * with the number of cells, not with what one holds.
  */
 export function table(
   header: readonly string[],
   rows: readonly (readonly Cell[])[],
   max: readonly (number | undefined)[] = [],
 ): string {
-  const shown = [header, ...rows].map((row) =>
-    row.map((cell, i) => {
-      const text = escapeValue(cell);
-      const limit = max[i];
-      return limit === undefined ? text : clip(text, limit);
-    }),
-  );
-  const widths = header.map((_, i) => Math.max(...shown.map((r) => displayWidth(r[i] ?? ''))));
-  return (
-    shown
-      .map((row) =>
-        row
-          .map((cell, i) => padEnd(cell, widths[i] ?? 0))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  const widths = header.map(() => 0);
+  const shown: string[][] = [];
+  // Loops, not Math.max(...): a spread passes every row as an argument, on the stack.
+  const add = (row: readonly Cell[]): void => {
+    const cells = row.map((cell, i) => {
+      const text = escapeCell(cell, Math.min(max[i] ?? CELL_COLUMNS, CELL_COLUMNS));
+      widths[i] = Math.max(widths[i] ?? 0, displayWidth(text));
+      return text;
+    });
+    shown.push(cells);
+  };
+  add(header);
+  for (const row of rows) add(row);
+  const lines: string[] = [];
+  for (const row of shown) {
+    lines.push(
+      row
+        .map((cell, i) => padEnd(cell, widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /**

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { QuarantinedRecord } from '../../../../src/app/quarantine/store.js';
-import { summaryOf, table } from '../../../../src/cli/commands/quarantine/common.js';
+import { summaryOf, table, type Cell } from '../../../../src/cli/commands/quarantine/common.js';
 import { countBy, quarantineStats } from '../../../../src/cli/commands/quarantine/stats.js';
+import { KEY_COLUMNS } from '../../../../src/cli/commands/quarantine/list.js';
+import { CELL_COLUMNS } from '../../../../src/cli/text.js';
 
 const ATTACK = '\x1b[2J\x1b[31mPWNED\x1b[0m\x07';
 
@@ -53,6 +55,61 @@ describe('table', () => {
   it('cuts a column to its maximum between escapes, ending in …', () => {
     expect(table(['K', 'N'], [[ATTACK, '1']], [10])).toBe('K         N\n\\x1b[2J…  1\n');
     expect(table(['K'], [[Buffer.from([0x61, 0xff, 0x62])]], [4])).toBe('K\na…\n');
+  });
+});
+
+describe('table, at the size of a quarantine flood', () => {
+  const ROWS = 200_000;
+  const KEY = 'k'.repeat(1 << 20); // a 1 MB upstream key
+
+  it('shows 200,000 rows and a 1 MB key, every cell capped and the columns aligned', () => {
+    const rows: Cell[][] = [[Buffer.from(KEY), 'first', '\u2026']];
+    for (let i = 1; i < ROWS; i += 1) rows.push([Buffer.from(`key-${i}`), String(i), 'x']);
+    const shown = table(['KEY', 'N', 'END'], rows).split('\n');
+    expect(shown).toHaveLength(ROWS + 2); // the header, the rows, and the final newline
+    expect(shown.at(-1)).toBe('');
+    const key = `${'k'.repeat(CELL_COLUMNS - 1)}…`;
+    const pad = (cell: string, width: number): string => cell + ' '.repeat(width - cell.length + 2);
+    const n = String(ROWS - 1).length; // the N column: as wide as its widest number
+    expect(shown[0]).toBe(`${pad('KEY', CELL_COLUMNS)}${pad('N', n)}END`);
+    expect(shown[1]).toBe(`${key}  ${pad('first', n)}\\u2026`);
+    expect(shown[2]).toBe(`${pad('key-1', CELL_COLUMNS)}${pad('1', n)}x`);
+    expect(shown[ROWS]).toBe(`${pad(`key-${ROWS - 1}`, CELL_COLUMNS)}${ROWS - 1}  x`);
+    // Every row's second column starts where the header's does.
+    const misaligned = shown
+      .slice(1, -1)
+      .filter((line) => line[CELL_COLUMNS + 1] !== ' ' || line[CELL_COLUMNS + 2] === ' ');
+    expect(misaligned).toEqual([]);
+  });
+
+  it('does as list does: the KEY column cut to KEY_COLUMNS, for 200,000 records', () => {
+    const records = [quarantined(Buffer.from(KEY))];
+    for (let i = 1; i < ROWS; i += 1) records.push(quarantined(Buffer.from(`key-${i}`)));
+    const shown = table(
+      ['KEY', 'CODE'],
+      records.map((r) => [r.upstream.key ?? '', r.entry.issues[0]?.code ?? '']),
+      [KEY_COLUMNS],
+    ).split('\n');
+    expect(shown).toHaveLength(ROWS + 2);
+    expect(shown[1]).toBe(`${'k'.repeat(KEY_COLUMNS - 1)}…  map.unknown-code`);
+    expect(shown[ROWS]).toBe(`key-${ROWS - 1}${' '.repeat(KEY_COLUMNS - 10 + 2)}map.unknown-code`);
+  });
+
+  it('does as stats does: the top keys, a 1 MB key first, capped', () => {
+    const big = Buffer.from(KEY);
+    const records = [quarantined(null)];
+    for (let i = 0; i < 300; i += 1) records.push(quarantined(big));
+    for (let i = 0; i < ROWS; i += 1) records.push(quarantined(Buffer.from(`key-${i % 1000}`)));
+    const top = quarantineStats(records).key ?? [];
+    expect(top).toHaveLength(10);
+    const shown = table(
+      ['KEY', 'COUNT'],
+      top.map(([value, n]) => [value, String(n)]),
+    ).split('\n');
+    expect(shown).toHaveLength(12);
+    expect(shown[0]).toBe(`KEY${' '.repeat(CELL_COLUMNS - 3 + 2)}COUNT`);
+    expect(shown[1]).toBe(`${'k'.repeat(CELL_COLUMNS - 1)}…  300`);
+    expect(shown[2]).toBe(`key-0${' '.repeat(CELL_COLUMNS - 5 + 2)}200`);
   });
 });
 
