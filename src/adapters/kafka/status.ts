@@ -54,21 +54,28 @@ export async function groupStatus(
   }
   let quarantined: Record<string, number> | undefined;
   if (topics.includes(quarantineTopic)) {
-    const counts: Record<string, number> = {};
+    // A Map: a code is a header value anyone writing to the topic chose (__proto__, constructor).
+    const counts = new Map<string, number>();
     const all = (await admin.fetchTopicOffsets(quarantineTopic)).map((p) => p.partition);
     await restorePartitions(
       kafka,
       quarantineTopic,
       all,
       (_partition, message) => {
-        const value = message.headers?.[QUARANTINE_HEADERS.code];
-        const last = Array.isArray(value) ? value[value.length - 1] : value;
-        const code = last === undefined ? 'unknown' : last.toString();
-        counts[code] = (counts[code] ?? 0) + 1;
+        // Ours is the last value; Kafka allows a header without one (kafkajs gives null).
+        const value: unknown = message.headers?.[QUARANTINE_HEADERS.code];
+        const last: unknown = Array.isArray(value) ? value[value.length - 1] : value;
+        const code =
+          typeof last === 'string'
+            ? last
+            : Buffer.isBuffer(last)
+              ? last.toString('utf8')
+              : 'unknown';
+        counts.set(code, (counts.get(code) ?? 0) + 1);
       },
       { groupPrefix: `${group}.status`, timeoutMs: 60_000 },
     );
-    quarantined = counts;
+    quarantined = Object.fromEntries(counts);
   }
   const description = groups[0];
   return {

@@ -117,8 +117,9 @@ export function decodeQuarantine(message: QuarantineMessage): {
   const headers = Object.assign(Object.create(null) as MessageHeaders, message.headers);
   const take = (name: string, required: boolean): string | undefined => {
     const all = values(headers[name]);
-    const ours = all.pop();
-    if (ours === undefined) {
+    // A header without a value (null from kafkajs) is not one of ours: the record is not ours.
+    const ours = all.pop() as Buffer | string | null | undefined;
+    if (ours === undefined || ours === null) {
       if (required)
         throw new QuarantineFormatError(`not a quarantine record: header ${name} is missing`);
       return undefined;
