@@ -47,7 +47,10 @@ describe('replaying into an output topic with a small max.message.bytes', () => 
 
   it('reports a record the topic cannot take as encode.too-large, like membrane run', async () => {
     const pipeline = await compileText(
-      BASE_MAPPING.replace('topic: sales.placed', `topic: ${output}`),
+      BASE_MAPPING.replace('topic: sales.placed', `topic: ${output}`).replace(
+        '      orderId: order_id',
+        '      orderId: order_id\n      note: { from: note, optional: true }',
+      ),
     );
     const outcomes = await replay({
       kafka,
@@ -55,7 +58,12 @@ describe('replaying into an output topic with a small max.message.bytes', () => 
       pipelines: new Map([['orders', pipeline]]),
       records: [
         quarantined('0:1', { event_id: 'e-1', order_id: 'o-1', total: '1.00' }),
-        quarantined('0:2', { event_id: 'e-2', order_id: 'o-'.padEnd(5000, 'x'), total: '1.00' }),
+        quarantined('0:2', {
+          event_id: 'e-2',
+          order_id: 'o-2',
+          total: '1.00',
+          note: 'n'.repeat(5000),
+        }),
       ],
       dryRun: true,
     });

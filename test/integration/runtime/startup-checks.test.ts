@@ -99,10 +99,12 @@ describe('membrane run sizes the quarantine for the largest input record', () =>
     const dir = await folderWith({});
     await writeFile(
       join(dir, 'orders.yaml'),
-      BASE_MAPPING.replace('topics: [erp.orders]', `topics: [${input}]`).replace(
-        'topic: sales.placed',
-        `topic: ${uniqueName('out')}`,
-      ),
+      BASE_MAPPING.replace('topics: [erp.orders]', `topics: [${input}]`)
+        .replace('topic: sales.placed', `topic: ${uniqueName('out')}`)
+        .replace(
+          '      orderId: order_id',
+          '      orderId: order_id\n      note: { from: note, optional: true }',
+        ),
     );
     const config = loadRunConfig({
       KAFKA_BROKERS: infra().brokers.join(','),
@@ -124,7 +126,7 @@ describe('membrane run sizes the quarantine for the largest input record', () =>
     expect(limits.get(quarantine)).toBe((limits.get(input) ?? 0) + 1024 * 1024);
     // And the pipeline knows what its output topic takes: a record too large for it is
     // quarantined rather than failing its produce for ever.
-    const huge = { event_id: 'e-1', order_id: 'o-'.padEnd(1_100_000, 'x'), total: '1.00' };
+    const huge = { event_id: 'e-1', order_id: 'o-1', total: '1.00', note: 'n'.repeat(1_100_000) };
     expect(await pipeline?.process(jsonRecord(huge))).toMatchObject({
       kind: 'quarantine',
       issues: [{ code: 'encode.too-large' }],
