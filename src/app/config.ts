@@ -1,8 +1,43 @@
 import { z } from 'zod';
 import { MembraneError } from '../core/errors.js';
-import { redactUrlsIn } from '../core/redact.js';
+import { redactUnparsed, redactUrlsIn } from '../core/redact.js';
 
 const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9092');
+
+const REGISTRY_EXAMPLE = 'give the base of a Confluent-compatible API, e.g. http://host:8081';
+
+/**
+ * The registry's base URL as fetch will read it (the WHATWG parser: `https:/host` is
+ * `https://host/`), without trailing slashes: http or https, and nothing after the host that
+ * is not a path (membrane appends `/subjects`…). An `@` after the host is most often a password
+ * with a `/`, `?` or `#` in it, which the parser cut short: refused, so that it is never taken
+ * for a host and path.
+ */
+const registryUrl = z
+  .string({ error: `is not set; ${REGISTRY_EXAMPLE}` })
+  .transform((text, ctx) => {
+    const refuse = (message: string): never => {
+      ctx.issues.push({ code: 'custom', message, input: text });
+      return z.NEVER;
+    };
+    let url: URL;
+    try {
+      url = new URL(text.trim());
+    } catch {
+      return refuse(`is not a URL; ${REGISTRY_EXAMPLE}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return refuse(`is not an http:// or https:// URL; ${REGISTRY_EXAMPLE}`);
+    const href = url.href;
+    url.username = '';
+    url.password = '';
+    const afterHost = url.href.slice(`${url.protocol}//${url.host}`.length);
+    if (/[?#@]/.test(afterHost))
+      return refuse(
+        'has a ?, # or @ after its host: give the base of the API, without query or fragment (in a password, write / ? # @ as %2F %3F %23 %40)',
+      );
+    return href.replace(/\/+$/, '');
+  });
 
 /** Where the cluster and the registry are. Later settings of `membrane run` extend this. */
 export const connectionEnvSchema = z.object({
@@ -15,11 +50,7 @@ export const connectionEnvSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(hostPort).min(1, 'needs at least one host:port')),
-  SCHEMA_REGISTRY_URL: z
-    .url({
-      error: 'is not a URL; give the base of a Confluent-compatible API, e.g. http://host:8081',
-    })
-    .transform((url) => url.replace(/\/+$/, '')),
+  SCHEMA_REGISTRY_URL: registryUrl,
   SCHEMA_REGISTRY_USERNAME: z.string().optional(),
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
   KAFKA_CLIENT_ID: z.string().min(1).default('membrane'),
@@ -35,8 +66,10 @@ function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.out
     const name = String(issue.path[0] ?? '?');
     const secret = name.includes('PASSWORD') || name.includes('SECRET');
     const value = env[name];
-    // A URL may carry credentials (`https://user:password@…`): never shown.
-    const shown = secret || value === undefined ? '' : `=${redactUrlsIn(value)}`;
+    // A URL may carry credentials (`https://user:password@…`): never shown. A URL that did not
+    // parse may hide them anywhere before its last `@` (`https//user:pw@host`).
+    const redact = name.endsWith('_URL') ? redactUnparsed : redactUrlsIn;
+    const shown = secret || value === undefined ? '' : `=${redact(value)}`;
     return `${name}${shown} ${issue.message}`;
   });
   throw new MembraneError('config.invalid', `Invalid configuration: ${problems.join('; ')}.`, {

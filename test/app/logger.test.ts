@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,11 +154,47 @@ describe('the asynchronous stderr logger in a process of its own', () => {
     return { code, stdout, stderr };
   }
 
+  /**
+   * Runs a script with tsx whose stderr is a pipe nobody reads, ever: resolves with how the
+   * child ended (its exit event; the pipe is never drained). `onReady` runs once the child
+   * writes `ready` on stdout.
+   */
+  async function runUnread(
+    name: string,
+    script: string,
+    onReady?: (child: ReturnType<typeof spawn>) => void,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+    const file = join(dir, `${name}.mts`);
+    await writeFile(file, script);
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      child.stderr.destroy();
+    });
+    child.stderr.pause();
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout === 'ready\n') onReady?.(child);
+    });
+    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    return { code, signal, stdout };
+  }
+
+  /** 4 MB of log lines: far more than a pipe holds (64 KB to a few hundred KB). */
+  const fill = `
+const pad = 'x'.repeat(1000);
+for (let i = 0; i < 4000; i++) logger.info({ i, pad }, 'line');
+`;
+
   const header = (): string => `
-import { createLogger, exitAfterFlush, flushLogger, flushOnCrash, quarantineLineAllowed } from '${src('app/logger.js')}';
+import { createLogger, exitAfterFlush, exitOnSignal, flushLogger, flushOnCrash, quarantineLineAllowed } from '${src('app/logger.js')}';
 import { MembraneError } from '${src('core/errors.js')}';
 import { reportError } from '${src('cli/errors.js')}';
-void createLogger; void exitAfterFlush; void flushLogger; void flushOnCrash; void quarantineLineAllowed;
+void createLogger; void exitAfterFlush; void exitOnSignal; void flushLogger; void flushOnCrash; void quarantineLineAllowed;
 void MembraneError; void reportError;
 `;
 
@@ -294,5 +331,67 @@ setImmediate(() => {
     const lines = stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(4000);
     expect((JSON.parse(lines[3999] ?? '{}') as { i: number }).i).toBe(3999);
+  });
+
+  describe('exits when nobody reads stderr, ever (what was not written is dropped)', () => {
+    it('through exitAfterFlush, once the flush has timed out', async () => {
+      const { code, signal, stdout } = await runUnread(
+        'never-read-exit',
+        `${header()}
+const logger = createLogger('info');
+${fill}
+setImmediate(() => {
+  process.stdout.write('exiting\\n', () => {
+    void exitAfterFlush(logger, 3);
+  });
+});
+`,
+      );
+      expect(stdout).toBe('exiting\n');
+      expect({ code, signal }).toEqual({ code: 3, signal: null });
+    }, 60_000);
+
+    it('on a second signal (the log written out synchronously first)', async () => {
+      const { code, signal } = await runUnread(
+        'never-read-signal',
+        `${header()}
+const logger = createLogger('info');
+// As membrane run does once stopping.
+exitOnSignal(logger, ['SIGTERM', 'SIGINT'], 'second signal');
+${fill}
+setInterval(() => undefined, 1000);
+process.stdout.write('ready\\n');
+`,
+        (child) => child.kill('SIGTERM'),
+      );
+      expect({ code, signal }).toEqual({ code: null, signal: 'SIGTERM' });
+    }, 60_000);
+
+    it('on an uncaught exception', async () => {
+      const { code, signal } = await runUnread(
+        'never-read-crash',
+        `${header()}
+const logger = createLogger('info');
+flushOnCrash(logger);
+${fill}
+setImmediate(() => {
+  throw new Error('boom');
+});
+`,
+      );
+      expect({ code, signal }).toEqual({ code: 1, signal: null });
+    }, 60_000);
+
+    it('on process.exit without a flush (pino writes out on exit)', async () => {
+      const { code, signal } = await runUnread(
+        'never-read-plain-exit',
+        `${header()}
+const logger = createLogger('info');
+${fill}
+setImmediate(() => process.exit(4));
+`,
+      );
+      expect({ code, signal }).toEqual({ code: 4, signal: null });
+    }, 60_000);
   });
 });

@@ -4,8 +4,8 @@ import { loadRunConfig } from '../../app/config.js';
 import {
   createLogger,
   exitAfterFlush,
+  exitOnSignal,
   flushLogger,
-  flushLoggerSync,
   flushOnCrash,
   quarantineLogRate,
   type Logger,
@@ -18,16 +18,10 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 /**
  * A second SIGTERM or SIGINT while stopping ends the process at once, as the signal's default
- * would, with the log written out first.
+ * would, with the log written out first: for a second at most when nobody reads stderr.
  */
 function exitOnSecondSignal(logger: Logger): void {
-  const force = (signal: NodeJS.Signals): void => {
-    for (const s of SIGNALS) process.off(s, force);
-    logger.warn({ signal }, 'second signal: exiting before the shutdown finished');
-    flushLoggerSync(logger);
-    process.kill(process.pid, signal);
-  };
-  for (const s of SIGNALS) process.once(s, force);
+  exitOnSignal(logger, SIGNALS, 'second signal: exiting before the shutdown finished');
 }
 
 export function runCommand(): Command {
