@@ -18,9 +18,117 @@ import kafkajs from 'kafkajs';
 const require = createRequire(import.meta.url);
 const snappy = require('snappyjs') as {
   compress(input: Buffer): Buffer;
-  uncompress(input: Buffer): Buffer;
+  uncompress(input: Buffer, maxLength?: number): Buffer;
 };
-const lz4 = require('lz4js') as { decompress(input: Buffer): Uint8Array };
+const lz4 = require('lz4js') as { decompress(input: Buffer, maxSize?: number): Uint8Array };
+
+/**
+ * The most one compressed batch may decompress to. The broker bounds batches by their
+ * compressed size only, so a few bytes could otherwise claim gigabytes (snappy and zstd
+ * allocate what the header declares; lz4js loops over a block size it never checks). Far above
+ * any batch a fetch of membrane's (1 MiB a partition) brings, even at a ratio of 50.
+ */
+export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+
+/** A batch refused before it is decompressed: malformed, or claiming too much. */
+export class CompressedBatchError extends Error {
+  override readonly name = 'CompressedBatchError';
+}
+
+const refuse = (codec: string, why: string): never => {
+  throw new CompressedBatchError(`${codec} batch refused: ${why}`);
+};
+
+const LZ4_BLOCK_SIZES: Record<number, number> = {
+  4: 0x10000,
+  5: 0x40000,
+  6: 0x100000,
+  7: 0x400000,
+};
+
+/**
+ * Walks an LZ4 frame's headers before lz4js sees it: every block must fit the bytes left and
+ * the frame's block size, and the total is bounded. Returns the most it can decompress to.
+ */
+export function lz4Bound(buffer: Buffer): number {
+  if (buffer.length < 7 || buffer.readUInt32LE(0) !== 0x184d2204) refuse('lz4', 'not an LZ4 frame');
+  const flags = buffer[4] ?? 0;
+  const maxBlock = LZ4_BLOCK_SIZES[((buffer[5] ?? 0) >> 4) & 7];
+  if (maxBlock === undefined) return refuse('lz4', 'invalid block size');
+  const blockChecksum = (flags & 0x10) !== 0;
+  let at = 6 + ((flags & 0x08) !== 0 ? 8 : 0) + 1; // content size (ignored), header checksum
+  let bound = 0;
+  for (;;) {
+    if (at + 4 > buffer.length) return refuse('lz4', 'truncated');
+    const word = buffer.readUInt32LE(at);
+    at += 4;
+    if (word === 0) break;
+    const size = word & 0x7fffffff;
+    if (size > maxBlock || at + size > buffer.length)
+      refuse('lz4', 'a block larger than the frame allows');
+    at += size + (blockChecksum ? 4 : 0);
+    bound += maxBlock;
+    if (bound > MAX_BATCH_BYTES) refuse('lz4', `more than ${MAX_BATCH_BYTES} bytes`);
+  }
+  return bound;
+}
+
+/**
+ * Walks zstd frames' headers before fzstd sees them: a declared content size or window over
+ * the limit, or blocks that would decompress to more, are refused (fzstd allocates what the
+ * header declares).
+ */
+export function zstdCheck(buffer: Buffer): void {
+  let at = 0;
+  let total = 0;
+  while (at < buffer.length) {
+    if (at + 4 > buffer.length) refuse('zstd', 'truncated');
+    const magic = buffer.readUInt32LE(at);
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      // A skippable frame.
+      if (at + 8 > buffer.length) refuse('zstd', 'truncated');
+      at += 8 + buffer.readUInt32LE(at + 4);
+      continue;
+    }
+    if (magic !== 0xfd2fb528) refuse('zstd', 'not a zstd frame');
+    const descriptor = buffer[at + 4] ?? 0;
+    at += 5;
+    const singleSegment = (descriptor & 0x20) !== 0;
+    if (!singleSegment) {
+      const window = buffer[at] ?? 0;
+      const log = 10 + (window >> 3);
+      if (2 ** log > MAX_BATCH_BYTES) refuse('zstd', 'a window larger than allowed');
+      at += 1;
+    }
+    at += [0, 1, 2, 4][descriptor & 3] ?? 0;
+    const sizeBytes = [singleSegment ? 1 : 0, 2, 4, 8][descriptor >> 6] ?? 0;
+    if (at + sizeBytes > buffer.length) refuse('zstd', 'truncated');
+    let declared = 0;
+    for (let i = sizeBytes - 1; i >= 0; i--) declared = declared * 256 + (buffer[at + i] ?? 0);
+    if (sizeBytes === 2) declared += 256;
+    if (declared > MAX_BATCH_BYTES) refuse('zstd', `declares ${declared} bytes`);
+    at += sizeBytes;
+    // fzstd allocates what a frame declares: frames count the larger of that and their blocks.
+    const before = total;
+    for (;;) {
+      if (at + 3 > buffer.length) refuse('zstd', 'truncated');
+      const header = buffer.readUIntLE(at, 3);
+      at += 3;
+      const type = (header >> 1) & 3;
+      const size = header >> 3;
+      if (type === 3) refuse('zstd', 'a reserved block type');
+      const content = type === 1 ? 1 : size;
+      if (at + content > buffer.length) refuse('zstd', 'truncated');
+      at += content;
+      total += type === 2 ? 128 * 1024 : size;
+      if (total > MAX_BATCH_BYTES) refuse('zstd', `more than ${MAX_BATCH_BYTES} bytes`);
+      if ((header & 1) === 1) break;
+    }
+    total = Math.max(total, before + declared);
+    if (total > MAX_BATCH_BYTES) refuse('zstd', `more than ${MAX_BATCH_BYTES} bytes`);
+    if ((descriptor & 0x04) !== 0) at += 4; // content checksum
+  }
+}
 
 interface Codec {
   compress(encoder: { buffer: Buffer }): Promise<Buffer>;
@@ -34,16 +142,21 @@ const asBuffer = (bytes: Uint8Array): Buffer =>
 
 /** Snappy as the Java client writes it: xerial frames (magic, versions, then sized blocks). */
 export function snappyDecompress(buffer: Buffer): Buffer {
+  // snappyjs allocates the length a block declares; it refuses one over the limit given.
   if (buffer.length < 16 || !buffer.subarray(0, 8).equals(XERIAL_HEADER))
-    return snappy.uncompress(buffer);
+    return snappy.uncompress(buffer, MAX_BATCH_BYTES);
+  let left = MAX_BATCH_BYTES;
   const blocks: Buffer[] = [];
   let offset = 16;
   while (offset + 4 <= buffer.length) {
     const size = buffer.readUInt32BE(offset);
     offset += 4;
-    blocks.push(snappy.uncompress(buffer.subarray(offset, offset + size)));
+    const block = snappy.uncompress(buffer.subarray(offset, offset + size), left);
+    left -= block.length;
+    blocks.push(block);
     offset += size;
   }
+  if (offset !== buffer.length) refuse('snappy', 'bytes left over after the last block');
   return Buffer.concat(blocks);
 }
 
@@ -53,15 +166,19 @@ const readOnly = (name: string): Promise<Buffer> =>
 const codecs: Record<'snappy' | 'lz4' | 'zstd', Codec> = {
   snappy: {
     compress: ({ buffer }) => Promise.resolve(snappy.compress(buffer)),
-    decompress: (buffer) => Promise.resolve(snappyDecompress(buffer)),
+    decompress: async (buffer) => Promise.resolve(snappyDecompress(buffer)),
   },
   lz4: {
     compress: () => readOnly('lz4'),
-    decompress: (buffer) => Promise.resolve(asBuffer(lz4.decompress(buffer))),
+    decompress: async (buffer) =>
+      Promise.resolve(asBuffer(lz4.decompress(buffer, lz4Bound(buffer)))),
   },
   zstd: {
     compress: () => readOnly('zstd'),
-    decompress: (buffer) => Promise.resolve(asBuffer(zstdDecompress(buffer))),
+    decompress: async (buffer) => {
+      zstdCheck(buffer);
+      return Promise.resolve(asBuffer(zstdDecompress(buffer)));
+    },
   },
 };
 
