@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import { gzip as gzipAsync, unzip as unzipAsync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
 import kafkajs from 'kafkajs';
 
@@ -163,7 +165,15 @@ export function snappyDecompress(buffer: Buffer): Buffer {
 const readOnly = (name: string): Promise<Buffer> =>
   Promise.reject(new Error(`membrane reads ${name}-compressed batches but does not write them`));
 
-const codecs: Record<'snappy' | 'lz4' | 'zstd', Codec> = {
+const gzip = promisify(gzipAsync);
+const unzip = promisify(unzipAsync);
+
+const codecs: Record<'gzip' | 'snappy' | 'lz4' | 'zstd', Codec> = {
+  // kafkajs's own gzip codec, with zlib stopping at the limit instead of inflating without one.
+  gzip: {
+    compress: ({ buffer }) => gzip(buffer),
+    decompress: (buffer) => unzip(buffer, { maxOutputLength: MAX_BATCH_BYTES }),
+  },
   snappy: {
     compress: ({ buffer }) => Promise.resolve(snappy.compress(buffer)),
     decompress: async (buffer) => Promise.resolve(snappyDecompress(buffer)),
@@ -186,11 +196,13 @@ const codecs: Record<'snappy' | 'lz4' | 'zstd', Codec> = {
 const { CompressionCodecs, CompressionTypes } = kafkajs;
 let registered = false;
 
-/** Makes kafkajs read snappy, lz4 and zstd batches (and write snappy). Idempotent. */
+/** Makes kafkajs read gzip, snappy, lz4 and zstd batches (and write gzip and snappy), within
+ * MAX_BATCH_BYTES. Idempotent. */
 export function registerCodecs(): void {
   if (registered) return;
   registered = true;
   const table = CompressionCodecs as unknown as Record<number, () => Codec>;
+  table[CompressionTypes.GZIP] = () => codecs.gzip;
   table[CompressionTypes.Snappy] = () => codecs.snappy;
   table[CompressionTypes.LZ4] = () => codecs.lz4;
   table[CompressionTypes.ZSTD] = () => codecs.zstd;

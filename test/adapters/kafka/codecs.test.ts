@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { codecs, MAX_BATCH_BYTES } from '../../../src/adapters/kafka/codecs.js';
 
@@ -32,6 +33,14 @@ describe('the compression codecs', () => {
     ]);
     expect(await codecs.snappy.decompress(framed)).toEqual(text);
     expect(await codecs.lz4.decompress(Buffer.from(lz4js.compress(text)))).toEqual(text);
+  });
+
+  it('inflate gzip only up to the limit', async () => {
+    expect(await codecs.gzip.decompress(gzipSync(text))).toEqual(text);
+    const bomb = gzipSync(Buffer.alloc(MAX_BATCH_BYTES + 1)); // ~65 KB
+    await expect(codecs.gzip.decompress(bomb)).rejects.toThrow(
+      /Cannot create a Buffer larger|maxOutputLength|larger than/i,
+    );
   });
 
   it('refuse a snappy block that declares 2 GiB in 7 bytes, before allocating it', async () => {
