@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Type } from 'avsc';
 import { MembraneError } from '../../core/errors.js';
 import { issue } from '../../core/issues.js';
+import { setOwn } from '../../core/objects.js';
 import type { SourceRecord } from '../../core/records.js';
 import { pass, quarantine, type Verdict } from '../../core/verdict.js';
 import {
@@ -149,15 +150,7 @@ function plain(value: unknown): unknown {
   if (value !== null && typeof value === 'object') {
     const result: Record<string, unknown> = {};
     for (const key of Object.keys(value)) {
-      const item = plain((value as Record<string, unknown>)[key]);
-      if (key === '__proto__')
-        Object.defineProperty(result, key, {
-          value: item,
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      else result[key] = item;
+      setOwn(result, key, plain((value as Record<string, unknown>)[key]));
     }
     return result;
   }
