@@ -1,5 +1,6 @@
 import type { Type } from 'avsc';
 import { issue, type Issue, type IssueCode } from '../../core/issues.js';
+import { PROTOTYPE_KEYS } from '../../core/objects.js';
 
 /**
  * A bounds check for Avro bodies, compiled once per writer schema, run before avsc decodes.
@@ -37,11 +38,7 @@ export const VALUES_ALLOWANCE = 4096;
 export const MAX_SCHEMA_NESTING = 1000;
 
 /** Keys that must never reach a plain object: assigning them sets or shadows a prototype. */
-export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([
-  '__proto__',
-  'constructor',
-  'prototype',
-]);
+export const FORBIDDEN_KEYS: ReadonlySet<string> = PROTOTYPE_KEYS;
 
 export function isForbiddenKey(key: string): boolean {
   return key === '__proto__' || key === 'constructor' || key === 'prototype';
