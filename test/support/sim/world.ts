@@ -86,6 +86,8 @@ export class World {
   }
 
   note(message: string): void {
+    // The last 5,000 to 10,000 lines: enough to read a failure, bounded however long it runs.
+    if (this.log.length >= 10_000) this.log.splice(0, 5_000, '… (earlier lines dropped)');
     this.log.push(`@${this.sched.now} ${message}`);
   }
 
@@ -195,7 +197,13 @@ export class World {
 
   /** Runs the schedule's events up to `until` (virtual ms). */
   async runTo(until: number): Promise<void> {
-    while (await this.sched.step(until));
+    let steps = 0;
+    while (await this.sched.step(until)) {
+      if (++steps > 2_000_000) {
+        this.violation(`liveness: over 2,000,000 events before ${until} ms (a livelock)`);
+        break;
+      }
+    }
     this.sched.now = Math.max(this.sched.now, until);
   }
 
