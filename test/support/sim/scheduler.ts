@@ -234,7 +234,7 @@ export class Scheduler {
   }
 
   /** Runs events until `done()` holds (true) or virtual time passes `until` (false). */
-  async runUntil(done: () => boolean, until: number, maxSteps = 2_000_000): Promise<boolean> {
+  async runUntil(done: () => boolean, until: number, maxSteps = 200_000): Promise<boolean> {
     // A livelock (events that keep scheduling events without virtual time passing) ends as a
     // liveness failure with its seed, not as a worker out of memory.
     for (let steps = 0; !done(); steps++) {
