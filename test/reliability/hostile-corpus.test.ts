@@ -20,6 +20,7 @@ import {
   testKafka,
   uniqueName,
 } from '../support/kafka.js';
+import { avroLong, avroString } from '../support/avro.js';
 import { folderWith } from '../support/mappings.js';
 import { committedTotal, header } from '../support/runtime.js';
 
@@ -146,19 +147,6 @@ describe('a hostile input corpus', () => {
       return bytes;
     };
     const wmsHeaders = { 'x-source-system': 'wms' };
-    /** Avro's zigzag varint of a long. */
-    const avroLong = (n: number): Buffer => {
-      const bytes: number[] = [];
-      let z = n >= 0 ? n * 2 : -n * 2 - 1;
-      while (z >= 0x80) {
-        bytes.push((z % 0x80) | 0x80);
-        z = Math.floor(z / 0x80);
-      }
-      bytes.push(z);
-      return Buffer.from(bytes);
-    };
-    const avroString = (text: string): Buffer =>
-      Buffer.concat([avroLong(Buffer.byteLength(text)), Buffer.from(text)]);
     const sample = <T>(arb: fc.Arbitrary<T>, seed: number, n = PER_CLASS): T[] =>
       fc.sample(arb, { seed, numRuns: n });
     const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));

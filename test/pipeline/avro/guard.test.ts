@@ -10,6 +10,7 @@ import {
   type AvroGuard,
   type SchemaRefusal,
 } from '../../../src/pipeline/avro/guard.js';
+import { avroLong as long, avroString as str } from '../../support/avro.js';
 
 const MAX_DEPTH = 64;
 const typeOf = (schema: unknown): avro.Type => avro.Type.forSchema(schema as avro.Schema);
@@ -24,19 +25,6 @@ function refusalOf(schema: unknown): SchemaRefusal | AvroGuard {
   return compileAvroGuard(typeOf(schema), MAX_DEPTH);
 }
 
-/** Avro's zigzag varint of a (possibly negative) integer. */
-function long(n: number): Buffer {
-  const bytes: number[] = [];
-  let z = n >= 0 ? n * 2 : -n * 2 - 1;
-  while (z >= 0x80) {
-    bytes.push((z % 0x80) | 0x80);
-    z = Math.floor(z / 0x80);
-  }
-  bytes.push(z);
-  return Buffer.from(bytes);
-}
-
-const str = (s: string): Buffer => Buffer.concat([long(Buffer.byteLength(s)), Buffer.from(s)]);
 const bytes = (...parts: (Buffer | number[])[]): Buffer =>
   Buffer.concat(parts.map((part) => (Buffer.isBuffer(part) ? part : Buffer.from(part))));
 

@@ -10,6 +10,7 @@ import {
   UnparseableSchemaError,
 } from '../../../src/pipeline/stages/decode.js';
 import { sourceRecord } from '../../support/records.js';
+import { avroLong, avroString } from '../../support/avro.js';
 
 const codeOf = (verdict: Awaited<ReturnType<ReturnType<typeof createDecodeStage>>>): string =>
   verdict.kind === 'quarantine' ? (verdict.issues[0]?.code ?? '') : verdict.kind;
@@ -291,20 +292,6 @@ describe('decode: plain Avro with a local schema', () => {
     );
   });
 });
-
-/** Avro's zigzag varint of a (possibly negative) integer. */
-function avroLong(n: number): Buffer {
-  const bytes: number[] = [];
-  let z = n >= 0 ? n * 2 : -n * 2 - 1;
-  while (z >= 0x80) {
-    bytes.push((z % 0x80) | 0x80);
-    z = Math.floor(z / 0x80);
-  }
-  bytes.push(z);
-  return Buffer.from(bytes);
-}
-const avroString = (s: string): Buffer =>
-  Buffer.concat([avroLong(Buffer.byteLength(s)), Buffer.from(s)]);
 
 const schemaText = (fields: Record<string, unknown>, name = 'Hostile'): string =>
   JSON.stringify({
