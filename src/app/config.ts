@@ -119,6 +119,8 @@ export const runEnvSchema = connectionEnvSchema.extend({
   // (trust.too-many-headers / trust.headers-too-large).
   MEMBRANE_MAX_HEADERS: positiveInt(1000),
   MEMBRANE_MAX_HEADER_BYTES: positiveInt(256 * 1024),
+  // Key and value of one upstream record, decompressed; beyond: trust.record-too-large.
+  MEMBRANE_MAX_RECORD_BYTES: positiveInt(16 * 1024 * 1024),
   // 'record quarantined' log lines a second; the rest are summed up (read by the logger).
   MEMBRANE_QUARANTINE_LOG_PER_SECOND: z.coerce.number().int().min(0).default(10),
   KAFKA_SSL: bool.default(false),

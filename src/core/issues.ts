@@ -31,6 +31,7 @@ export const ISSUE_CODES = [
   'decode.too-many-values',
   'trust.too-many-headers',
   'trust.headers-too-large',
+  'trust.record-too-large',
   'trust.source-not-allowed',
   'trust.signature-missing',
   'trust.signature-malformed',

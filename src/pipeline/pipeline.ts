@@ -45,15 +45,29 @@ export interface EnvelopeLimits {
   readonly maxHeaders: number;
   /** Header names and values together, in bytes. */
   readonly maxHeaderBytes: number;
+  /**
+   * Key and value together, in bytes, as decompressed. The broker checks its limit against
+   * the compressed batch, so a record can be far larger than any topic takes.
+   */
+  readonly maxRecordBytes: number;
 }
 
 export const DEFAULT_ENVELOPE_LIMITS: EnvelopeLimits = {
   maxHeaders: 1000,
   maxHeaderBytes: 256 * 1024,
+  maxRecordBytes: 16 * 1024 * 1024,
 };
 
 /** The issue of a record beyond the envelope limits, or undefined. Linear in its headers. */
 export function checkEnvelope(source: SourceRecord, limits: EnvelopeLimits): Issue | undefined {
+  const recordBytes = (source.key?.length ?? 0) + (source.value?.length ?? 0);
+  if (recordBytes > limits.maxRecordBytes) {
+    return issue(
+      'trust.record-too-large',
+      '',
+      `key and value take ${recordBytes} bytes, more than ${limits.maxRecordBytes} (limit MEMBRANE_MAX_RECORD_BYTES)`,
+    );
+  }
   const names = Object.keys(source.headers);
   let count = 0;
   let bytes = 0;
@@ -134,7 +148,7 @@ export class Pipeline {
     this.outputLimits = limits;
   }
 
-  /** What one record may carry in headers (`MEMBRANE_MAX_HEADERS`, `…_HEADER_BYTES`). */
+  /** What one record may carry (`MEMBRANE_MAX_HEADERS`, `…_HEADER_BYTES`, `…_RECORD_BYTES`). */
   limitEnvelope(limits: EnvelopeLimits): void {
     this.envelopeLimits = limits;
   }

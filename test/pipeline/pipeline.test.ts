@@ -205,7 +205,7 @@ describe('the pipeline', () => {
       stage: 'trust',
       issues: [{ code: 'trust.too-many-headers', path: 'headers' }],
     });
-    pipeline.limitEnvelope({ maxHeaders: 5, maxHeaderBytes: 100 });
+    pipeline.limitEnvelope({ maxHeaders: 5, maxHeaderBytes: 100, maxRecordBytes: 1 << 20 });
     const fits = { a: 'x'.repeat(40), b: Buffer.alloc(40) };
     expect((await pipeline.process(jsonRecord(order, { headers: fits }))).kind).toBe('pass');
     const heavy = { ...fits, c: 'é'.repeat(10) }; // 20 bytes, 10 characters: bytes count
@@ -223,6 +223,27 @@ describe('the pipeline', () => {
         jsonRecord(order, { headers: { a: ['1', '2', '3'], b: ['4', '5', '6'] } }),
       ),
     ).toMatchObject({ issues: [{ code: 'trust.too-many-headers' }] });
+  });
+
+  it('quarantines a record whose key and value exceed MEMBRANE_MAX_RECORD_BYTES before anything reads it', async () => {
+    const pipeline = await compileText(BASE_MAPPING);
+    const record = jsonRecord(order);
+    const size = (record.key?.length ?? 0) + (record.value?.length ?? 0);
+    pipeline.limitEnvelope({ maxHeaders: 10, maxHeaderBytes: 1000, maxRecordBytes: size });
+    // At the limit it is judged as usual.
+    expect((await pipeline.process(record)).kind).toBe('pass');
+    pipeline.limitEnvelope({ maxHeaders: 10, maxHeaderBytes: 1000, maxRecordBytes: size - 1 });
+    expect(await pipeline.process(record)).toMatchObject({
+      kind: 'quarantine',
+      stage: 'trust',
+      issues: [
+        {
+          code: 'trust.record-too-large',
+          path: '',
+          message: `key and value take ${size} bytes, more than ${size - 1} (limit MEMBRANE_MAX_RECORD_BYTES)`,
+        },
+      ],
+    });
   });
 
   it('refuses an aggregate key or event ID longer than 1024 characters: they live in task state', async () => {
@@ -252,7 +273,7 @@ describe('the pipeline', () => {
     >;
     const [out] = outputs(await pipeline.process(jsonRecord(order, { headers })));
     expect(out?.headers['membrane.correlation-id']).toBeUndefined();
-    pipeline.limitEnvelope({ maxHeaders: 2, maxHeaderBytes: 100 });
+    pipeline.limitEnvelope({ maxHeaders: 2, maxHeaderBytes: 100, maxRecordBytes: 1 << 20 });
     expect(await pipeline.process(jsonRecord(order, { headers }))).toMatchObject({
       issues: [{ code: 'trust.too-many-headers' }],
     });

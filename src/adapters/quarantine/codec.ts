@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Issue, IssueCode, Stage } from '../../core/issues.js';
 import type { HeaderValue, Headers } from '../../core/records.js';
 
@@ -18,7 +19,30 @@ export const QUARANTINE_HEADERS = {
   id: 'membrane.id',
   quarantinedAt: 'membrane.quarantined-at',
   attempt: 'membrane.attempt',
+  truncated: 'membrane.quarantine.truncated',
 } as const;
+
+/** A key or value cut to fit the quarantine topic: how long it was, what is kept, its hash. */
+export interface TruncatedBytes {
+  /** The original's length in bytes. */
+  readonly bytes: number;
+  /** How many of its first bytes the quarantine record keeps. */
+  readonly kept: number;
+  /** SHA-256 of the original, hex. */
+  readonly sha256: string;
+}
+
+/**
+ * What a quarantine record lost to fit its topic. A record that decompresses to more than
+ * the quarantine topic's `max.message.bytes` cannot be kept byte for byte: its value is cut
+ * first, then its key, and as a last resort its upstream headers are left out; the original's
+ * sizes and SHA-256 stay, so it can be matched with the producer's copy. Never replayed.
+ */
+export interface Truncation {
+  readonly value?: TruncatedBytes;
+  readonly key?: TruncatedBytes;
+  readonly headers?: { readonly count: number; readonly bytes: number; readonly sha256: string };
+}
 
 export interface QuarantineEntry {
   /** Where the upstream record was. */
@@ -38,6 +62,8 @@ export interface QuarantineEntry {
   readonly quarantinedAt: string;
   /** 1 on first failure; replays raise it. */
   readonly attempt: number;
+  /** Set when the upstream record did not fit the quarantine topic and was cut. */
+  readonly truncated?: Truncation;
 }
 
 /** Kafka header values as kafkajs takes and gives them. */
@@ -60,6 +86,11 @@ function values(value: HeaderValue): (Buffer | string)[] {
  * Adds our headers after the upstream ones. An upstream header with one of our names (a
  * record that already went through a membrane) is kept: the name then carries several
  * values, the upstream ones first and ours last — Kafka headers are a list.
+ *
+ * `maxBytes` is what the quarantine topic takes (its `max.message.bytes`). A record that
+ * would not fit is cut to fit — value, then key, then upstream headers — and says so in
+ * `membrane.quarantine.truncated`, with the original's sizes and SHA-256: a quarantine
+ * record the broker refuses would stop its partition for ever.
  */
 export function encodeQuarantine(
   upstream: {
@@ -68,6 +99,80 @@ export function encodeQuarantine(
     readonly headers: Headers;
   },
   entry: QuarantineEntry,
+  maxBytes = Infinity,
+): QuarantineMessage {
+  const whole = build(upstream.key, upstream.value, upstream.headers, entry, undefined);
+  const size = quarantineBytes(whole);
+  if (size <= maxBytes) return whole;
+  let over = size - maxBytes + TRUNCATION_ALLOWANCE;
+  let { key, value } = upstream;
+  let headers = upstream.headers;
+  const truncation: { -readonly [K in keyof Truncation]: Truncation[K] } = {};
+  const cut = (bytes: Buffer): { kept: Buffer; note: TruncatedBytes } => {
+    const keep = Math.max(0, bytes.length - over);
+    over -= bytes.length - keep;
+    return {
+      kept: bytes.subarray(0, keep),
+      note: { bytes: bytes.length, kept: keep, sha256: sha256(bytes) },
+    };
+  };
+  if (value !== null && value.length > 0) {
+    const { kept, note } = cut(value);
+    value = kept;
+    truncation.value = note;
+  }
+  if (over > 0 && key !== null && key.length > 0) {
+    const { kept, note } = cut(key);
+    key = kept;
+    truncation.key = note;
+  }
+  if (over > 0) {
+    const hash = createHash('sha256');
+    let count = 0;
+    let bytes = 0;
+    for (const [name, v] of Object.entries(upstream.headers)) {
+      for (const one of values(v)) {
+        const b = typeof one === 'string' ? Buffer.from(one) : one;
+        hash.update(name).update('\u0000').update(b).update('\u0000');
+        count += 1;
+        bytes += Buffer.byteLength(name) + b.length;
+      }
+    }
+    truncation.headers = { count, bytes, sha256: hash.digest('hex') };
+    headers = {};
+  }
+  return build(key, value, headers, entry, truncation);
+}
+
+/** Room for the truncation header and the record's own framing, generously. */
+const TRUNCATION_ALLOWANCE = 1024;
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * What a quarantine record adds to a record batch: key, value, header names and values,
+ * and the record's own framing (length varints, about 4 bytes a header). The batch header
+ * (61 bytes) is within the allowance the caller leaves.
+ */
+export function quarantineBytes(message: QuarantineMessage): number {
+  let bytes = 64 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
+  for (const name in message.headers) {
+    for (const v of values(message.headers[name])) {
+      bytes +=
+        8 + Buffer.byteLength(name) + (typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+    }
+  }
+  return bytes;
+}
+
+function build(
+  key: Buffer | null,
+  value: Buffer | null,
+  upstreamHeaders: Headers,
+  entry: QuarantineEntry,
+  truncation: Truncation | undefined,
 ): QuarantineMessage {
   const first = entry.issues[0];
   const ours: Record<string, string> = {
@@ -87,10 +192,12 @@ export function encodeQuarantine(
     [QUARANTINE_HEADERS.id]: entry.id ?? '',
     [QUARANTINE_HEADERS.quarantinedAt]: entry.quarantinedAt,
     [QUARANTINE_HEADERS.attempt]: String(entry.attempt),
+    // Likewise: empty when the record is whole.
+    [QUARANTINE_HEADERS.truncated]: truncation === undefined ? '' : JSON.stringify(truncation),
   };
   // No prototype: a header named __proto__ (hostile producers send them) stays a header.
   const headers = Object.create(null) as MessageHeaders;
-  for (const [name, value] of Object.entries(upstream.headers)) {
+  for (const [name, value] of Object.entries(upstreamHeaders)) {
     const all = values(value);
     if (all.length > 0) headers[name] = all.length === 1 && !Array.isArray(value) ? all[0] : all;
   }
@@ -98,7 +205,7 @@ export function encodeQuarantine(
     const existing = values(headers[name]);
     headers[name] = existing.length === 0 ? value : [...existing, value];
   }
-  return { key: upstream.key, value: upstream.value, headers };
+  return { key, value, headers };
 }
 
 export class QuarantineFormatError extends Error {
@@ -138,6 +245,18 @@ export function decodeQuarantine(message: QuarantineMessage): {
   const id = take(QUARANTINE_HEADERS.id, true) || undefined;
   const quarantinedAt = take(QUARANTINE_HEADERS.quarantinedAt, true) ?? '';
   const attempt = Number(take(QUARANTINE_HEADERS.attempt, true));
+  // Not required: quarantine records written before membrane wrote this header lack it.
+  const truncatedText = take(QUARANTINE_HEADERS.truncated, false);
+  let truncated: Truncation | undefined;
+  if (truncatedText) {
+    try {
+      truncated = JSON.parse(truncatedText) as Truncation;
+    } catch {
+      throw new QuarantineFormatError(
+        `not a quarantine record: ${QUARANTINE_HEADERS.truncated} is not JSON`,
+      );
+    }
+  }
   let issues: Issue[];
   try {
     issues = JSON.parse(issuesText) as Issue[];
@@ -163,6 +282,7 @@ export function decodeQuarantine(message: QuarantineMessage): {
       id,
       quarantinedAt,
       attempt,
+      ...(truncated === undefined ? {} : { truncated }),
     },
     upstream: { key: message.key, value: message.value, headers },
   };

@@ -203,6 +203,15 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
         let outcome: ReplayOutcome;
         if (!pipeline) {
           outcome = { ref: record.ref, kind: 'skipped', reason: `no mapping named ${name}` };
+        } else if (record.entry.truncated) {
+          // Its bytes are not all in the quarantine: replaying the rest would emit a record
+          // the producer never sent. It stays unresolved until an operator resolves it.
+          outcome = {
+            ref: record.ref,
+            kind: 'skipped',
+            reason:
+              'quarantined truncated (too large for the quarantine topic): its original bytes are not in the quarantine',
+          };
         } else {
           const result = await pipeline.process(original(record));
           if (result.kind === 'pass') {

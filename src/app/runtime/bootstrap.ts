@@ -109,7 +109,7 @@ export class Runtime {
     const admin = kafka.admin();
     this.admin = admin;
     await admin.connect();
-    const { warnings } = await prepareTopics(admin, pipelines, config);
+    const { warnings, quarantineMaxBytes } = await prepareTopics(admin, pipelines, config);
     for (const warning of warnings) logger.warn(warning);
 
     const http = await startHttp(
@@ -160,6 +160,7 @@ export class Runtime {
       context: {
         groupId: config.MEMBRANE_GROUP_ID,
         quarantineTopic: config.MEMBRANE_QUARANTINE_TOPIC,
+        quarantineMaxBytes,
         guarantee: config.MEMBRANE_PROCESSING_GUARANTEE,
         metrics: this.metrics,
         logger,

@@ -13,6 +13,11 @@ import { changelogTopic, TaskState } from './state.js';
 export interface TaskContext {
   readonly groupId: string;
   readonly quarantineTopic: string;
+  /**
+   * What the quarantine topic takes (`max.message.bytes`); a record that would not fit is
+   * quarantined cut to fit, marked `membrane.quarantine.truncated`. Unset: no limit.
+   */
+  readonly quarantineMaxBytes?: number;
   readonly guarantee: 'exactly_once' | 'at_least_once';
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -337,20 +342,24 @@ export class Task {
           bump(counts.out, output.topic);
         }
       } else if (result.kind === 'quarantine') {
-        const encoded = encodeQuarantine(source, {
-          source: {
-            topic,
-            partition: this.partition,
-            offset: record.offset,
-            timestamp: record.timestamp,
+        const encoded = encodeQuarantine(
+          source,
+          {
+            source: {
+              topic,
+              partition: this.partition,
+              offset: record.offset,
+              timestamp: record.timestamp,
+            },
+            mapping: this.pipeline.ref,
+            stage: result.stage,
+            issues: result.issues,
+            id: result.id,
+            quarantinedAt,
+            attempt: 1,
           },
-          mapping: this.pipeline.ref,
-          stage: result.stage,
-          issues: result.issues,
-          id: result.id,
-          quarantinedAt,
-          attempt: 1,
-        });
+          this.context.quarantineMaxBytes,
+        );
         push(this.context.quarantineTopic, encoded);
         const code = result.issues[0]?.code ?? result.stage;
         bump(counts.quarantined, code);

@@ -43,6 +43,7 @@ export async function loadPipelines(
     pipeline.limitEnvelope({
       maxHeaders: config.MEMBRANE_MAX_HEADERS,
       maxHeaderBytes: config.MEMBRANE_MAX_HEADER_BYTES,
+      maxRecordBytes: config.MEMBRANE_MAX_RECORD_BYTES,
     });
     pipelines.push(pipeline);
   }
@@ -73,7 +74,7 @@ export async function prepareTopics(
   admin: Admin,
   pipelines: readonly Pipeline[],
   config: RunConfig,
-): Promise<{ readonly warnings: readonly string[] }> {
+): Promise<{ readonly warnings: readonly string[]; readonly quarantineMaxBytes: number }> {
   const warnings: string[] = [];
   const existing = new Set(await admin.listTopics());
   const inputs = pipelines.flatMap((p) => p.topics);
@@ -135,10 +136,10 @@ export async function prepareTopics(
     }
   }
   const limits = await limitOutputs(admin, pipelines, outputs);
-  const have = limits.get(quarantine) ?? 0;
-  if (have < quarantineBytes) {
+  const quarantineLimit = limits.get(quarantine);
+  if ((quarantineLimit ?? 0) < quarantineBytes) {
     warnings.push(
-      `Quarantine topic ${quarantine} takes records of at most ${have} bytes (max.message.bytes), but an input record can be as large and membrane adds headers: quarantining a record near the inputs' limit would fail and stall its partition. Raise its max.message.bytes to ${quarantineBytes}.`,
+      `Quarantine topic ${quarantine} takes records of at most ${quarantineLimit ?? 0} bytes (max.message.bytes), but an input record can be as large and membrane adds headers: a record near the inputs' limit would be quarantined cut to fit (membrane.quarantine.truncated), not byte for byte. Raise its max.message.bytes to ${quarantineBytes}.`,
     );
   }
   // State changelogs: compacted, one partition per task. Always ours to create.
@@ -168,7 +169,7 @@ export async function prepareTopics(
       );
     }
   }
-  return { warnings };
+  return { warnings, quarantineMaxBytes: quarantineLimit ?? Infinity };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -5,6 +6,7 @@ import {
   encodeQuarantine,
   QUARANTINE_HEADERS,
   QuarantineFormatError,
+  quarantineBytes,
   type QuarantineEntry,
 } from '../../../src/adapters/quarantine/codec.js';
 
@@ -95,5 +97,88 @@ describe('the quarantine codec', () => {
     expect(() => decodeQuarantine({ key: null, value: null, headers: {} })).toThrow(
       QuarantineFormatError,
     );
+  });
+
+  describe('a record larger than the quarantine topic takes', () => {
+    const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    const upstream = {
+      key: Buffer.from('k'.repeat(300)),
+      value: Buffer.alloc(50_000, 7),
+      headers: { trace: 'abc', 'x-signature': Buffer.from('sig') },
+    };
+
+    it('is kept whole when it fits, with an empty truncation header', () => {
+      const whole = encodeQuarantine(upstream, entry);
+      const fitted = encodeQuarantine(upstream, entry, quarantineBytes(whole));
+      expect(fitted.value).toBe(upstream.value);
+      expect(fitted.headers[QUARANTINE_HEADERS.truncated]).toBe('');
+      expect(decodeQuarantine(fitted).entry.truncated).toBeUndefined();
+    });
+
+    it('is cut value first, to fit, saying what it lost and its SHA-256', () => {
+      const message = encodeQuarantine(upstream, entry, 20_000);
+      expect(quarantineBytes(message)).toBeLessThanOrEqual(20_000);
+      expect(message.key).toEqual(upstream.key);
+      const { entry: read, upstream: kept } = decodeQuarantine(message);
+      const cut = read.truncated?.value;
+      expect(cut).toMatchObject({ bytes: 50_000, sha256: sha(upstream.value) });
+      expect(kept.value).toEqual(upstream.value.subarray(0, cut?.kept));
+      expect(read.truncated?.key).toBeUndefined();
+      expect(kept.headers).toEqual(upstream.headers);
+    });
+
+    it('cuts the key, then leaves the upstream headers out, when the value is not enough', () => {
+      const heavy = {
+        key: Buffer.alloc(5_000, 1),
+        value: Buffer.alloc(100, 2),
+        headers: { big: 'h'.repeat(10_000), more: ['x', 'y'] },
+      };
+      const message = encodeQuarantine(heavy, entry, 3_000);
+      expect(quarantineBytes(message)).toBeLessThanOrEqual(3_000);
+      const { entry: read, upstream: kept } = decodeQuarantine(message);
+      expect(read.truncated).toEqual({
+        value: { bytes: 100, kept: 0, sha256: sha(heavy.value) },
+        key: { bytes: 5_000, kept: 0, sha256: sha(heavy.key) },
+        headers: {
+          count: 3,
+          bytes: 3 + 10_000 + 4 + 1 + 4 + 1,
+          sha256: createHash('sha256')
+            .update('big\u0000' + 'h'.repeat(10_000) + '\u0000more\u0000x\u0000more\u0000y\u0000')
+            .digest('hex'),
+        },
+      });
+      expect(kept.key).toEqual(Buffer.alloc(0));
+      expect(kept.headers).toEqual({});
+    });
+
+    it("always fits a budget that leaves room for membrane's own headers", () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 20_000 }),
+          fc.integer({ min: 0, max: 20_000 }),
+          fc.integer({ min: 0, max: 20_000 }),
+          fc.integer({ min: 4_000, max: 30_000 }),
+          (keyBytes, valueBytes, headerBytes, budget) => {
+            const record = {
+              key: Buffer.alloc(keyBytes, 1),
+              value: Buffer.alloc(valueBytes, 2),
+              headers: { h: 'x'.repeat(headerBytes) },
+            };
+            const message = encodeQuarantine(record, entry, budget);
+            expect(quarantineBytes(message)).toBeLessThanOrEqual(budget);
+            const { entry: read, upstream: kept } = decodeQuarantine(message);
+            // Whatever is kept is the original's beginning.
+            expect(
+              kept.value && record.value.subarray(0, kept.value.length).equals(kept.value),
+            ).toBe(true);
+            expect(kept.key && record.key.subarray(0, kept.key.length).equals(kept.key)).toBe(true);
+            expect(read.truncated === undefined).toBe(
+              quarantineBytes(encodeQuarantine(record, entry)) <= budget,
+            );
+          },
+        ),
+        { numRuns: 200 },
+      );
+    });
   });
 });

@@ -171,5 +171,7 @@ export function summaryOf(record: QuarantinedRecord): Record<string, unknown> {
     attempt: entry.attempt,
     issues: entry.issues,
     resolution: record.resolution ?? null,
+    // What the quarantine record lost to fit its topic (null: it is byte for byte).
+    truncated: entry.truncated ?? null,
   };
 }

@@ -87,7 +87,8 @@ export function replayCommand(): Command {
               out.write(
                 `${safeJson({ ...outcome, ...(outcome.kind === 'replayed' ? { outputs: outcome.outputs.map((o) => ({ topic: o.topic, id: o.id, payload: o.payload })) } : {}) })}\n`,
               );
-            } else if (options.dryRun) {
+            } else if (options.dryRun || outcome.kind === 'skipped') {
+              // A skipped record says why, dry run or not: it is left for the operator.
               out.write(`${describe(outcome)}\n`);
             }
           },

@@ -4,6 +4,7 @@ import { ConfluentRegistryPort } from '../../../adapters/registry/port.js';
 import type { SchemaRegistryPort } from '../../../pipeline/ports.js';
 import { createDecodeStage } from '../../../pipeline/stages/decode.js';
 import { loadQuarantine, type QuarantinedRecord } from '../../../app/quarantine/store.js';
+import type { TruncatedBytes, Truncation } from '../../../adapters/quarantine/codec.js';
 import { MembraneError } from '../../../core/errors.js';
 import { bytesJson, escapeText, escapeValue, safeJson } from '../../text.js';
 import { summaryOf, withQuarantine } from './common.js';
@@ -72,6 +73,27 @@ export async function describeValue(
   return { format: `bytes (${value.length})${escapeText(refused)}`, text: hexDump(value) };
 }
 
+/** What a quarantine record lost to fit its topic, in one line, safe on a terminal. */
+export function describeTruncation(truncation: Truncation): string {
+  const part = (name: string, cut: TruncatedBytes | undefined): string[] =>
+    cut === undefined
+      ? []
+      : [
+          `${name} cut to its first ${Number(cut.kept)} of ${Number(cut.bytes)} bytes (sha256 ${escapeValue(cut.sha256)})`,
+        ];
+  const headers = truncation.headers;
+  return [
+    ...part('value', truncation.value),
+    ...part('key', truncation.key),
+    ...(headers === undefined
+      ? []
+      : [
+          `${Number(headers.count)} upstream headers (${Number(headers.bytes)} bytes) left out (sha256 ${escapeValue(headers.sha256)})`,
+        ]),
+    'so it cannot be replayed',
+  ].join('; ');
+}
+
 export function showCommand(): Command {
   return new Command('show')
     .description('one quarantined record in full: coordinates, headers, issues, the upstream value')
@@ -136,6 +158,7 @@ export function showCommand(): Command {
           `  quarantined  ${t(entry.quarantinedAt)}`,
           `  id           ${entry.id === undefined ? '(not known)' : t(entry.id)}`,
           `  key          ${upstream.key === null ? '(none)' : t(upstream.key)}`,
+          ...(entry.truncated ? [`  truncated    ${describeTruncation(entry.truncated)}`] : []),
           `  state        ${resolution ? `${t(resolution.status)} by ${t(resolution.by)} at ${t(resolution.at)}${resolution.reason ? `: ${t(resolution.reason)}` : ''}` : 'unresolved'}`,
           'issues',
           ...entry.issues.map(
