@@ -247,16 +247,7 @@ export function decodeQuarantine(message: QuarantineMessage): {
   const attempt = Number(take(QUARANTINE_HEADERS.attempt, true));
   // Not required: quarantine records written before membrane wrote this header lack it.
   const truncatedText = take(QUARANTINE_HEADERS.truncated, false);
-  let truncated: Truncation | undefined;
-  if (truncatedText) {
-    try {
-      truncated = JSON.parse(truncatedText) as Truncation;
-    } catch {
-      throw new QuarantineFormatError(
-        `not a quarantine record: ${QUARANTINE_HEADERS.truncated} is not JSON`,
-      );
-    }
-  }
+  const truncated = truncatedText ? parseTruncation(truncatedText) : undefined;
   let issues: Issue[];
   try {
     issues = JSON.parse(issuesText) as Issue[];
@@ -285,5 +276,50 @@ export function decodeQuarantine(message: QuarantineMessage): {
       ...(truncated === undefined ? {} : { truncated }),
     },
     upstream: { key: message.key, value: message.value, headers },
+  };
+}
+
+/** The `membrane.quarantine.truncated` header, checked: it is read from a topic anyone may write. */
+function parseTruncation(text: string): Truncation {
+  const refuse = (): never => {
+    throw new QuarantineFormatError(
+      `not a quarantine record: ${QUARANTINE_HEADERS.truncated} is not what membrane writes`,
+    );
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return refuse();
+  }
+  const count = (v: unknown): number =>
+    typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : refuse();
+  const hash = (v: unknown): string =>
+    typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? v : refuse();
+  const object = (v: unknown): Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : refuse();
+  const whole = object(parsed);
+  const bytes = (v: unknown): TruncatedBytes | undefined => {
+    if (v === undefined) return undefined;
+    const o = object(v);
+    return { bytes: count(o['bytes']), kept: count(o['kept']), sha256: hash(o['sha256']) };
+  };
+  const value = bytes(whole['value']);
+  const key = bytes(whole['key']);
+  const h = whole['headers'] === undefined ? undefined : object(whole['headers']);
+  return {
+    ...(value === undefined ? {} : { value }),
+    ...(key === undefined ? {} : { key }),
+    ...(h === undefined
+      ? {}
+      : {
+          headers: {
+            count: count(h['count']),
+            bytes: count(h['bytes']),
+            sha256: hash(h['sha256']),
+          },
+        }),
   };
 }

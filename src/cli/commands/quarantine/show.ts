@@ -73,14 +73,12 @@ export async function describeValue(
   return { format: `bytes (${value.length})${escapeText(refused)}`, text: hexDump(value) };
 }
 
-/** What a quarantine record lost to fit its topic, in one line, safe on a terminal. */
+/** What a quarantine record lost to fit its topic, in one line (the codec checked its shape). */
 export function describeTruncation(truncation: Truncation): string {
   const part = (name: string, cut: TruncatedBytes | undefined): string[] =>
     cut === undefined
       ? []
-      : [
-          `${name} cut to its first ${Number(cut.kept)} of ${Number(cut.bytes)} bytes (sha256 ${escapeValue(cut.sha256)})`,
-        ];
+      : [`${name} cut to its first ${cut.kept} of ${cut.bytes} bytes (sha256 ${cut.sha256})`];
   const headers = truncation.headers;
   return [
     ...part('value', truncation.value),
@@ -88,7 +86,7 @@ export function describeTruncation(truncation: Truncation): string {
     ...(headers === undefined
       ? []
       : [
-          `${Number(headers.count)} upstream headers (${Number(headers.bytes)} bytes) left out (sha256 ${escapeValue(headers.sha256)})`,
+          `${headers.count} upstream headers (${headers.bytes} bytes) left out (sha256 ${headers.sha256})`,
         ]),
     'so it cannot be replayed',
   ].join('; ');
