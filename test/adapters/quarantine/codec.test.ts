@@ -151,6 +151,23 @@ describe('the quarantine codec', () => {
       expect(kept.headers).toEqual({});
     });
 
+    it('refuses a truncation header that is not what membrane writes', () => {
+      const message = encodeQuarantine(upstream, entry, 20_000);
+      for (const bad of [
+        '{',
+        '[]',
+        '{"value":{"bytes":-1,"kept":0,"sha256":"00"}}',
+        '{"key":{"bytes":1,"kept":0}}',
+      ]) {
+        expect(() =>
+          decodeQuarantine({
+            ...message,
+            headers: { ...message.headers, [QUARANTINE_HEADERS.truncated]: bad },
+          }),
+        ).toThrow(QuarantineFormatError);
+      }
+    });
+
     it("always fits a budget that leaves room for membrane's own headers", () => {
       fc.assert(
         fc.property(
