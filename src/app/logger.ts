@@ -135,7 +135,8 @@ function stderrDestination(logger: () => Logger): { stream: SonicBoom; abandon: 
 }
 
 /**
- * JSON logs to stderr (stdout stays free for command output), written asynchronously: a log
+ * JSON logs to stderr (stdout stays free for command output), one object a line with the level
+ * as a string (`"level":"warn"`), written asynchronously: a log
  * line is a string appended to a buffer, written by libuv's thread pool in chunks (sonic-boom
  * via `pino.destination({ sync: false })`), so a slow stderr reader never stalls the event
  * loop. Lines reach stderr within half a second; {@link flushLogger} or {@link exitAfterFlush}
@@ -149,7 +150,12 @@ export function createLogger(level: LevelWithSilent = 'info', options: LoggerOpt
       : stderrDestination(() => logger);
   const destination = options.destination ?? stderr?.stream;
   const logger: Logger = pino(
-    { level, base: { service: 'membrane' } },
+    {
+      level,
+      base: { service: 'membrane' },
+      // "level":"warn", not "level":40: what log pipelines (Loki, Elasticsearch, jq) filter on.
+      formatters: { level: (label) => ({ level: label }) },
+    },
     // A silent logger writes nothing: no stream, no flush timer.
     destination ?? { write: () => undefined },
   );

@@ -52,6 +52,26 @@ function quarantined(logger: Logger, code: string, offset: number): void {
   if (quarantineLineAllowed(logger, code)) logger.warn({ offset, code }, 'record quarantined');
 }
 
+describe('the log line format', () => {
+  it('names the level as a string, for the logger and its children', () => {
+    const { destination, lines } = captured();
+    const logger = createLogger('debug', { destination });
+    logger.debug('d');
+    logger.info('i');
+    logger.warn('w');
+    logger.error('e');
+    logger.child({ component: 'kafkajs' }).fatal('f');
+    expect(lines.map((l) => [l['level'], l['msg']])).toEqual([
+      ['debug', 'd'],
+      ['info', 'i'],
+      ['warn', 'w'],
+      ['error', 'e'],
+      ['fatal', 'f'],
+    ]);
+    expect(lines[4]).toMatchObject({ service: 'membrane', component: 'kafkajs' });
+  });
+});
+
 describe('quarantine lines through the logger', () => {
   it('logs at most the configured lines a second, then one summary line with counts by code', () => {
     const { destination, lines } = captured();
@@ -65,7 +85,7 @@ describe('quarantine lines through the logger', () => {
     clock.fire();
     expect(lines).toHaveLength(11);
     expect(lines[10]).toMatchObject({
-      level: 40,
+      level: 'warn',
       service: 'membrane',
       suppressed: 99_990,
       byCode: { 'decode.invalid-json': 24_997, 'map.missing-field': 74_993 },
@@ -301,7 +321,7 @@ await exitAfterFlush(logger, 0);
     expect(kept.length).toBeLessThan(100_000);
     expect(said).toHaveLength(1);
     expect(said[0]).toMatchObject({
-      level: 40,
+      level: 'warn',
       msg: expect.stringMatching(/^log lines dropped/) as unknown,
     });
     expect(kept.length + (said[0]?.dropped ?? 0)).toBe(100_000);
