@@ -4,6 +4,7 @@ export const INFRA_ERROR_CODES = [
   'infra.java-missing',
   'infra.java-too-old',
   'infra.maven-missing',
+  'infra.openssl-missing',
   'infra.download-failed',
   'infra.checksum-mismatch',
   'infra.port-in-use',

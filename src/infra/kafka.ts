@@ -6,14 +6,51 @@ import { InfraError } from './errors.js';
 import type { InfraPaths } from './paths.js';
 import { LOOPBACK } from './ports.js';
 import { startDetached } from './processes.js';
+import { SCRAM_MECHANISMS, scramFormatArgs, SECURE_LISTENER } from './secure.js';
 
 /** Marks our broker's JVM in `ps`/`/proc`, so a reused PID is never mistaken for it. */
 export const KAFKA_MAIN_CLASS = 'kafka.Kafka';
+
+/** A SASL_SSL listener beside the plaintext one: TLS from a keystore, SCRAM users. */
+export interface SecureListenerSettings {
+  readonly port: number;
+  /** PKCS12 keystore holding the broker's certificate and key. */
+  readonly keystoreFile: string;
+  readonly keystorePassword: string;
+  /** PEM CA certificates whose client certificates the listener accepts (mutual TLS). */
+  readonly truststoreFile: string;
+  /** The SCRAM user StorageTool creates when it formats the storage. */
+  readonly username: string;
+  readonly password: string;
+}
 
 export interface KafkaNodeSettings {
   readonly port: number;
   readonly controllerPort: number;
   readonly dataDir: string;
+  readonly secure?: SecureListenerSettings;
+}
+
+/** The listener's own settings, prefixed `listener.name.sasl_ssl.` so nothing else gets them. */
+function secureListenerEntries(secure: SecureListenerSettings): Record<string, string> {
+  const prefix = `listener.name.${SECURE_LISTENER.toLowerCase()}.`;
+  const entries: Record<string, string> = {
+    'sasl.enabled.mechanisms': SCRAM_MECHANISMS.join(','),
+    'ssl.keystore.type': 'PKCS12',
+    'ssl.keystore.location': secure.keystoreFile,
+    'ssl.keystore.password': secure.keystorePassword,
+    'ssl.key.password': secure.keystorePassword,
+    'ssl.truststore.type': 'PEM',
+    'ssl.truststore.location': secure.truststoreFile,
+    // A client may present a certificate (then it must chain to the CA); SCRAM still decides who it is.
+    'ssl.client.auth': 'requested',
+  };
+  for (const mechanism of SCRAM_MECHANISMS)
+    entries[`${mechanism.toLowerCase()}.sasl.jaas.config`] =
+      'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+  return Object.fromEntries(
+    Object.entries(entries).map(([key, value]) => [`${prefix}${key}`, value]),
+  );
 }
 
 /**
@@ -21,13 +58,22 @@ export interface KafkaNodeSettings {
  * with the replication settings a single node needs for consumer groups and transactions.
  */
 export function serverProperties(settings: KafkaNodeSettings): string {
+  const { secure } = settings;
+  const plaintext = `PLAINTEXT://${LOOPBACK}:${settings.port}`;
+  const secured = secure ? [`${SECURE_LISTENER}://${LOOPBACK}:${secure.port}`] : [];
   const entries: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@${LOOPBACK}:${settings.controllerPort}`,
-    listeners: `PLAINTEXT://${LOOPBACK}:${settings.port},CONTROLLER://${LOOPBACK}:${settings.controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://${LOOPBACK}:${settings.port}`,
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    listeners: [plaintext, ...secured, `CONTROLLER://${LOOPBACK}:${settings.controllerPort}`].join(
+      ',',
+    ),
+    'advertised.listeners': [plaintext, ...secured].join(','),
+    'listener.security.protocol.map': [
+      'PLAINTEXT:PLAINTEXT',
+      ...(secure ? [`${SECURE_LISTENER}:${SECURE_LISTENER}`] : []),
+      'CONTROLLER:PLAINTEXT',
+    ].join(','),
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
     'log.dirs': settings.dataDir,
@@ -46,6 +92,7 @@ export function serverProperties(settings: KafkaNodeSettings): string {
     'log.segment.bytes': 64 * 1024 * 1024,
     'num.network.threads': 2,
     'num.io.threads': 4,
+    ...(secure ? secureListenerEntries(secure) : {}),
   };
   return (
     Object.entries(entries)
@@ -129,6 +176,7 @@ export async function formatKafka(
       newClusterId(),
       '-c',
       paths.kafkaConfig,
+      ...(settings.secure ? scramFormatArgs(settings.secure) : []),
     ],
     { encoding: 'utf8', timeout: 120_000 },
   );

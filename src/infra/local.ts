@@ -10,6 +10,13 @@ import { choosePort, LOOPBACK } from './ports.js';
 import { isAlive, stopProcess, tail } from './processes.js';
 import type { Progress } from './progress.js';
 import { REGISTRY_MARKER, registryUrl, startRegistry } from './registry.js';
+import {
+  createSecureMaterial,
+  describeSecureListener,
+  SCRAM_MECHANISMS,
+  SECURE_LISTENER,
+  type SecureListenerState,
+} from './secure.js';
 import { requireJava } from './tools.js';
 import { APICURIO, KAFKA } from './versions.js';
 import { waitFor } from './wait.js';
@@ -22,6 +29,8 @@ export interface LocalInfraState {
     readonly port: number;
     readonly controllerPort: number;
     readonly brokers: readonly string[];
+    /** The SASL_SSL listener; absent in the state of an instance an older membrane started. */
+    readonly secure?: SecureListenerState;
   };
   readonly registry: {
     readonly version: string;
@@ -93,7 +102,11 @@ function kafkaStatus(state: LocalInfraState): Promise<ComponentStatus> {
     KAFKA_MAIN_CLASS,
     async () => {
       const cluster = await describeCluster(state.kafka.brokers, 2000);
-      return `Kafka ${state.kafka.version}, cluster ${cluster.clusterId}, ${cluster.brokers.length} broker(s)`;
+      const plain = `Kafka ${state.kafka.version}, cluster ${cluster.clusterId}, ${cluster.brokers.length} broker(s)`;
+      const { secure } = state.kafka;
+      if (!secure) return `${plain}, no ${SECURE_LISTENER} listener`;
+      await describeSecureListener(secure, 2000);
+      return `${plain}, ${SECURE_LISTENER} on ${secure.brokers.join(',')}`;
     },
   );
 }
@@ -136,6 +149,7 @@ export async function localDown(
   }
   await rm(paths.stateFile, { force: true });
   await rm(paths.kafkaData, { recursive: true, force: true });
+  await rm(paths.tls, { recursive: true, force: true });
   return { stopped };
 }
 
@@ -158,14 +172,26 @@ export async function localUp(
   const kafkaPort = await choosePort('MEMBRANE_KAFKA_PORT', env, taken);
   const controllerPort = await choosePort('MEMBRANE_KAFKA_CONTROLLER_PORT', env, taken);
   const registryPort = await choosePort('MEMBRANE_REGISTRY_PORT', env, taken);
+  const securePort = await choosePort('MEMBRANE_KAFKA_SECURE_PORT', env, taken);
+  const material = await createSecureMaterial(paths.tls, env);
   const registryHome = await ensureRegistryDist(paths, options.progress, env);
   const libs = await ensureKafkaJars(paths, options.progress, env);
 
   await rm(paths.kafkaData, { recursive: true, force: true });
   await mkdir(paths.kafkaData, { recursive: true });
   const brokers = [`${LOOPBACK}:${kafkaPort}`];
+  const secure: SecureListenerState = {
+    port: securePort,
+    brokers: [`${LOOPBACK}:${securePort}`],
+    mechanisms: SCRAM_MECHANISMS.map((m) => m.toLowerCase()),
+    caFile: material.caFile,
+    clientCertFile: material.clientCertFile,
+    clientKeyFile: material.clientKeyFile,
+    username: material.username,
+    password: material.password,
+  };
   const state: LocalInfraState = {
-    kafka: { version: KAFKA.version, pid: 0, port: kafkaPort, controllerPort, brokers },
+    kafka: { version: KAFKA.version, pid: 0, port: kafkaPort, controllerPort, brokers, secure },
     registry: {
       version: APICURIO.version,
       pid: 0,
@@ -185,6 +211,14 @@ export async function localUp(
       port: kafkaPort,
       controllerPort,
       dataDir: paths.kafkaData,
+      secure: {
+        port: securePort,
+        keystoreFile: material.keystoreFile,
+        keystorePassword: material.keystorePassword,
+        truststoreFile: material.caFile,
+        username: material.username,
+        password: material.password,
+      },
     });
   } catch (error) {
     await stopProcess(registryPid, REGISTRY_MARKER);
@@ -195,7 +229,8 @@ export async function localUp(
     kafka: { ...state.kafka, pid: kafkaPid },
     registry: { ...state.registry, pid: registryPid },
   };
-  await writeFile(paths.stateFile, JSON.stringify(started, null, 2) + '\n');
+  // The state holds the SCRAM password: readable by its owner only.
+  await writeFile(paths.stateFile, JSON.stringify(started, null, 2) + '\n', { mode: 0o600 });
 
   const timeoutMs = options.readyTimeoutMs ?? 120_000;
   const [kafkaReady, registryReady] = await Promise.all([
@@ -203,6 +238,7 @@ export async function localUp(
       async () => {
         await describeCluster(brokers, 2000);
         await warmUpCoordinators(brokers);
+        await describeSecureListener(secure, 2000);
       },
       {
         timeoutMs,
@@ -230,4 +266,34 @@ export async function localUp(
     });
   }
   return { state: started, started: true };
+}
+
+/** A value as one shell word: left alone when plain, otherwise single-quoted. */
+function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The lines a shell can `eval` to point tools and tests at this instance: KAFKA_BROKERS and
+ * SCHEMA_REGISTRY_URL, and for the secured listener the MEMBRANE_TEST_* variables the test
+ * harness reads (not KAFKA_SSL_*: those would point membrane's plaintext KAFKA_BROKERS at TLS).
+ */
+export function infraExportLines(state: LocalInfraState): string[] {
+  const lines = [
+    `export KAFKA_BROKERS=${shellWord(state.kafka.brokers.join(','))}`,
+    `export SCHEMA_REGISTRY_URL=${shellWord(state.registry.url)}`,
+  ];
+  const { secure } = state.kafka;
+  if (secure) {
+    const vars: [string, string][] = [
+      ['MEMBRANE_TEST_SECURE_BROKERS', secure.brokers.join(',')],
+      ['MEMBRANE_TEST_CA_FILE', secure.caFile],
+      ['MEMBRANE_TEST_CLIENT_CERT_FILE', secure.clientCertFile],
+      ['MEMBRANE_TEST_CLIENT_KEY_FILE', secure.clientKeyFile],
+      ['MEMBRANE_TEST_SCRAM_USERNAME', secure.username],
+      ['MEMBRANE_TEST_SCRAM_PASSWORD', secure.password],
+    ];
+    for (const [name, value] of vars) lines.push(`export ${name}=${shellWord(value)}`);
+  }
+  return lines;
 }

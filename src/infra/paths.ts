@@ -26,6 +26,8 @@ export interface InfraPaths {
   readonly kafkaConfig: string;
   readonly kafkaLog4j: string;
   readonly kafkaData: string;
+  /** The secured listener's certificates (a throwaway CA, the broker's and a client's). */
+  readonly tls: string;
   readonly kafkaLog: string;
   readonly registryLog: string;
 }
@@ -49,6 +51,7 @@ export function infraPaths(env: NodeJS.ProcessEnv = process.env): InfraPaths {
     kafkaConfig: join(run, 'server.properties'),
     kafkaLog4j: join(run, 'log4j.properties'),
     kafkaData: join(run, 'kafka-data'),
+    tls: join(run, 'tls'),
     kafkaLog: join(run, 'logs', 'kafka.log'),
     registryLog: join(run, 'logs', 'registry.log'),
   };

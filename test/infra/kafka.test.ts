@@ -36,6 +36,64 @@ describe('serverProperties', () => {
   });
 });
 
+describe('serverProperties with a secured listener', () => {
+  const props = parse(
+    serverProperties({
+      port: 19092,
+      controllerPort: 19093,
+      dataDir: '/tmp/k',
+      secure: {
+        port: 19094,
+        keystoreFile: '/tmp/tls/broker.p12',
+        keystorePassword: 'abc123',
+        truststoreFile: '/tmp/tls/ca.pem',
+        username: 'membrane',
+        password: 'secret',
+      },
+    }),
+  );
+
+  it('adds a SASL_SSL listener beside PLAINTEXT, which stays the inter-broker listener', () => {
+    expect(props.get('listeners')).toBe(
+      'PLAINTEXT://127.0.0.1:19092,SASL_SSL://127.0.0.1:19094,CONTROLLER://127.0.0.1:19093',
+    );
+    expect(props.get('advertised.listeners')).toBe(
+      'PLAINTEXT://127.0.0.1:19092,SASL_SSL://127.0.0.1:19094',
+    );
+    expect(props.get('listener.security.protocol.map')).toBe(
+      'PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT',
+    );
+    expect(props.get('inter.broker.listener.name')).toBe('PLAINTEXT');
+  });
+
+  it('enables SCRAM only (PLAIN is refused), on that listener alone', () => {
+    expect(props.get('listener.name.sasl_ssl.sasl.enabled.mechanisms')).toBe(
+      'SCRAM-SHA-512,SCRAM-SHA-256',
+    );
+    expect(props.get('listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config')).toBe(
+      'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    );
+    expect(props.get('listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config')).toBe(
+      'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    );
+    expect(props.has('sasl.enabled.mechanisms')).toBe(false);
+  });
+
+  it('serves TLS from the PKCS12 keystore and checks client certificates against the CA when sent', () => {
+    expect(props.get('listener.name.sasl_ssl.ssl.keystore.type')).toBe('PKCS12');
+    expect(props.get('listener.name.sasl_ssl.ssl.keystore.location')).toBe('/tmp/tls/broker.p12');
+    expect(props.get('listener.name.sasl_ssl.ssl.keystore.password')).toBe('abc123');
+    expect(props.get('listener.name.sasl_ssl.ssl.truststore.type')).toBe('PEM');
+    expect(props.get('listener.name.sasl_ssl.ssl.truststore.location')).toBe('/tmp/tls/ca.pem');
+    expect(props.get('listener.name.sasl_ssl.ssl.client.auth')).toBe('requested');
+  });
+
+  it('without one, has no SASL or TLS settings at all', () => {
+    const plain = serverProperties({ port: 1, controllerPort: 2, dataDir: '/d' });
+    expect(plain).not.toMatch(/sasl|ssl/i);
+  });
+});
+
 describe('newClusterId', () => {
   it('is 16 random bytes in base64url that StorageTool cannot mistake for an option', () => {
     const ids = new Set(Array.from({ length: 500 }, () => newClusterId()));
