@@ -1,6 +1,32 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ISSUE_CODES } from '../core/issues.js';
+import type { DropCause } from '../core/verdict.js';
 
-/** What `membrane run` exposes on /metrics (Prometheus, via prom-client). */
+/** What {@link Metrics.track} needs of a mapping: a {@link Pipeline} has it. */
+export interface TrackedMapping {
+  readonly name: string;
+  outputTopics(): readonly string[];
+  drops(): readonly DropCause[];
+}
+
+/**
+ * Retry codes every mapping starts with at zero: the transient failures membrane retries most
+ * (a broker hiccup; the registry unreachable or refusing membrane's credentials). Others
+ * appear with their first retry.
+ */
+export const RETRY_CODES_AT_START = [
+  'kafka.transient',
+  'registry.unavailable',
+  'registry.rejected',
+] as const;
+
+/**
+ * What `membrane run` exposes on /metrics (Prometheus, via prom-client): membrane's own
+ * `membrane_*` metrics and prom-client's default process and Node.js metrics under their
+ * standard names (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`, …), so stock
+ * Node.js dashboards and alerts find them. Every label value comes from a closed list or the
+ * configuration (mapping, route, topic, partition, code, kind), never from a record.
+ */
 export class Metrics {
   readonly registry = new Registry();
   readonly recordsIn = new Counter({
@@ -23,8 +49,8 @@ export class Metrics {
   });
   readonly dropped = new Counter({
     name: 'membrane_records_dropped_total',
-    help: 'Upstream records dropped on purpose, by reason',
-    labelNames: ['mapping', 'reason'] as const,
+    help: 'Upstream records dropped on purpose, by kind (duplicate, route, otherwise, or the stage that dropped it) and route',
+    labelNames: ['mapping', 'route', 'kind'] as const,
     registers: [this.registry],
   });
   readonly retries = new Counter({
@@ -70,7 +96,38 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly tracked = new Set<string>();
+
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'membrane_process_' });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * Starts every series these mappings can count at zero, so that `rate()`, `increase()` and
+   * alerts see the first record, retry or drop (a series that appears at 1 hides its first
+   * increment): records in; records out per output topic; quarantined per issue code (a
+   * closed list, about 40 a mapping); dropped per drop the mapping configures (duplicates,
+   * each dropping route, `otherwise: drop`); retries per {@link RETRY_CODES_AT_START}; and the
+   * transaction and batch histograms. A mapping already tracked is skipped: cheap to call for
+   * every task.
+   */
+  track(mappings: Iterable<TrackedMapping>): void {
+    for (const m of mappings) {
+      if (this.tracked.has(m.name)) continue;
+      this.tracked.add(m.name);
+      const mapping = m.name;
+      this.recordsIn.inc({ mapping }, 0);
+      for (const topic of m.outputTopics()) this.recordsOut.inc({ mapping, topic }, 0);
+      for (const code of ISSUE_CODES) this.quarantined.inc({ mapping, code }, 0);
+      for (const cause of m.drops()) this.countDrops(mapping, cause, 0);
+      for (const code of RETRY_CODES_AT_START) this.retries.inc({ mapping, code }, 0);
+      this.transactionSeconds.zero({ mapping });
+      this.batchSeconds.zero({ mapping });
+    }
+  }
+
+  /** Counts `n` records of `mapping` dropped for `cause`: by its kind and route, not its text. */
+  countDrops(mapping: string, cause: DropCause, n: number): void {
+    this.dropped.inc({ mapping, route: cause.route ?? '', kind: cause.kind }, n);
   }
 }

@@ -1,4 +1,5 @@
 import type { Issue, Stage } from './issues.js';
+import type { DropCause } from './verdict.js';
 
 /**
  * Header values as Kafka clients hand them over. Kafka allows a header without a value:
@@ -37,7 +38,14 @@ export interface OutputRecord {
 
 export type PipelineResult =
   | { readonly kind: 'pass'; readonly outputs: readonly OutputRecord[] }
-  | { readonly kind: 'drop'; readonly reason: string; readonly id: string | undefined }
+  | {
+      readonly kind: 'drop';
+      /** The same as `cause.reason`. */
+      readonly reason: string;
+      /** Its kind and route: what `membrane_records_dropped_total` counts it by. */
+      readonly cause: DropCause;
+      readonly id: string | undefined;
+    }
   | {
       readonly kind: 'quarantine';
       readonly stage: Stage;

@@ -17,6 +17,35 @@ export function drop(reason: string): { readonly kind: 'drop'; readonly reason: 
   return { kind: 'drop', reason };
 }
 
+/**
+ * Why a record was dropped on purpose: one closed list, the `kind` label of
+ * `membrane_records_dropped_total` (the free-text reason is never a label).
+ * - `duplicate`: its ID was already emitted (an upstream redelivery);
+ * - `route`: the route it matched says `drop: <reason>`;
+ * - `otherwise`: no route matched and the mapping says `otherwise: { drop: <reason> }`;
+ * - `decode`, `upcast`, `map`, `validate`, `encode`: that stage returned a drop verdict.
+ */
+export const DROP_KINDS = [
+  'duplicate',
+  'route',
+  'otherwise',
+  'decode',
+  'upcast',
+  'map',
+  'validate',
+  'encode',
+] as const;
+export type DropKind = (typeof DROP_KINDS)[number];
+
+/** A drop, as counted and logged: its kind, the route it happened on (if any) and why. */
+export interface DropCause {
+  readonly kind: DropKind;
+  /** The route the record matched; undefined before routing (or when none matched). */
+  readonly route: string | undefined;
+  /** Free text from the mapping or the stage, for logs and replay outcomes only. */
+  readonly reason: string;
+}
+
 /** The most issues one record keeps; the rest are counted in a last issue. */
 export const MAX_ISSUES = 100;
 

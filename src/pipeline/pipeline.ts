@@ -1,5 +1,6 @@
 import { issue, stageOf, type Issue } from '../core/issues.js';
 import type { OutputRecord, PipelineResult, SourceRecord } from '../core/records.js';
+import type { DropCause, DropKind } from '../core/verdict.js';
 import type { CompiledExpression } from './cel.js';
 import type { ClockPort, DedupPort } from './ports.js';
 import type { DecodeStage } from './stages/decode.js';
@@ -108,6 +109,13 @@ export function checkEnvelope(source: SourceRecord, limits: EnvelopeLimits): Iss
 /** The drop reason of a record whose ID was already emitted (`drop.duplicate`). */
 export const DUPLICATE = 'duplicate';
 
+/** Distinct stage drop causes a pipeline keeps, so that a chunk counts them by identity. */
+const MAX_STAGE_DROP_CAUSES = 256;
+
+function dropped(cause: DropCause, id: string | undefined): PipelineResult {
+  return { kind: 'drop', reason: cause.reason, cause, id };
+}
+
 function failed(issues: readonly Issue[], id: string | undefined): PipelineResult {
   const first = issues[0];
   return { kind: 'quarantine', stage: first ? stageOf(first.code) : 'decode', issues, id };
@@ -128,6 +136,15 @@ export class Pipeline {
   private readonly route: ReturnType<typeof createRouteStage<CompiledRoute>>;
   private outputLimits: ReadonlyMap<string, number> = new Map();
   private envelopeLimits: EnvelopeLimits = DEFAULT_ENVELOPE_LIMITS;
+  /** The drops the mapping says, made once: a dropped record allocates no cause of its own. */
+  private readonly duplicate: DropCause = {
+    kind: 'duplicate',
+    route: undefined,
+    reason: DUPLICATE,
+  };
+  private readonly otherwiseDrop: DropCause | undefined;
+  private readonly routeDrops = new Map<CompiledRoute, DropCause>();
+  private readonly stageDrops = new Map<string, DropCause>();
 
   constructor(parts: PipelineParts) {
     this.parts = parts;
@@ -137,6 +154,44 @@ export class Pipeline {
     this.topics = parts.topics;
     this.ref = `${parts.name}@${parts.version}`;
     this.route = createRouteStage(parts.routes);
+    this.otherwiseDrop =
+      parts.otherwise === 'quarantine'
+        ? undefined
+        : { kind: 'otherwise', route: undefined, reason: parts.otherwise.drop };
+    for (const route of parts.routes) {
+      if (route.drop !== undefined)
+        this.routeDrops.set(route, {
+          kind: 'route',
+          route: route.name,
+          reason: `${route.name}: ${route.drop}`,
+        });
+    }
+  }
+
+  /**
+   * The drops this mapping can make by its own configuration (a redelivered duplicate, each
+   * route that drops, `otherwise: drop`), for counters that start at zero. A stage that returns
+   * a drop verdict adds its own at run time.
+   */
+  drops(): DropCause[] {
+    return [
+      this.duplicate,
+      ...this.routeDrops.values(),
+      ...(this.otherwiseDrop ? [this.otherwiseDrop] : []),
+    ];
+  }
+
+  /** A stage's drop: the same cause object for the same kind, route and reason. */
+  private stageDrop(kind: DropKind, route: string | undefined, reason: string): DropCause {
+    const key = `${kind}\0${route ?? ''}\0${reason}`;
+    let cause = this.stageDrops.get(key);
+    if (cause === undefined) {
+      cause = { kind, route, reason };
+      // Reasons a stage makes up per record would grow the cache for ever: past the bound,
+      // each such drop gets a cause of its own (still counted by kind and route).
+      if (this.stageDrops.size < MAX_STAGE_DROP_CAUSES) this.stageDrops.set(key, cause);
+    }
+    return cause;
   }
 
   /**
@@ -176,26 +231,26 @@ export class Pipeline {
     const decodedOrPromise = p.decode(source);
     const decoded = decodedOrPromise instanceof Promise ? await decodedOrPromise : decodedOrPromise;
     if (decoded.kind === 'quarantine') return failed(decoded.issues, undefined);
-    if (decoded.kind === 'drop') return { kind: 'drop', reason: decoded.reason, id: undefined };
+    if (decoded.kind === 'drop')
+      return dropped(this.stageDrop('decode', undefined, decoded.reason), undefined);
 
     let record = decoded.value;
     if (p.upcast) {
       const upcasted = p.upcast(record);
       if (upcasted.kind === 'quarantine') return failed(upcasted.issues, undefined);
-      if (upcasted.kind === 'drop') return { kind: 'drop', reason: upcasted.reason, id: undefined };
+      if (upcasted.kind === 'drop')
+        return dropped(this.stageDrop('upcast', undefined, upcasted.reason), undefined);
       record = upcasted.value;
     }
 
     const { identity, issues: identityIssues } = p.stamper.identify(record, source);
     const firstId = identityIssues.length === 0 ? p.stamper.idFor(identity, 0) : undefined;
     // An upstream redelivery of an event already translated: the same ID, dropped and counted.
-    if (firstId !== undefined && dedup?.seen(firstId))
-      return { kind: 'drop', reason: DUPLICATE, id: firstId };
+    if (firstId !== undefined && dedup?.seen(firstId)) return dropped(this.duplicate, firstId);
 
     const routed = this.route(record, source);
     if (routed.kind === 'no-match') {
-      if (p.otherwise !== 'quarantine')
-        return { kind: 'drop', reason: p.otherwise.drop, id: firstId };
+      if (this.otherwiseDrop !== undefined) return dropped(this.otherwiseDrop, firstId);
       const detail =
         routed.errors.length > 0 ? `; conditions that failed: ${routed.errors.join('; ')}` : '';
       return failed(
@@ -204,20 +259,20 @@ export class Pipeline {
       );
     }
     const route = routed.route;
-    if (route.drop !== undefined)
-      return { kind: 'drop', reason: `${route.name}: ${route.drop}`, id: firstId };
+    const routeDrop = this.routeDrops.get(route);
+    if (routeDrop !== undefined) return dropped(routeDrop, firstId);
     if (identityIssues.length > 0) return failed(identityIssues, undefined);
     if (!route.map || !route.validate) throw new Error(`route ${route.name} has no map`);
 
     const mapped = route.map(record);
     if (mapped.kind !== 'pass')
       return mapped.kind === 'drop'
-        ? { kind: 'drop', reason: mapped.reason, id: firstId }
+        ? dropped(this.stageDrop('map', route.name, mapped.reason), firstId)
         : failed(mapped.issues, firstId);
     const valid = route.validate(mapped.value, record);
     if (valid.kind !== 'pass')
       return valid.kind === 'drop'
-        ? { kind: 'drop', reason: valid.reason, id: firstId }
+        ? dropped(this.stageDrop('validate', route.name, valid.reason), firstId)
         : failed(valid.issues, firstId);
     const payload = valid.value;
 
@@ -226,7 +281,7 @@ export class Pipeline {
       const bytes = encodeRecord(target, payload);
       if (bytes.kind !== 'pass')
         return bytes.kind === 'drop'
-          ? { kind: 'drop', reason: bytes.reason, id: firstId }
+          ? dropped(this.stageDrop('encode', route.name, bytes.reason), firstId)
           : failed(bytes.issues, firstId);
       encoded.push({ target, bytes: bytes.value });
     }

@@ -14,7 +14,8 @@ import { signErp } from '../../src/app/demo.js';
 import { projectRoot } from '../../src/infra/paths.js';
 import { compileMapping } from '../../src/mapping/compile.js';
 import { loadMappingFile } from '../../src/mapping/load.js';
-import { DUPLICATE } from '../../src/pipeline/pipeline.js';
+import { drop, DROP_KINDS } from '../../src/core/verdict.js';
+import { DUPLICATE, Pipeline, type PipelineParts } from '../../src/pipeline/pipeline.js';
 import {
   InMemoryClocks,
   InMemorySchemaRegistry,
@@ -147,7 +148,56 @@ describe('the pipeline', () => {
     expect(await dropping.process(jsonRecord({ ...order, kind: 'other' }))).toMatchObject({
       kind: 'drop',
       reason: 'not an order event',
+      cause: { kind: 'otherwise', route: undefined, reason: 'not an order event' },
     });
+  });
+
+  it('says what kind of drop each is and on which route, from a closed list', async () => {
+    const text = `${BASE_MAPPING.replace(
+      '  - name: placed\n',
+      '  - name: test\n    when: record.kind == "test"\n    drop: test traffic\n  - name: placed\n    when: record.kind == "placed"\n',
+    )}otherwise: { drop: not an order event }\n`;
+    const pipeline = await compileText(text);
+    const routed = await pipeline.process(jsonRecord({ ...order, kind: 'test' }));
+    expect(routed).toMatchObject({
+      kind: 'drop',
+      reason: 'test: test traffic',
+      cause: { kind: 'route', route: 'test', reason: 'test: test traffic' },
+    });
+    const again = await pipeline.process(jsonRecord({ ...order, event_id: 'e-2', kind: 'test' }));
+    // One cause object per route: a chunk counts drops without a string or object per record.
+    expect(again.kind === 'drop' && routed.kind === 'drop' && again.cause === routed.cause).toBe(
+      true,
+    );
+    // Every drop the mapping can make by its configuration, for counters that start at zero.
+    expect(pipeline.drops()).toEqual([
+      { kind: 'duplicate', route: undefined, reason: DUPLICATE },
+      { kind: 'route', route: 'test', reason: 'test: test traffic' },
+      { kind: 'otherwise', route: undefined, reason: 'not an order event' },
+    ]);
+    expect((await compileText(BASE_MAPPING)).drops()).toEqual([
+      { kind: 'duplicate', route: undefined, reason: DUPLICATE },
+    ]);
+    for (const cause of pipeline.drops()) expect(DROP_KINDS).toContain(cause.kind);
+  });
+
+  it('counts a drop verdict from a stage by the stage and the route it ran on', async () => {
+    const compiled = await compileText(BASE_MAPPING);
+    const parts = (compiled as unknown as { parts: PipelineParts }).parts;
+    const pipeline = new Pipeline({
+      ...parts,
+      routes: parts.routes.map((r) => ({ ...r, map: () => drop('not for us') })),
+    });
+    const first = await pipeline.process(jsonRecord(order));
+    const second = await pipeline.process(jsonRecord({ ...order, event_id: 'e-2' }));
+    expect(first).toMatchObject({
+      kind: 'drop',
+      reason: 'not for us',
+      cause: { kind: 'map', route: 'placed', reason: 'not for us' },
+    });
+    expect(first.kind === 'drop' && second.kind === 'drop' && first.cause === second.cause).toBe(
+      true,
+    );
   });
 
   it('quarantines a translated record that does not fit its Avro schema, naming the field', async () => {
@@ -436,6 +486,7 @@ describe('duplicate suppression', () => {
     expect(again).toEqual({
       kind: 'drop',
       reason: DUPLICATE,
+      cause: { kind: 'duplicate', route: undefined, reason: DUPLICATE },
       id: first.kind === 'pass' ? first.outputs[0]?.id : '',
     });
     expect(clocks.current('o-1')).toEqual({ erp: 1 });

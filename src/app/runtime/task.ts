@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { encodeQuarantine } from '../../adapters/quarantine/codec.js';
 import { MembraneError } from '../../core/errors.js';
 import type { SourceRecord } from '../../core/records.js';
+import type { DropCause } from '../../core/verdict.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { quarantineLineAllowed } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -86,6 +87,8 @@ export class Task {
     this.changelog = changelogTopic(context.groupId, pipeline.name);
     this.transactionalId = `${context.groupId}.${pipeline.name}.${partition}`;
     this.state = this.newState();
+    // Its counters at zero before its first record (a no-op once the mapping is tracked).
+    context.metrics.track([pipeline]);
   }
 
   private newState(): TaskState {
@@ -312,9 +315,10 @@ export class Task {
     const counts = {
       out: new Map<string, number>(),
       quarantined: new Map<string, number>(),
-      dropped: new Map<string, number>(),
+      // By cause: one object per route, `otherwise` and duplicates (see Pipeline.drops).
+      dropped: new Map<DropCause, number>(),
     };
-    const bump = (map: Map<string, number>, label: string): void => {
+    const bump = <K>(map: Map<K, number>, label: K): void => {
       map.set(label, (map.get(label) ?? 0) + 1);
     };
     const quarantinedAt = this.context.now().toISOString();
@@ -377,7 +381,7 @@ export class Task {
             'record quarantined',
           );
       } else {
-        bump(counts.dropped, result.reason);
+        bump(counts.dropped, result.cause);
       }
       processed += 1;
     }
@@ -407,7 +411,22 @@ export class Task {
     metrics.recordsIn.inc({ mapping }, processed);
     for (const [target, n] of counts.out) metrics.recordsOut.inc({ mapping, topic: target }, n);
     for (const [code, n] of counts.quarantined) metrics.quarantined.inc({ mapping, code }, n);
-    for (const [reason, n] of counts.dropped) metrics.dropped.inc({ mapping, reason }, n);
+    for (const [cause, n] of counts.dropped) {
+      metrics.countDrops(mapping, cause, n);
+      // Drops are what the mapping asks for: the metric counts them by kind and route; their
+      // free-text reason goes to the debug log, one line per cause a chunk, never one a record.
+      if (logger.isLevelEnabled('debug'))
+        logger.debug(
+          {
+            task: this.key,
+            mapping: this.pipeline.ref,
+            kind: cause.kind,
+            route: cause.route,
+            count: n,
+          },
+          `records dropped: ${cause.reason}`,
+        );
+    }
     return { committed: processed, failure: undefined };
   }
 }
