@@ -2,6 +2,7 @@ import { warmUpCoordinators } from '../adapters/kafka/client.js';
 import { InfraError } from './errors.js';
 import { localDown, localUp } from './local.js';
 import type { Progress } from './progress.js';
+import type { SecureListenerState } from './secure.js';
 import { containerRuntimeAvailable, startContainers } from './testcontainers.js';
 
 export type InfraSource = 'env' | 'testcontainers' | 'local';
@@ -11,6 +12,8 @@ export interface Infrastructure {
   readonly source: InfraSource;
   readonly brokers: readonly string[];
   readonly registryUrl: string;
+  /** The SASL_SSL listener, when this infrastructure is the local one and has it. */
+  readonly secure?: SecureListenerState;
   /** Whether `release` stops something this call started. */
   readonly owned: boolean;
   release(): Promise<void>;
@@ -84,6 +87,7 @@ export async function acquireInfrastructure(options: {
     source: 'local',
     brokers: state.kafka.brokers,
     registryUrl: state.registry.url,
+    ...(state.kafka.secure ? { secure: state.kafka.secure } : {}),
     owned: started,
     release: async () => {
       if (started) await localDown(env);
