@@ -55,7 +55,7 @@ export function secureEnv(
   overrides: Record<string, string | undefined> = {},
 ): NodeJS.ProcessEnv {
   const listener = secureListener();
-  const env: NodeJS.ProcessEnv = {
+  const env: Record<string, string | undefined> = {
     ...base,
     KAFKA_BROKERS: listener.brokers.join(','),
     KAFKA_SSL: 'true',
@@ -64,10 +64,7 @@ export function secureEnv(
     KAFKA_SASL_USERNAME: listener.username,
     KAFKA_SASL_PASSWORD: listener.password,
     KAFKA_CONNECT_TIMEOUT_MS: '5000',
+    ...overrides,
   };
-  for (const [name, value] of Object.entries(overrides)) {
-    if (value === undefined) delete env[name];
-    else env[name] = value;
-  }
-  return env;
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined));
 }
