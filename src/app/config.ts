@@ -1,5 +1,8 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
-import { MembraneError } from '../core/errors.js';
+import { MembraneError, messageOf } from '../core/errors.js';
 import { redactUnparsed, redactUrlsIn } from '../core/redact.js';
 
 const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9092');
@@ -39,8 +42,96 @@ const registryUrl = z
     return href.replace(/\/+$/, '');
   });
 
-/** Where the cluster and the registry are. Later settings of `membrane run` extend this. */
-export const connectionEnvSchema = z.object({
+/** A PEM file named by a variable: its path (for messages) and its bytes, read once. */
+export interface PemFile {
+  readonly path: string;
+  readonly pem: Buffer;
+}
+
+/** A file path whose content must be PEM (a CA bundle, a certificate or a key). */
+const pemFile = z.string().transform((path, ctx): PemFile => {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    ctx.issues.push({
+      code: 'custom',
+      message:
+        code === 'ENOENT'
+          ? 'names no file'
+          : code === 'EACCES'
+            ? 'names a file membrane may not read'
+            : code === 'EISDIR'
+              ? 'names a folder, not a file'
+              : `names a file that cannot be read (${code ?? messageOf(error)})`,
+      input: path,
+    });
+    return z.NEVER;
+  }
+  if (!pem.includes('-----BEGIN ')) {
+    ctx.issues.push({
+      code: 'custom',
+      message: 'is not a PEM file (no -----BEGIN line)',
+      input: path,
+    });
+    return z.NEVER;
+  }
+  return { path, pem };
+});
+
+const flag = z
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false'], { error: 'must be true or false' }))
+  .transform((v) => v === 'true');
+
+const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer'] as const;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+
+/** `k=v,k=v` → `{ k: v }` (SASL/OAUTHBEARER extensions, e.g. Confluent Cloud's). */
+const extensions = z.string().transform((text, ctx): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const at = item.indexOf('=');
+    const key = at > 0 ? item.slice(0, at).trim() : '';
+    // RFC 7628: keys are letters; "auth" is reserved for the token.
+    if (!/^[A-Za-z]+$/.test(key) || key === 'auth') {
+      ctx.issues.push({
+        code: 'custom',
+        message:
+          'must be key=value pairs separated by commas, keys letters only (e.g. logicalCluster=lkc-abc12,identityPoolId=pool-XyZ)',
+        input: text,
+      });
+      return z.NEVER;
+    }
+    Object.defineProperty(out, key, {
+      value: item.slice(at + 1).trim(),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+});
+
+const httpUrl = z.string().refine((text) => {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'is not an http:// or https:// URL');
+
+/**
+ * Every variable that says how to reach and authenticate to Kafka and the registry. Every
+ * command that talks to either reads these (see {@link checkConnection} for the rules that
+ * span variables).
+ */
+const connectionFields = {
   KAFKA_BROKERS: z
     .string({ error: 'is not set; give a comma-separated list of host:port' })
     .transform((value) =>
@@ -50,12 +141,192 @@ export const connectionEnvSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(hostPort).min(1, 'needs at least one host:port')),
+  KAFKA_CLIENT_ID: z.string().min(1).default('membrane'),
+  // Unset: TLS when any KAFKA_SSL_* file is set, plaintext otherwise.
+  KAFKA_SSL: flag.optional(),
+  KAFKA_SSL_CA_FILE: pemFile.optional(),
+  KAFKA_SSL_CERT_FILE: pemFile.optional(),
+  KAFKA_SSL_KEY_FILE: pemFile.optional(),
+  KAFKA_SSL_KEY_PASSWORD: z.string().optional(),
+  KAFKA_SSL_CHECK_HOSTNAME: flag.default(true),
+  KAFKA_SASL_MECHANISM: z
+    .string()
+    .transform((v) => v.trim().toLowerCase())
+    .pipe(z.enum(SASL_MECHANISMS, { error: `must be one of ${SASL_MECHANISMS.join(', ')}` }))
+    .optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  KAFKA_SASL_OAUTH_TOKEN_URL: httpUrl.optional(),
+  KAFKA_SASL_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+  KAFKA_SASL_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+  KAFKA_SASL_OAUTH_SCOPE: z.string().min(1).optional(),
+  KAFKA_SASL_OAUTH_EXTENSIONS: extensions.optional(),
+  // How long a command keeps trying to reach the brokers before it gives up with one sentence.
+  KAFKA_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   SCHEMA_REGISTRY_URL: registryUrl,
   SCHEMA_REGISTRY_USERNAME: z.string().optional(),
   SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
-  KAFKA_CLIENT_ID: z.string().min(1).default('membrane'),
+  SCHEMA_REGISTRY_BEARER_TOKEN: z.string().min(1).optional(),
+  SCHEMA_REGISTRY_CA_FILE: pemFile.optional(),
+  SCHEMA_REGISTRY_CERT_FILE: pemFile.optional(),
+  SCHEMA_REGISTRY_KEY_FILE: pemFile.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
+};
+
+type ConnectionFields = z.output<z.ZodObject<typeof connectionFields>>;
+
+/** What openssl says of a key or certificate, without the library's prefixes. */
+function opensslReason(error: unknown): string {
+  const text = messageOf(error);
+  if (/bad decrypt|bad password|interrupted or cancelled/i.test(text)) return 'wrong password';
+  if (/passphrase required/i.test(text)) return 'the key is encrypted';
+  if (/key values mismatch/i.test(text)) return 'the key does not belong to the certificate';
+  return text.replace(/^error:[0-9A-F]+:[^:]*:[^:]*:/i, '');
+}
+
+/** Certificate and key of one client: each parses, the key is the certificate's. */
+function checkClientPair(
+  ctx: z.RefinementCtx,
+  names: { cert: string; key: string; password?: string },
+  cert: PemFile | undefined,
+  key: PemFile | undefined,
+  password: string | undefined,
+): void {
+  const issue = (name: string, message: string): void => {
+    ctx.addIssue({ code: 'custom', path: [name], message });
+  };
+  if ((cert === undefined) !== (key === undefined)) {
+    if (cert === undefined) issue(names.cert, `is not set; ${names.key} needs its certificate`);
+    else issue(names.key, `is not set; ${names.cert} needs its private key`);
+    return;
+  }
+  if (cert === undefined || key === undefined) return;
+  let ok = true;
+  try {
+    new X509Certificate(cert.pem);
+  } catch (error) {
+    issue(names.cert, `does not hold a certificate: ${opensslReason(error)}`);
+    ok = false;
+  }
+  try {
+    createPrivateKey(password === undefined ? key.pem : { key: key.pem, passphrase: password });
+  } catch (error) {
+    const reason = opensslReason(error);
+    if (reason === 'wrong password' && names.password !== undefined)
+      issue(names.password, 'does not decrypt the key');
+    else if (reason === 'the key is encrypted' && names.password !== undefined)
+      issue(names.key, `is encrypted; set ${names.password}`);
+    else issue(names.key, `does not hold a private key: ${reason}`);
+    ok = false;
+  }
+  if (!ok) return;
+  try {
+    createSecureContext({
+      cert: cert.pem,
+      key: key.pem,
+      ...(password === undefined ? {} : { passphrase: password }),
+    });
+  } catch (error) {
+    issue(names.key, `does not fit ${names.cert}: ${opensslReason(error)}`);
+  }
+}
+
+function checkCa(ctx: z.RefinementCtx, name: string, file: PemFile | undefined): void {
+  if (file === undefined) return;
+  try {
+    createSecureContext({ ca: file.pem });
+  } catch (error) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [name],
+      message: `does not hold certificates: ${opensslReason(error)}`,
+    });
+  }
+}
+
+/** The rules between connection variables: all reported at once, with the per-field ones. */
+function checkConnection(config: ConnectionFields, ctx: z.RefinementCtx): void {
+  const issue = (name: string, message: string): void => {
+    ctx.addIssue({ code: 'custom', path: [name], message });
+  };
+  const sslFiles = (
+    ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'] as const
+  ).filter((name) => config[name] !== undefined);
+  if (config.KAFKA_SSL === false && sslFiles.length > 0)
+    issue(
+      'KAFKA_SSL',
+      `is false, but ${sslFiles.join(' and ')} ask for TLS; remove one or the other`,
+    );
+  checkCa(ctx, 'KAFKA_SSL_CA_FILE', config.KAFKA_SSL_CA_FILE);
+  checkClientPair(
+    ctx,
+    { cert: 'KAFKA_SSL_CERT_FILE', key: 'KAFKA_SSL_KEY_FILE', password: 'KAFKA_SSL_KEY_PASSWORD' },
+    config.KAFKA_SSL_CERT_FILE,
+    config.KAFKA_SSL_KEY_FILE,
+    config.KAFKA_SSL_KEY_PASSWORD,
+  );
+
+  const mechanism = config.KAFKA_SASL_MECHANISM;
+  const oauthNames = [
+    'KAFKA_SASL_OAUTH_TOKEN_URL',
+    'KAFKA_SASL_OAUTH_CLIENT_ID',
+    'KAFKA_SASL_OAUTH_CLIENT_SECRET',
+  ] as const;
+  const optionalOauth = ['KAFKA_SASL_OAUTH_SCOPE', 'KAFKA_SASL_OAUTH_EXTENSIONS'] as const;
+  const userNames = ['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const;
+  if (mechanism === undefined) {
+    for (const name of [...userNames, ...oauthNames, ...optionalOauth])
+      if (config[name] !== undefined)
+        issue(name, 'is set but KAFKA_SASL_MECHANISM is not; set the mechanism the brokers expect');
+  } else if (mechanism === 'oauthbearer') {
+    for (const name of oauthNames)
+      if (config[name] === undefined)
+        issue(name, 'is not set; KAFKA_SASL_MECHANISM=oauthbearer needs it');
+    for (const name of userNames)
+      if (config[name] !== undefined)
+        issue(name, 'is set but KAFKA_SASL_MECHANISM=oauthbearer does not use it; remove it');
+  } else {
+    for (const name of userNames)
+      if (config[name] === undefined)
+        issue(name, `is not set; KAFKA_SASL_MECHANISM=${mechanism} needs it`);
+    for (const name of [...oauthNames, ...optionalOauth])
+      if (config[name] !== undefined)
+        issue(name, `is set but KAFKA_SASL_MECHANISM=${mechanism} does not use it; remove it`);
+  }
+
+  const basic =
+    config.SCHEMA_REGISTRY_USERNAME !== undefined || config.SCHEMA_REGISTRY_PASSWORD !== undefined;
+  const inUrl = /^[a-z]+:\/\/[^/]*@/i.test(config.SCHEMA_REGISTRY_URL);
+  if (config.SCHEMA_REGISTRY_BEARER_TOKEN !== undefined && (basic || inUrl))
+    issue(
+      'SCHEMA_REGISTRY_BEARER_TOKEN',
+      `is set with ${basic ? 'SCHEMA_REGISTRY_USERNAME/SCHEMA_REGISTRY_PASSWORD' : 'credentials in SCHEMA_REGISTRY_URL'}; give a bearer token or basic auth, not both`,
+    );
+  if (
+    config.SCHEMA_REGISTRY_PASSWORD !== undefined &&
+    config.SCHEMA_REGISTRY_USERNAME === undefined
+  )
+    issue('SCHEMA_REGISTRY_USERNAME', 'is not set; SCHEMA_REGISTRY_PASSWORD needs it');
+  const registryFiles = (
+    ['SCHEMA_REGISTRY_CA_FILE', 'SCHEMA_REGISTRY_CERT_FILE', 'SCHEMA_REGISTRY_KEY_FILE'] as const
+  ).filter((name) => config[name] !== undefined);
+  if (registryFiles.length > 0 && !config.SCHEMA_REGISTRY_URL.startsWith('https:'))
+    issue(
+      'SCHEMA_REGISTRY_URL',
+      `is not https://, but ${registryFiles.join(' and ')} ask for TLS; use the registry's https:// URL`,
+    );
+  checkCa(ctx, 'SCHEMA_REGISTRY_CA_FILE', config.SCHEMA_REGISTRY_CA_FILE);
+  checkClientPair(
+    ctx,
+    { cert: 'SCHEMA_REGISTRY_CERT_FILE', key: 'SCHEMA_REGISTRY_KEY_FILE' },
+    config.SCHEMA_REGISTRY_CERT_FILE,
+    config.SCHEMA_REGISTRY_KEY_FILE,
+    undefined,
+  );
+}
+
+/** Where the cluster and the registry are and how to authenticate. `membrane run` extends this. */
+export const connectionEnvSchema = z.object(connectionFields).superRefine(checkConnection);
 
 export type ConnectionConfig = z.output<typeof connectionEnvSchema>;
 
@@ -64,7 +335,7 @@ function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.out
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '?');
-    const secret = name.includes('PASSWORD') || name.includes('SECRET');
+    const secret = /PASSWORD|SECRET|TOKEN$/.test(name);
     const value = env[name];
     // A URL may carry credentials (`https://user:password@…`): never shown. A URL that did not
     // parse may hide them anywhere before its last `@` (`https//user:pw@host`).
@@ -86,48 +357,49 @@ const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 /** `membrane run`: everything from the environment, validated at startup. */
-export const runEnvSchema = connectionEnvSchema.extend({
-  MEMBRANE_GROUP_ID: z.string().min(1).default('membrane'),
-  MEMBRANE_MAPPINGS: z.string().min(1).default('mappings'),
-  MEMBRANE_QUARANTINE_TOPIC: z.string().min(1).default('membrane.quarantine'),
-  MEMBRANE_PROCESSING_GUARANTEE: z.enum(['exactly_once', 'at_least_once']).default('exactly_once'),
-  MEMBRANE_COMMIT_MAX_RECORDS: positiveInt(5000),
-  MEMBRANE_COMMIT_INTERVAL_MS: positiveInt(100),
-  MEMBRANE_TASK_CONCURRENCY: positiveInt(16),
-  MEMBRANE_FETCH_MIN_BYTES: positiveInt(64 * 1024),
-  MEMBRANE_CREATE_TOPICS: bool.default(true),
-  MEMBRANE_TOPIC_PARTITIONS: positiveInt(6),
-  MEMBRANE_TOPIC_REPLICATION: z.coerce.number().int().min(-1).default(-1),
-  MEMBRANE_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  MEMBRANE_SHUTDOWN_TIMEOUT_MS: positiveInt(30_000),
-  MEMBRANE_RETRY_MAX_MS: positiveInt(30_000),
-  // /readyz turns false while a task has been failing (retrying) for longer than this.
-  MEMBRANE_STALL_THRESHOLD_MS: positiveInt(60_000),
-  // The broker refuses less than its group.min.session.timeout.ms (6 s by default).
-  MEMBRANE_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(15_000),
-  MEMBRANE_DEDUP_WINDOW: positiveInt(100_000),
-  // One attempt at restoring a task's state gives up after this long; the next resumes.
-  MEMBRANE_RESTORE_TIMEOUT_MS: positiveInt(300_000),
-  // An aggregate's clock is forgotten (a tombstone in its changelog) this long after its
-  // last change; 0 keeps clocks for ever. Default 7 days.
-  MEMBRANE_STATE_RETENTION_MS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(7 * 24 * 3600 * 1000),
-  // What one upstream record may carry in headers; beyond, it is quarantined before trust
-  // (trust.too-many-headers / trust.headers-too-large).
-  MEMBRANE_MAX_HEADERS: positiveInt(1000),
-  MEMBRANE_MAX_HEADER_BYTES: positiveInt(256 * 1024),
-  // Key and value of one upstream record, decompressed; beyond: trust.record-too-large.
-  MEMBRANE_MAX_RECORD_BYTES: positiveInt(16 * 1024 * 1024),
-  // 'record quarantined' log lines a second; the rest are summed up (read by the logger).
-  MEMBRANE_QUARANTINE_LOG_PER_SECOND: z.coerce.number().int().min(0).default(10),
-  KAFKA_SSL: bool.default(false),
-  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
-  KAFKA_SASL_USERNAME: z.string().optional(),
-  KAFKA_SASL_PASSWORD: z.string().optional(),
-});
+export const runEnvSchema = z
+  .object({
+    ...connectionFields,
+    MEMBRANE_GROUP_ID: z.string().min(1).default('membrane'),
+    MEMBRANE_MAPPINGS: z.string().min(1).default('mappings'),
+    MEMBRANE_QUARANTINE_TOPIC: z.string().min(1).default('membrane.quarantine'),
+    MEMBRANE_PROCESSING_GUARANTEE: z
+      .enum(['exactly_once', 'at_least_once'])
+      .default('exactly_once'),
+    MEMBRANE_COMMIT_MAX_RECORDS: positiveInt(5000),
+    MEMBRANE_COMMIT_INTERVAL_MS: positiveInt(100),
+    MEMBRANE_TASK_CONCURRENCY: positiveInt(16),
+    MEMBRANE_FETCH_MIN_BYTES: positiveInt(64 * 1024),
+    MEMBRANE_CREATE_TOPICS: bool.default(true),
+    MEMBRANE_TOPIC_PARTITIONS: positiveInt(6),
+    MEMBRANE_TOPIC_REPLICATION: z.coerce.number().int().min(-1).default(-1),
+    MEMBRANE_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    MEMBRANE_SHUTDOWN_TIMEOUT_MS: positiveInt(30_000),
+    MEMBRANE_RETRY_MAX_MS: positiveInt(30_000),
+    // /readyz turns false while a task has been failing (retrying) for longer than this.
+    MEMBRANE_STALL_THRESHOLD_MS: positiveInt(60_000),
+    // The broker refuses less than its group.min.session.timeout.ms (6 s by default).
+    MEMBRANE_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(15_000),
+    MEMBRANE_DEDUP_WINDOW: positiveInt(100_000),
+    // One attempt at restoring a task's state gives up after this long; the next resumes.
+    MEMBRANE_RESTORE_TIMEOUT_MS: positiveInt(300_000),
+    // An aggregate's clock is forgotten (a tombstone in its changelog) this long after its
+    // last change; 0 keeps clocks for ever. Default 7 days.
+    MEMBRANE_STATE_RETENTION_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(7 * 24 * 3600 * 1000),
+    // What one upstream record may carry in headers; beyond, it is quarantined before trust
+    // (trust.too-many-headers / trust.headers-too-large).
+    MEMBRANE_MAX_HEADERS: positiveInt(1000),
+    MEMBRANE_MAX_HEADER_BYTES: positiveInt(256 * 1024),
+    // Key and value of one upstream record, decompressed; beyond: trust.record-too-large.
+    MEMBRANE_MAX_RECORD_BYTES: positiveInt(16 * 1024 * 1024),
+    // 'record quarantined' log lines a second; the rest are summed up (read by the logger).
+    MEMBRANE_QUARANTINE_LOG_PER_SECOND: z.coerce.number().int().min(0).default(10),
+  })
+  .superRefine(checkConnection);
 
 export type RunConfig = z.output<typeof runEnvSchema>;
 

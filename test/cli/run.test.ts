@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 
 describe('membrane run, misconfigured', () => {
-  it('stops at once with one sentence naming every bad variable, and exit code 1', async () => {
+  it('stops at once with one sentence naming every bad variable, and exit code 78 (EX_CONFIG)', async () => {
     const result = await runCli(['run'], {
       PATH: process.env['PATH'],
       KAFKA_BROKERS: 'localhost',
@@ -11,7 +11,7 @@ describe('membrane run, misconfigured', () => {
       MEMBRANE_HTTP_PORT: '99999',
       KAFKA_SASL_PASSWORD: 'hunter2',
     });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(78);
     const [sentence, hint] = result.stderr.trimEnd().split('\n');
     expect(sentence).toMatch(
       /^membrane: Invalid configuration: KAFKA_BROKERS=localhost .*host:port/,

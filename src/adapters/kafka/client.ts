@@ -1,4 +1,13 @@
-import { Kafka, logLevel, type KafkaConfig, type logCreator } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  Partitioners,
+  type KafkaConfig,
+  type logCreator,
+  type Producer,
+  type ProducerConfig,
+  type SASLOptions,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import { registerCodecs } from './codecs.js';
 
@@ -10,12 +19,37 @@ export interface KafkaClientOptions {
   readonly connectionTimeout?: number;
   readonly requestTimeout?: number;
   readonly retry?: KafkaConfig['retry'];
-  readonly ssl?: boolean;
-  readonly sasl?: {
-    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
-    readonly username: string;
-    readonly password: string;
-  };
+  /** How long SASL authentication may take (kafkajs's default: 10 s). */
+  readonly authenticationTimeout?: number;
+  /** true (the system's CAs) or tls.connect options; see ./connection.ts. */
+  readonly ssl?: KafkaConfig['ssl'];
+  readonly sasl?: SASLOptions;
+}
+
+/**
+ * kafkajs warns "Limiting retries for the idempotent producer may invalidate EoS guarantees"
+ * whenever an idempotent producer is given a retry count (membrane's transactional task
+ * producer has 10). The warning is about a send that gave up although the broker may have
+ * written it, and an application that then sends the records again outside the idempotent
+ * sequence: duplicates. It does not apply to membrane: a transactional producer's failed
+ * send fails its transaction, which membrane aborts (what the broker wrote is never visible
+ * to read_committed consumers, the input offsets are not committed) and redoes from the
+ * input with a new producer; the at-least-once producer promises at-least-once. Retrying
+ * for ever inside kafkajs would instead hide an outage from membrane's own retry and stall
+ * detection. So this one message, and only it, is dropped.
+ */
+export const IGNORED_KAFKAJS_WARNING =
+  'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
+/**
+ * A kafkajs client whose producers use the DefaultPartitioner (kafkajs 2's default, Java's
+ * murmur2, what membrane has always used) unless told otherwise: chosen explicitly, kafkajs
+ * does not print its "switched default partitioner" notice.
+ */
+class MembraneKafka extends Kafka {
+  override producer(config: ProducerConfig = {}): Producer {
+    return super.producer({ createPartitioner: Partitioners.DefaultPartitioner, ...config });
+  }
 }
 
 export function pinoLogCreator(logger: Logger): logCreator {
@@ -23,6 +57,7 @@ export function pinoLogCreator(logger: Logger): logCreator {
   return () =>
     ({ namespace, level, log }) => {
       const { message, ...extra } = log;
+      if (namespace === 'Producer' && message === IGNORED_KAFKAJS_WARNING) return;
       const fields = { namespace, ...extra };
       // A broker's error answer to one request ("Response AddPartitionsToTxn…": the
       // coordinator is still finishing the previous transaction; "…does not host this
@@ -46,14 +81,17 @@ export function pinoLogCreator(logger: Logger): logCreator {
 export function createKafka(options: KafkaClientOptions): Kafka {
   registerCodecs();
   const { logger } = options;
-  return new Kafka({
+  return new MembraneKafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
     connectionTimeout: options.connectionTimeout ?? 3000,
     requestTimeout: options.requestTimeout ?? 30000,
+    ...(options.authenticationTimeout === undefined
+      ? {}
+      : { authenticationTimeout: options.authenticationTimeout }),
     ...(options.retry ? { retry: options.retry } : {}),
-    ...(options.ssl ? { ssl: true } : {}),
-    ...(options.sasl ? { sasl: { ...options.sasl } as KafkaConfig['sasl'] } : {}),
+    ...(options.ssl ? { ssl: options.ssl } : {}),
+    ...(options.sasl ? { sasl: options.sasl } : {}),
     logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
     ...(logger ? { logCreator: pinoLogCreator(logger) } : {}),
   });

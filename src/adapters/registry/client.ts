@@ -1,6 +1,8 @@
+import { Agent } from 'node:https';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { messageOf } from '../../core/errors.js';
 import { redactError, redactUrl, redactUrlsIn, splitCredentials } from '../../core/redact.js';
+import { registryFetch } from './connection.js';
 
 export interface RegistryOptions {
   /**
@@ -10,6 +12,21 @@ export interface RegistryOptions {
   readonly url: string;
   readonly username?: string;
   readonly password?: string;
+  /** `Authorization: Bearer …` instead of Basic (the config refuses both at once). */
+  readonly bearerToken?: string;
+  /** CA bundle and client certificate (PEM) for an https registry; see ./connection.ts. */
+  readonly tls?: RegistryTls;
+}
+
+/** A mappersmith middleware, as the registry client's `middlewares` option types it. */
+type RegistryMiddleware = NonNullable<
+  NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]>['middlewares']
+>[number];
+
+export interface RegistryTls {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
 }
 
 /** The URL without credentials, and the credentials to send: explicit ones, else the URL's. */
@@ -24,11 +41,38 @@ function credentialsOf(options: RegistryOptions): {
     : { url: split.url, username: options.username, password: options.password };
 }
 
+/**
+ * The @kafkajs/confluent-schema-registry client (tests and tools use it as the producer's
+ * side). Its HTTP layer, mappersmith, takes an https agent (`agent`, bound as its HTTP
+ * gateway's configuration) for TLS, and middlewares: a bearer token is one.
+ */
 export function createSchemaRegistry(options: RegistryOptions): SchemaRegistry {
   // The client's HTTP layer quotes its host in errors: it never sees the credentials.
   const { url, username, password } = credentialsOf(options);
-  const auth = username === undefined ? undefined : { username, password: password ?? '' };
-  return new SchemaRegistry({ host: url, ...(auth ? { auth } : {}) });
+  const auth =
+    username === undefined || options.bearerToken !== undefined
+      ? undefined
+      : { username, password: password ?? '' };
+  const token = options.bearerToken;
+  const bearer: RegistryMiddleware = () => ({
+    prepareRequest: (next) =>
+      next().then((request) =>
+        request.enhance({ headers: { authorization: `Bearer ${token ?? ''}` } }),
+      ),
+  });
+  return new SchemaRegistry({
+    host: url,
+    ...(auth ? { auth } : {}),
+    ...(options.tls ? { agent: new Agent({ keepAlive: true, ...options.tls }) } : {}),
+    ...(token === undefined ? {} : { middlewares: [bearer] }),
+  });
+}
+
+/** The Authorization header for the options: bearer, Basic, or none. */
+export function authorizationOf(options: RegistryOptions): string | undefined {
+  if (options.bearerToken !== undefined) return `Bearer ${options.bearerToken}`;
+  const { username, password } = credentialsOf(options);
+  return basicAuth({ username, password });
 }
 
 /** `Basic …` for a username (and password), undefined without a username. */
@@ -56,14 +100,14 @@ export async function pingRegistry(
   target: string | RegistryOptions,
   timeoutMs = 3000,
 ): Promise<readonly string[]> {
-  const options = typeof target === 'string' ? { url: target } : target;
-  const { url, ...credentials } = credentialsOf(options);
+  const options: RegistryOptions = typeof target === 'string' ? { url: target } : target;
+  const { url } = credentialsOf(options);
   const base = url.replace(/\/+$/, '');
   const shown = `${redactUrl(base)}/subjects`;
-  const authorization = basicAuth(credentials);
+  const authorization = authorizationOf(options);
   let response: Response;
   try {
-    response = await fetch(`${base}/subjects`, {
+    response = await registryFetch(options.tls)(`${base}/subjects`, {
       signal: AbortSignal.timeout(timeoutMs),
       headers: {
         accept: 'application/vnd.schemaregistry.v1+json, application/json',
@@ -75,6 +119,9 @@ export async function pingRegistry(
       cause: redactError(error),
     });
   }
-  if (!response.ok) throw new Error(`GET ${shown} answered HTTP ${response.status}`);
+  if (!response.ok)
+    throw Object.assign(new Error(`GET ${shown} answered HTTP ${response.status}`), {
+      status: response.status,
+    });
   return (await response.json()) as string[];
 }

@@ -3,7 +3,8 @@ import { MembraneError, messageOf } from '../../core/errors.js';
 import { redactError, redactUrl, redactUrlsIn, splitCredentials } from '../../core/redact.js';
 import type { SchemaRegistryPort } from '../../pipeline/ports.js';
 import { UnparseableSchemaError } from '../../pipeline/stages/decode.js';
-import { basicAuth, describeFailure, type RegistryOptions } from './client.js';
+import { authorizationOf, describeFailure, type RegistryOptions } from './client.js';
+import { registryFetch } from './connection.js';
 
 export const REGISTRY_ERROR_CODES = [
   'registry.unavailable',
@@ -38,16 +39,18 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
   private readonly shown: string;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
+  private readonly fetch: typeof fetch;
   private readonly byId = new Map<number, Type | UnparseableSchemaError | undefined>();
   private readonly registered = new Map<string, number>();
 
   constructor(options: RegistryOptions & { readonly timeoutMs?: number }) {
-    const { url, ...inUrl } = splitCredentials(options.url);
+    const { url } = splitCredentials(options.url);
     this.base = url.replace(/\/+$/, '');
     this.shown = redactUrl(this.base);
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.fetch = registryFetch(options.tls);
     this.headers = { accept: `${CONTENT_TYPE}, application/json` };
-    const authorization = basicAuth(options.username === undefined ? inUrl : options);
+    const authorization = authorizationOf(options);
     if (authorization !== undefined) this.headers['authorization'] = authorization;
   }
 
@@ -58,7 +61,7 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
   ): Promise<{ status: number; body: unknown }> {
     let response: Response;
     try {
-      response = await fetch(`${this.base}${path}`, {
+      response = await this.fetch(`${this.base}${path}`, {
         ...init,
         headers: { ...this.headers, ...(init.body ? { 'content-type': CONTENT_TYPE } : {}) },
         signal: AbortSignal.timeout(this.timeoutMs),
@@ -69,6 +72,7 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
         `The schema registry at ${this.shown} could not ${action}: ${describeFailure(error)}.`,
         {
           retriable: true,
+          hint: 'check SCHEMA_REGISTRY_URL and that the registry runs and is reachable from here',
           cause: redactError(error),
         },
       );

@@ -3,6 +3,8 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { taskAssigner } from '../../adapters/kafka/assigner.js';
 import { createKafka } from '../../adapters/kafka/client.js';
+import { clientOptions, kafkaConnection, reachKafka } from '../../adapters/kafka/connection.js';
+import { reachRegistry, registryOptions } from '../../adapters/registry/connection.js';
 import {
   IdempotentTaskProducer,
   kafkaChangelog,
@@ -89,22 +91,17 @@ export class Runtime {
 
   async start(): Promise<void> {
     const { config, logger } = this;
+    // The registry and the brokers first, each bounded by KAFKA_CONNECT_TIMEOUT_MS: a
+    // fault of either ends the start in one sentence naming the variable to fix.
+    await reachRegistry(registryOptions(config), config.KAFKA_CONNECT_TIMEOUT_MS);
     const pipelines = await loadPipelines(config, this.env);
-    const kafka = createKafka({
-      brokers: config.KAFKA_BROKERS,
-      clientId: config.KAFKA_CLIENT_ID,
-      logger,
-      ssl: config.KAFKA_SSL,
-      ...(config.KAFKA_SASL_MECHANISM === undefined
-        ? {}
-        : {
-            sasl: {
-              mechanism: config.KAFKA_SASL_MECHANISM,
-              username: config.KAFKA_SASL_USERNAME ?? '',
-              password: config.KAFKA_SASL_PASSWORD ?? '',
-            },
-          }),
+    const connection = kafkaConnection(config);
+    await reachKafka(connection, {
+      onRetry: (error, attempt) => {
+        logger.debug({ attempt, error: messageOf(error) }, 'the brokers do not answer yet');
+      },
     });
+    const kafka = createKafka({ ...clientOptions(connection), logger });
     this.kafka = kafka;
     const admin = kafka.admin();
     this.admin = admin;

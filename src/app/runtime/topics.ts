@@ -4,6 +4,7 @@ import {
   ensureTopics,
   maxMessageBytes,
 } from '../../adapters/kafka/topics.js';
+import { registryOptions } from '../../adapters/registry/connection.js';
 import { ConfluentRegistryPort } from '../../adapters/registry/port.js';
 import { MembraneError } from '../../core/errors.js';
 import { compileMapping } from '../../mapping/compile.js';
@@ -28,15 +29,7 @@ export async function loadPipelines(
       },
     );
   }
-  const registry = new ConfluentRegistryPort({
-    url: config.SCHEMA_REGISTRY_URL,
-    ...(config.SCHEMA_REGISTRY_USERNAME === undefined
-      ? {}
-      : { username: config.SCHEMA_REGISTRY_USERNAME }),
-    ...(config.SCHEMA_REGISTRY_PASSWORD === undefined
-      ? {}
-      : { password: config.SCHEMA_REGISTRY_PASSWORD }),
-  });
+  const registry = new ConfluentRegistryPort(registryOptions(config));
   const pipelines: Pipeline[] = [];
   for (const file of files) {
     const pipeline = await compileMapping(await loadMappingFile(file, env), { registry });

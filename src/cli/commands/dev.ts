@@ -1,9 +1,11 @@
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { createKafka, describeCluster } from '../../adapters/kafka/client.js';
+import { createKafka } from '../../adapters/kafka/client.js';
+import { clientOptions, kafkaConnection, reachKafka } from '../../adapters/kafka/connection.js';
 import { pingRegistry } from '../../adapters/registry/client.js';
-import { loadRunConfig } from '../../app/config.js';
+import { registryOptions } from '../../adapters/registry/connection.js';
+import { loadConnectionConfig, loadRunConfig, type ConnectionConfig } from '../../app/config.js';
 import { demoSummary, startDemoFeed } from '../../app/demo.js';
 import { createLogger } from '../../app/logger.js';
 import { Runtime } from '../../app/runtime/bootstrap.js';
@@ -11,21 +13,22 @@ import { messageOf } from '../../core/errors.js';
 import { redactUrl } from '../../core/redact.js';
 import { projectRoot } from '../../infra/paths.js';
 import { createProgress } from '../../infra/progress.js';
-import { acquireInfrastructure, type Infrastructure } from '../../infra/select.js';
+import { acquireInfrastructure } from '../../infra/select.js';
 
 const WATCH_MS = 5_000;
 
 /** Says once when Kafka or the registry stops answering, and once when it is back. */
 function watch(
-  infra: Infrastructure,
+  connection: ConnectionConfig,
   out: NodeJS.WriteStream,
   report: () => Promise<string | undefined>,
 ): NodeJS.Timeout {
   let down = new Set<string>();
+  const kafka = { ...kafkaConnection(connection, 'dev-watch'), connectTimeoutMs: 3000 };
   return setInterval(() => {
     void Promise.allSettled([
-      describeCluster(infra.brokers, 3000),
-      pingRegistry(infra.registryUrl, 3000),
+      reachKafka(kafka),
+      pingRegistry(registryOptions(connection), 3000),
       report(),
     ]).then(([kafka, registry, summary]) => {
       const now = new Set<string>();
@@ -54,6 +57,13 @@ export function devCommand(): Command {
       out.write(`  export KAFKA_BROKERS=${infra.brokers.join(',')}\n`);
       // An existing registry's URL may carry credentials: shown without them.
       out.write(`  export SCHEMA_REGISTRY_URL=${redactUrl(infra.registryUrl)}\n`);
+      // The same TLS, SASL and registry settings as every command (an existing cluster may
+      // need them), with the brokers and registry found.
+      const connection = loadConnectionConfig({
+        ...process.env,
+        KAFKA_BROKERS: infra.brokers.join(','),
+        SCHEMA_REGISTRY_URL: infra.registryUrl,
+      });
 
       let runtime: Runtime | undefined;
       let feed: { stop(): Promise<void> } | undefined;
@@ -70,7 +80,7 @@ export function devCommand(): Command {
           LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'error',
         });
         feed = await startDemoFeed(
-          createKafka({ brokers: infra.brokers, clientId: 'membrane-dev-feed' }),
+          createKafka(clientOptions(kafkaConnection(connection, 'dev-feed'))),
           infra.registryUrl,
           process.env['ERP_HMAC_KEY_1'] ?? '',
           root,
@@ -88,7 +98,7 @@ export function devCommand(): Command {
       );
       const running = runtime;
       // The watch timer also keeps this process alive: signal listeners alone do not.
-      const timer = watch(infra, out, () =>
+      const timer = watch(connection, out, () =>
         running ? demoSummary(running.metrics) : Promise.resolve(undefined),
       );
       await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);

@@ -1,42 +1,38 @@
 import { Command } from 'commander';
-import { describeCluster } from '../../adapters/kafka/client.js';
-import { pingRegistry } from '../../adapters/registry/client.js';
+import { kafkaConnection, reachKafka } from '../../adapters/kafka/connection.js';
+import { reachRegistry, registryOptions } from '../../adapters/registry/connection.js';
 import { loadConnectionConfig } from '../../app/config.js';
-import { messageOf } from '../../core/errors.js';
 import { redactUrl } from '../../core/redact.js';
+import { reportError } from '../errors.js';
 
 export function doctorCommand(): Command {
   return new Command('doctor')
-    .description('check that KAFKA_BROKERS and SCHEMA_REGISTRY_URL answer (exit 1 if not)')
+    .description(
+      'check that KAFKA_BROKERS and SCHEMA_REGISTRY_URL answer with the configured TLS and credentials (exit codes as `membrane run`)',
+    )
     .action(async () => {
       const config = loadConnectionConfig();
+      // The same connection as every other command: TLS, SASL, registry credentials.
       const [kafka, registry] = await Promise.allSettled([
-        describeCluster(config.KAFKA_BROKERS, 5000),
-        pingRegistry(
-          {
-            url: config.SCHEMA_REGISTRY_URL,
-            ...(config.SCHEMA_REGISTRY_USERNAME === undefined
-              ? {}
-              : { username: config.SCHEMA_REGISTRY_USERNAME }),
-            ...(config.SCHEMA_REGISTRY_PASSWORD === undefined
-              ? {}
-              : { password: config.SCHEMA_REGISTRY_PASSWORD }),
-          },
-          5000,
-        ),
+        reachKafka(kafkaConnection(config, 'doctor')),
+        reachRegistry(registryOptions(config), config.KAFKA_CONNECT_TIMEOUT_MS),
       ]);
-      const registryUrl = redactUrl(config.SCHEMA_REGISTRY_URL);
       const out = process.stdout;
-      out.write(
-        kafka.status === 'fulfilled'
-          ? `ok    Kafka ${config.KAFKA_BROKERS.join(',')}: cluster ${kafka.value.clusterId}, ${kafka.value.brokers.length} broker(s)\n`
-          : `FAIL  Kafka ${config.KAFKA_BROKERS.join(',')}: ${messageOf(kafka.reason)}\n`,
-      );
-      out.write(
-        registry.status === 'fulfilled'
-          ? `ok    Registry ${registryUrl}: ${registry.value.length} subject(s)\n`
-          : `FAIL  Registry ${registryUrl}: ${messageOf(registry.reason)}\n`,
-      );
-      process.exitCode = kafka.status === 'fulfilled' && registry.status === 'fulfilled' ? 0 : 1;
+      if (kafka.status === 'fulfilled')
+        out.write(
+          `ok    Kafka ${config.KAFKA_BROKERS.join(',')}: cluster ${kafka.value.clusterId}, ${kafka.value.brokers.length} broker(s)\n`,
+        );
+      if (registry.status === 'fulfilled')
+        out.write(
+          `ok    Registry ${redactUrl(config.SCHEMA_REGISTRY_URL)}: ${registry.value.length} subject(s)\n`,
+        );
+      // Each fault as one sentence on stderr; the exit code is the first one's (Kafka's).
+      let code = 0;
+      for (const check of [kafka, registry]) {
+        if (check.status === 'fulfilled') continue;
+        const exit = reportError(check.reason);
+        if (code === 0) code = exit;
+      }
+      process.exitCode = code;
     });
 }

@@ -59,8 +59,8 @@ export function runCommand(): Command {
         // The log first, then the sentence saying why membrane stops: in that order.
         await flushLogger(logger);
         const code = reportError(ended);
-        // A bug keeps the exit code of the unexpected (70); a fault of the cluster is 1.
-        return exitAfterFlush(logger, ended.code === 'runtime.bug' ? 70 : code);
+        // A bug (runtime.bug, kafka.bug) exits 70; a fault of the cluster its own code.
+        return exitAfterFlush(logger, code);
       }
       logger.info({ signal: ended }, 'stopping');
       // Once stopped, nothing is left to do; but with the broker unreachable kafkajs keeps

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { createKafka } from '../../adapters/kafka/client.js';
+import { clientOptions, kafkaConnection, reachKafka } from '../../adapters/kafka/connection.js';
 import { groupStatus } from '../../adapters/kafka/status.js';
 import { loadRunConfig } from '../../app/config.js';
 import { displayWidth, escapeCell, escapeText, padEnd, safeJson } from '../text.js';
@@ -32,10 +33,9 @@ export function statusCommand(): Command {
     .option('--json', 'one JSON object instead of a table')
     .action(async (options: { json?: boolean }) => {
       const config = loadRunConfig();
-      const kafka = createKafka({
-        brokers: config.KAFKA_BROKERS,
-        clientId: `${config.KAFKA_CLIENT_ID}-status`,
-      });
+      const connection = kafkaConnection(config, 'status');
+      await reachKafka(connection);
+      const kafka = createKafka(clientOptions(connection));
       const admin = kafka.admin();
       await admin.connect();
       try {

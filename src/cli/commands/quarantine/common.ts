@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { Admin, Kafka } from 'kafkajs';
 import { createKafka } from '../../../adapters/kafka/client.js';
+import { clientOptions, kafkaConnection, reachKafka } from '../../../adapters/kafka/connection.js';
 import {
   compileFilter,
   parseTime,
@@ -85,10 +86,9 @@ export async function withQuarantine<T>(
   work: (session: QuarantineSession) => Promise<T>,
 ): Promise<T> {
   const config = loadRunConfig();
-  const kafka = createKafka({
-    brokers: config.KAFKA_BROKERS,
-    clientId: `${config.KAFKA_CLIENT_ID}-cli`,
-  });
+  const connection = kafkaConnection(config, 'cli');
+  await reachKafka(connection);
+  const kafka = createKafka(clientOptions(connection));
   const admin = kafka.admin();
   await admin.connect();
   try {

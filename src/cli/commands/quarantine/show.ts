@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { Command } from 'commander';
+import { registryOptions } from '../../../adapters/registry/connection.js';
 import { ConfluentRegistryPort } from '../../../adapters/registry/port.js';
 import type { SchemaRegistryPort } from '../../../pipeline/ports.js';
 import { createDecodeStage } from '../../../pipeline/stages/decode.js';
@@ -114,15 +115,7 @@ export function showCommand(): Command {
             },
           );
         }
-        const registry = new ConfluentRegistryPort({
-          url: session.config.SCHEMA_REGISTRY_URL,
-          ...(session.config.SCHEMA_REGISTRY_USERNAME === undefined
-            ? {}
-            : { username: session.config.SCHEMA_REGISTRY_USERNAME }),
-          ...(session.config.SCHEMA_REGISTRY_PASSWORD === undefined
-            ? {}
-            : { password: session.config.SCHEMA_REGISTRY_PASSWORD }),
-        });
+        const registry = new ConfluentRegistryPort(registryOptions(session.config));
         const value = await describeValue(record.upstream.value, registry);
         const headers = Object.entries(record.upstream.headers).flatMap(([name, v]) =>
           v === undefined ? [] : [[name, Array.isArray(v) ? v : [v]] as const],
