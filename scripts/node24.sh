@@ -54,5 +54,6 @@ fi
 if [ "$#" -eq 0 ]; then
   echo "$node"
 else
+  echo "node24.sh: on Node $VERSION: $*" >&2
   PATH="$home/bin:$PATH" exec "$@"
 fi
