@@ -415,17 +415,16 @@ export class Task {
       metrics.countDrops(mapping, cause, n);
       // Drops are what the mapping asks for: the metric counts them by kind and route; their
       // free-text reason goes to the debug log, one line per cause a chunk, never one a record.
-      if (logger.isLevelEnabled('debug'))
-        logger.debug(
-          {
-            task: this.key,
-            mapping: this.pipeline.ref,
-            kind: cause.kind,
-            route: cause.route,
-            count: n,
-          },
-          `records dropped: ${cause.reason}`,
-        );
+      logger.debug(
+        {
+          task: this.key,
+          mapping: this.pipeline.ref,
+          kind: cause.kind,
+          route: cause.route,
+          count: n,
+        },
+        `records dropped: ${cause.reason}`,
+      );
     }
     return { committed: processed, failure: undefined };
   }
