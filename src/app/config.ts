@@ -208,6 +208,15 @@ function checkClientPair(
     issue(names.cert, `does not hold a certificate: ${opensslReason(error)}`);
     ok = false;
   }
+  if (password === undefined && key.pem.includes('ENCRYPTED')) {
+    issue(
+      names.key,
+      names.password === undefined
+        ? 'is encrypted; give the key unencrypted'
+        : `is encrypted; set ${names.password}`,
+    );
+    return;
+  }
   try {
     createPrivateKey(password === undefined ? key.pem : { key: key.pem, passphrase: password });
   } catch (error) {
@@ -234,6 +243,9 @@ function checkClientPair(
 function checkCa(ctx: z.RefinementCtx, name: string, file: PemFile | undefined): void {
   if (file === undefined) return;
   try {
+    // The first certificate parses (createSecureContext alone skips what is not one), and
+    // OpenSSL takes the bundle.
+    new X509Certificate(file.pem);
     createSecureContext({ ca: file.pem });
   } catch (error) {
     ctx.addIssue({
@@ -330,11 +342,25 @@ export const connectionEnvSchema = z.object(connectionFields).superRefine(checkC
 
 export type ConnectionConfig = z.output<typeof connectionEnvSchema>;
 
+const nameOf = (issue: z.core.$ZodIssue): string => String(issue.path[0] ?? '?');
+
 function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const name = String(issue.path[0] ?? '?');
+  const issues = [...result.error.issues];
+  // zod checks the rules between variables only once every variable parsed: check them
+  // again without the variables already refused, so that one error names every problem.
+  // What follows from a refused variable (it reads as unset now) is not reported twice.
+  const failed = new Set(issues.map(nameOf));
+  const rest = schema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([name]) => !failed.has(name))),
+  );
+  if (!rest.success)
+    for (const issue of rest.error.issues)
+      if (!failed.has(nameOf(issue)) && ![...failed].some((name) => issue.message.includes(name)))
+        issues.push(issue);
+  const problems = issues.map((issue) => {
+    const name = nameOf(issue);
     const secret = /PASSWORD|SECRET|TOKEN$/.test(name);
     const value = env[name];
     // A URL may carry credentials (`https://user:password@…`): never shown. A URL that did not
