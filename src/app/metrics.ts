@@ -55,7 +55,7 @@ export class Metrics {
   });
   readonly retries = new Counter({
     name: 'membrane_retries_total',
-    help: 'Chunks retried after a transient failure (registry, broker, transaction)',
+    help: 'Retries after a transient failure (a chunk, or adopting a task) and re-adoptions after a commit of unknown outcome, by error code',
     labelNames: ['mapping', 'code'] as const,
     registers: [this.registry],
   });
