@@ -89,8 +89,46 @@ export class Runtime {
     return !this.joined || this.clock.now() - this.lastAlive < wedgedAfter;
   }
 
+  /**
+   * Binds the HTTP port, checks the registry and the brokers, prepares topics and joins the
+   * group. A failure closes what was opened (the HTTP server, Kafka clients) and rejects with
+   * it: a MembraneError naming the variable to fix for an infrastructure fault.
+   */
   async start(): Promise<void> {
+    try {
+      await this.startAll();
+    } catch (error) {
+      await this.closeAfterFailedStart();
+      throw error;
+    }
+  }
+
+  private async closeAfterFailedStart(): Promise<void> {
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+    const http = this.http;
+    if (http) {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => {
+        http.close(() => {
+          resolve();
+        });
+      });
+    }
+  }
+
+  private async startAll(): Promise<void> {
     const { config, logger } = this;
+    // The HTTP port first: taken, it is a configuration fault found before any connection.
+    // /readyz says "not ready" until the group is joined; /healthz "ok" while starting.
+    const http = await startHttp(
+      config.MEMBRANE_HTTP_PORT,
+      this.metrics,
+      () => this.ready,
+      () => this.alive,
+    );
+    this.http = http.server;
+    this.httpPort = http.port;
     // The registry and the brokers first, each bounded by KAFKA_CONNECT_TIMEOUT_MS: a
     // fault of either ends the start in one sentence naming the variable to fix.
     await reachRegistry(registryOptions(config), config.KAFKA_CONNECT_TIMEOUT_MS);
@@ -108,15 +146,6 @@ export class Runtime {
     await admin.connect();
     const { warnings, quarantineMaxBytes } = await prepareTopics(admin, pipelines, config);
     for (const warning of warnings) logger.warn(warning);
-
-    const http = await startHttp(
-      config.MEMBRANE_HTTP_PORT,
-      this.metrics,
-      () => this.ready,
-      () => this.alive,
-    );
-    this.http = http.server;
-    this.httpPort = http.port;
 
     const consumer = kafka.consumer({
       groupId: config.MEMBRANE_GROUP_ID,
