@@ -151,6 +151,21 @@ describe('docker-compose.yml health and restarts', () => {
     });
     expect(grafana?.depends_on?.['prometheus']?.condition).toBe('service_healthy');
   });
+
+  it('has Prometheus scrape membrane on its service name and MEMBRANE_HTTP_PORT', () => {
+    const config = parse(readFileSync(join(root, 'deploy/prometheus/prometheus.yml'), 'utf8')) as {
+      scrape_configs: { static_configs: { targets: string[] }[] }[];
+    };
+    const targets = config.scrape_configs.flatMap((job) =>
+      job.static_configs.flatMap((group) => group.targets),
+    );
+    const port = loadRunConfig({
+      ...env(services['membrane']),
+      ERP_HMAC_KEY_1: 'x',
+    }).MEMBRANE_HTTP_PORT;
+    expect(targets).toContain(`membrane:${port}`);
+    expect(services['membrane']?.ports).toContain(`${port}:${port}`);
+  });
 });
 
 describe('Dockerfile', () => {
