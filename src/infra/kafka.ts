@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { InfraError } from './errors.js';
 import type { InfraPaths } from './paths.js';
@@ -163,7 +163,9 @@ export async function formatKafka(
   settings: KafkaNodeSettings,
 ): Promise<void> {
   await mkdir(paths.run, { recursive: true });
-  await writeFile(paths.kafkaConfig, serverProperties(settings));
+  // With a secured listener it holds the keystore's password: readable by its owner only.
+  await writeFile(paths.kafkaConfig, serverProperties(settings), { mode: 0o600 });
+  await chmod(paths.kafkaConfig, 0o600);
   await writeFile(paths.kafkaLog4j, log4jProperties());
   const format = spawnSync(
     java,

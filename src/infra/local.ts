@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { describeCluster, warmUpCoordinators } from '../adapters/kafka/client.js';
 import { pingRegistry } from '../adapters/registry/client.js';
 import { ensureKafkaJars, ensureRegistryDist } from './downloads.js';
@@ -231,6 +231,7 @@ export async function localUp(
   };
   // The state holds the SCRAM password: readable by its owner only.
   await writeFile(paths.stateFile, JSON.stringify(started, null, 2) + '\n', { mode: 0o600 });
+  await chmod(paths.stateFile, 0o600);
 
   const timeoutMs = options.readyTimeoutMs ?? 120_000;
   const [kafkaReady, registryReady] = await Promise.all([

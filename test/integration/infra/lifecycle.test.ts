@@ -1,11 +1,13 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { describeCluster } from '../../../src/adapters/kafka/client.js';
 import { pingRegistry } from '../../../src/adapters/registry/client.js';
 import type { LocalInfraStatus } from '../../../src/infra/local.js';
 import { isAlive } from '../../../src/infra/processes.js';
+import { describeSecureListener } from '../../../src/infra/secure.js';
 import { runCli } from '../../support/cli.js';
 
 describe('membrane infra up / status / down', () => {
@@ -24,7 +26,8 @@ describe('membrane infra up / status / down', () => {
       // Whatever failed above, leave no broker or registry behind.
       await runCli(['infra', 'down'], env);
     }
-  });
+    // Two JVMs start from nothing (the registry alone takes a minute on a busy 2-core machine).
+  }, 240_000);
 });
 
 async function lifecycle(env: NodeJS.ProcessEnv): Promise<void> {
@@ -47,9 +50,15 @@ async function lifecycle(env: NodeJS.ProcessEnv): Promise<void> {
     expect(up.stdout).toContain(`export KAFKA_BROKERS=${state.kafka.brokers.join(',')}`);
     expect((await describeCluster(state.kafka.brokers)).brokers).toHaveLength(1);
     expect(await pingRegistry(state.registry.url)).toEqual([]);
+    // The SASL_SSL listener beside it: its CA and SCRAM user work, and status probes it.
+    const { secure } = state.kafka;
+    if (!secure) throw new Error('no SASL_SSL listener in the state');
+    expect(secure.brokers).toEqual([`127.0.0.1:${secure.port}`]);
+    await describeSecureListener(secure);
 
     const table = await runCli(['infra', 'status'], env);
     expect(table.stdout).toMatch(/^kafka\s+healthy\s+127\.0\.0\.1:\d+/m);
+    expect(table.stdout).toContain(`SASL_SSL on 127.0.0.1:${secure.port}`);
     expect(table.stdout).toMatch(
       /^registry\s+healthy\s+http:\/\/127\.0\.0\.1:\d+\/apis\/ccompat\/v7/m,
     );
@@ -66,6 +75,8 @@ async function lifecycle(env: NodeJS.ProcessEnv): Promise<void> {
     );
     expect(isAlive(state.kafka.pid)).toBe(false);
     expect(isAlive(state.registry.pid)).toBe(false);
+    // The instance's certificates and credentials go with it.
+    expect(existsSync(secure.caFile)).toBe(false);
 
     const after = await runCli(['infra', 'status'], env);
     expect(after.code).toBe(1);
