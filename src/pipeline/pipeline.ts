@@ -203,6 +203,11 @@ export class Pipeline {
     this.outputLimits = limits;
   }
 
+  /** The output topic's `max.message.bytes`, when the runtime told it (see `limitOutputs`). */
+  outputLimit(topic: string): number | undefined {
+    return this.outputLimits.get(topic);
+  }
+
   /** What one record may carry (`MEMBRANE_MAX_HEADERS`, `…_HEADER_BYTES`, `…_RECORD_BYTES`). */
   limitEnvelope(limits: EnvelopeLimits): void {
     this.envelopeLimits = limits;

@@ -1,4 +1,4 @@
-import type { Admin, Kafka, Producer, TopicMessages } from 'kafkajs';
+import type { Admin, Kafka, Producer } from 'kafkajs';
 import type {
   ChangelogPort,
   InputPosition,
@@ -8,7 +8,7 @@ import type {
   TopicsPort,
 } from '../../app/runtime/ports.js';
 import { restorePartitions } from './restore.js';
-import { sendSlices } from './send-slices.js';
+import { sendSlices, type SizedTopicMessages } from './send-slices.js';
 
 /**
  * How a task's kafkajs producer is made: transactional (bound to the task) for exactly-once,
@@ -29,8 +29,12 @@ export function taskProducer(kafka: Kafka, transactionalId: string | undefined):
   );
 }
 
-function asTopicMessages(records: readonly TopicRecords[]): TopicMessages[] {
-  return records.map(({ topic, messages }) => ({ topic, messages: [...messages] }));
+function asTopicMessages(records: readonly TopicRecords[]): SizedTopicMessages[] {
+  return records.map(({ topic, messages, maxBatchBytes }) => ({
+    topic,
+    messages: [...messages],
+    ...(maxBatchBytes === undefined ? {} : { maxBatchBytes }),
+  }));
 }
 
 /** Exactly-once: every commit one transaction holding the records and the input offsets. */

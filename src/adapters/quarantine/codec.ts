@@ -1,4 +1,10 @@
 import { createHash } from 'node:crypto';
+import {
+  BATCH_OVERHEAD_BYTES,
+  HEADER_OVERHEAD_BYTES as HEADER_OVERHEAD,
+  messageBytes,
+  RECORD_OVERHEAD_BYTES as RECORD_OVERHEAD,
+} from '../kafka/send-slices.js';
 import type { Issue, IssueCode, Stage } from '../../core/issues.js';
 import type { HeaderValue, Headers } from '../../core/records.js';
 
@@ -88,9 +94,10 @@ function values(value: HeaderValue): (Buffer | string)[] {
  * values, the upstream ones first and ours last — Kafka headers are a list.
  *
  * `maxBytes` is what the quarantine topic takes (its `max.message.bytes`). A record that
- * would not fit is cut to fit — value, then key, then upstream headers — and says so in
- * `membrane.quarantine.truncated`, with the original's sizes and SHA-256: a quarantine
- * record the broker refuses would stop its partition for ever.
+ * would not fit is cut to fit and says so in `membrane.quarantine.truncated`, with the
+ * original's sizes and SHA-256: a quarantine record the broker refuses would stop its
+ * partition for ever. The upstream headers go first when they are the largest part (a header
+ * flood), else the value is cut first, then the key, then the headers go.
  */
 export function encodeQuarantine(
   upstream: {
@@ -101,13 +108,23 @@ export function encodeQuarantine(
   entry: QuarantineEntry,
   maxBytes = Infinity,
 ): QuarantineMessage {
-  const whole = build(upstream.key, upstream.value, upstream.headers, entry, undefined);
-  const size = quarantineBytes(whole);
-  if (size <= maxBytes) return whole;
-  let over = size - maxBytes + TRUNCATION_ALLOWANCE;
+  const ours = ourHeaders(entry, undefined);
+  const whole = build(upstream.key, upstream.value, upstream.headers, ours);
+  if (whole.bytes <= maxBytes) return whole.message;
+
   let { key, value } = upstream;
-  let headers = upstream.headers;
+  let headers: Headers = upstream.headers;
+  const valueBytes = value?.length ?? 0;
+  const keyBytes = key?.length ?? 0;
+  const headerBytes = whole.upstreamHeaderBytes;
+  let over = whole.bytes - maxBytes + TRUNCATION_ALLOWANCE;
   const truncation: { -readonly [K in keyof Truncation]: Truncation[K] } = {};
+  const dropHeaders = (): void => {
+    if (headerBytes === 0) return;
+    truncation.headers = hashHeaders(upstream.headers);
+    headers = {};
+    over -= headerBytes;
+  };
   const cut = (bytes: Buffer): { kept: Buffer; note: TruncatedBytes } => {
     const keep = Math.max(0, bytes.length - over);
     over -= bytes.length - keep;
@@ -116,7 +133,8 @@ export function encodeQuarantine(
       note: { bytes: bytes.length, kept: keep, sha256: sha256(bytes) },
     };
   };
-  if (value !== null && value.length > 0) {
+  if (headerBytes >= valueBytes && headerBytes >= keyBytes) dropHeaders();
+  if (over > 0 && value !== null && value.length > 0) {
     const { kept, note } = cut(value);
     value = kept;
     truncation.value = note;
@@ -126,25 +144,11 @@ export function encodeQuarantine(
     key = kept;
     truncation.key = note;
   }
-  if (over > 0) {
-    const hash = createHash('sha256');
-    let count = 0;
-    let bytes = 0;
-    for (const [name, v] of Object.entries(upstream.headers)) {
-      for (const one of values(v)) {
-        const b = typeof one === 'string' ? Buffer.from(one) : one;
-        hash.update(name).update('\u0000').update(b).update('\u0000');
-        count += 1;
-        bytes += Buffer.byteLength(name) + b.length;
-      }
-    }
-    truncation.headers = { count, bytes, sha256: hash.digest('hex') };
-    headers = {};
-  }
-  return build(key, value, headers, entry, truncation);
+  if (over > 0 && truncation.headers === undefined) dropHeaders();
+  return build(key, value, headers, ourHeaders(entry, truncation)).message;
 }
 
-/** Room for the truncation header and the record's own framing, generously. */
+/** Room for the truncation header, generously (it is at most about 400 bytes). */
 const TRUNCATION_ALLOWANCE = 1024;
 
 function sha256(bytes: Buffer): string {
@@ -152,30 +156,52 @@ function sha256(bytes: Buffer): string {
 }
 
 /**
- * What a quarantine record adds to a record batch: key, value, header names and values,
- * and the record's own framing (length varints, about 4 bytes a header). The batch header
- * (61 bytes) is within the allowance the caller leaves.
+ * The upstream headers' count, bytes and SHA-256: over each header in the order the decoded
+ * record lists them (a repeated name's values together), its name and its value, each as a
+ * 4-byte big-endian length and the bytes; a value without bytes (null) as length -1.
  */
-export function quarantineBytes(message: QuarantineMessage): number {
-  let bytes = 64 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
-  for (const name in message.headers) {
-    for (const v of values(message.headers[name])) {
-      bytes +=
-        8 + Buffer.byteLength(name) + (typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+function hashHeaders(headers: Headers): { count: number; bytes: number; sha256: string } {
+  const hash = createHash('sha256');
+  const length = Buffer.alloc(4);
+  let count = 0;
+  let bytes = 0;
+  const add = (part: Buffer | null): void => {
+    length.writeInt32BE(part === null ? -1 : part.length);
+    hash.update(length);
+    if (part !== null) hash.update(part);
+  };
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const all = Array.isArray(value)
+      ? (value as readonly (Buffer | string | null)[])
+      : [value as Buffer | string | null];
+    const nameBytes = Buffer.from(name);
+    for (const one of all) {
+      const part = one === null ? null : typeof one === 'string' ? Buffer.from(one) : one;
+      add(nameBytes);
+      add(part);
+      count += 1;
+      bytes += nameBytes.length + (part?.length ?? 0);
     }
   }
-  return bytes;
+  return { count, bytes, sha256: hash.digest('hex') };
 }
 
-function build(
-  key: Buffer | null,
-  value: Buffer | null,
-  upstreamHeaders: Headers,
+/**
+ * What a quarantine record takes in its topic: its record as Kafka encodes it, alone in a
+ * record batch. The budget `encodeQuarantine` keeps to, and the measure `sendSlices` uses.
+ */
+export function quarantineBytes(message: QuarantineMessage): number {
+  return messageBytes(message) + BATCH_OVERHEAD_BYTES;
+}
+
+function ourHeaders(
   entry: QuarantineEntry,
   truncation: Truncation | undefined,
-): QuarantineMessage {
+): Record<string, string> {
   const first = entry.issues[0];
-  const ours: Record<string, string> = {
+  return {
     [QUARANTINE_HEADERS.code]: first?.code ?? `${entry.stage}.unknown`,
     [QUARANTINE_HEADERS.stage]: entry.stage,
     [QUARANTINE_HEADERS.issues]: JSON.stringify(
@@ -195,17 +221,58 @@ function build(
     // Likewise: empty when the record is whole.
     [QUARANTINE_HEADERS.truncated]: truncation === undefined ? '' : JSON.stringify(truncation),
   };
+}
+
+/**
+ * The quarantine record, and what it takes in its topic (as `quarantineBytes` counts it),
+ * in one pass over the upstream headers: a record with 100,000 headers is walked once.
+ */
+function build(
+  key: Buffer | null,
+  value: Buffer | null,
+  upstreamHeaders: Headers,
+  ours: Record<string, string>,
+): { message: QuarantineMessage; bytes: number; upstreamHeaderBytes: number } {
   // No prototype: a header named __proto__ (hostile producers send them) stays a header.
   const headers = Object.create(null) as MessageHeaders;
-  for (const [name, value] of Object.entries(upstreamHeaders)) {
-    const all = values(value);
-    if (all.length > 0) headers[name] = all.length === 1 && !Array.isArray(value) ? all[0] : all;
+  let upstreamHeaderBytes = 0;
+  for (const name in upstreamHeaders) {
+    const value = upstreamHeaders[name];
+    if (value === undefined) continue;
+    const nameBytes = HEADER_OVERHEAD + Buffer.byteLength(name);
+    if (Array.isArray(value)) {
+      const all = value as readonly (Buffer | string | null)[];
+      if (all.length === 0) continue;
+      headers[name] = [...all] as (Buffer | string)[];
+      for (const v of all) upstreamHeaderBytes += nameBytes + sizeOf(v);
+    } else {
+      headers[name] = value as Buffer | string;
+      upstreamHeaderBytes += nameBytes + sizeOf(value as Buffer | string | null);
+    }
   }
-  for (const [name, value] of Object.entries(ours)) {
-    const existing = values(headers[name]);
-    headers[name] = existing.length === 0 ? value : [...existing, value];
+  let bytes =
+    BATCH_OVERHEAD_BYTES +
+    RECORD_OVERHEAD +
+    (key?.length ?? 0) +
+    (value?.length ?? 0) +
+    upstreamHeaderBytes;
+  for (const name in ours) {
+    const mine = ours[name] as string;
+    bytes += HEADER_OVERHEAD + Buffer.byteLength(name) + Buffer.byteLength(mine);
+    const existing = headers[name];
+    headers[name] =
+      existing === undefined
+        ? mine
+        : Array.isArray(existing)
+          ? [...existing, mine]
+          : [existing, mine];
   }
-  return { key, value, headers };
+  return { message: { key, value, headers }, bytes, upstreamHeaderBytes };
+}
+
+function sizeOf(value: Buffer | string | null): number {
+  if (value === null) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
 }
 
 export class QuarantineFormatError extends Error {

@@ -144,11 +144,15 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
     // `encode.too-large` (and stays in the quarantine) instead of failing the transaction.
     const existing = new Set(await admin.listTopics());
     const outputs = [...options.pipelines.values()].flatMap((p) => p.outputTopics());
-    await limitOutputs(
+    // And the quarantine's own limit: a record that fails again is re-quarantined cut to
+    // fit if its new issues make it larger than the topic takes, and no produce call sends a
+    // topic more than it takes.
+    const limits = await limitOutputs(
       admin,
       options.pipelines.values(),
-      [...new Set(outputs)].filter((t) => existing.has(t)),
+      [...new Set([...outputs, topic])].filter((t) => existing.has(t)),
     );
+    const quarantineMaxBytes = limits.get(topic);
     let settled: ReadonlyMap<string, Resolution> | undefined;
     if (!options.dryRun) {
       producer = options.kafka.producer({
@@ -243,15 +247,19 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
             });
           } else {
             outcome = { ref: record.ref, kind: 'failing', issues: result.issues };
-            const again = encodeQuarantine(record.upstream, {
-              ...record.entry,
-              mapping: pipeline.ref,
-              stage: result.stage,
-              issues: result.issues,
-              id: result.id,
-              quarantinedAt: at,
-              attempt: record.entry.attempt + 1,
-            });
+            const again = encodeQuarantine(
+              record.upstream,
+              {
+                ...record.entry,
+                mapping: pipeline.ref,
+                stage: result.stage,
+                issues: result.issues,
+                id: result.id,
+                quarantinedAt: at,
+                attempt: record.entry.attempt + 1,
+              },
+              quarantineMaxBytes,
+            );
             push(topic, { key: again.key, value: again.value, headers: again.headers });
             resolve(record.ref, {
               status: 'superseded',
@@ -267,7 +275,14 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
         let transaction: Transaction | undefined;
         try {
           transaction = await producer.transaction();
-          const topicMessages = [...byTopic].map(([to, messages]) => ({ topic: to, messages }));
+          const topicMessages = [...byTopic].map(([to, messages]) => {
+            const maxBatchBytes = limits.get(to);
+            return {
+              topic: to,
+              messages,
+              ...(maxBatchBytes === undefined ? {} : { maxBatchBytes }),
+            };
+          });
           for (const slice of sendSlices(topicMessages))
             await transaction.sendBatch({ topicMessages: slice, acks: -1 });
           await transaction.commit();

@@ -18,6 +18,8 @@ export interface TopicRecords {
   readonly messages: readonly OutRecord[];
   /** The task's state changelog: at-least-once writes it only after the outputs are acknowledged. */
   readonly state?: boolean;
+  /** The topic's `max.message.bytes`: no produce call sends it more (less the batch header). */
+  readonly maxBatchBytes?: number;
 }
 
 /** The input position a chunk commits: the next offset to read of `topic`/`partition`. */

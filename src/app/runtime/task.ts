@@ -327,8 +327,9 @@ export class Task {
     let processed = 0;
     for (const record of records) {
       // Past the budget, the chunk ends and commits: a large backlog still goes out in
-      // transactions at least every `budgetMs`.
-      if (processed > 0 && (processed & 63) === 0 && clock.now() > deadline) break;
+      // transactions at least every `budgetMs`, and the event loop (heartbeats, /healthz)
+      // turns between chunks however costly each record is (a header flood, a large value).
+      if (processed > 0 && clock.now() >= deadline) break;
       const source: SourceRecord = {
         topic,
         partition: this.partition,
@@ -393,11 +394,18 @@ export class Task {
     const timer = metrics.transactionSeconds.startTimer({ mapping });
     try {
       await producer.commit(
-        [...byTopic].map(([target, messages]) => ({
-          topic: target,
-          messages,
-          ...(target === this.changelog ? { state: true } : {}),
-        })),
+        [...byTopic].map(([target, messages]) => {
+          const maxBatchBytes =
+            target === this.context.quarantineTopic
+              ? this.context.quarantineMaxBytes
+              : this.pipeline.outputLimit(target);
+          return {
+            topic: target,
+            messages,
+            ...(target === this.changelog ? { state: true } : {}),
+            ...(maxBatchBytes === undefined ? {} : { maxBatchBytes }),
+          };
+        }),
         { topic, partition: this.partition, offset: next.toString() },
       );
     } catch (error) {

@@ -130,6 +130,14 @@ export async function prepareTopics(
   }
   const limits = await limitOutputs(admin, pipelines, outputs);
   const quarantineLimit = limits.get(quarantine);
+  // membrane's own headers (up to 100 issues) must fit beside whatever is kept of a record.
+  if (quarantineLimit !== undefined && quarantineLimit < MIN_QUARANTINE_BYTES) {
+    throw new MembraneError(
+      'config.quarantine-too-small',
+      `Quarantine topic ${quarantine} takes records of at most ${quarantineLimit} bytes (max.message.bytes); membrane needs at least ${MIN_QUARANTINE_BYTES} for its own headers, and ${quarantineBytes} to keep every input record whole.`,
+      { hint: `raise its max.message.bytes to ${quarantineBytes}` },
+    );
+  }
   if ((quarantineLimit ?? 0) < quarantineBytes) {
     warnings.push(
       `Quarantine topic ${quarantine} takes records of at most ${quarantineLimit ?? 0} bytes (max.message.bytes), but an input record can be as large and membrane adds headers: a record near the inputs' limit would be quarantined cut to fit (membrane.quarantine.truncated), not byte for byte. Raise its max.message.bytes to ${quarantineBytes}.`,
@@ -185,6 +193,9 @@ export async function limitOutputs(
   }
   return limits;
 }
+
+/** The least a quarantine topic must take: membrane's headers with 100 issues, generously. */
+const MIN_QUARANTINE_BYTES = 64 * 1024;
 
 /** Room for membrane's headers on a quarantined record, above the inputs' largest record. */
 const QUARANTINE_HEADROOM_BYTES = 1024 * 1024;

@@ -10,11 +10,35 @@ const message = (id: number, valueBytes: number, headers: Message['headers'] = {
 });
 
 describe('splitting what a transaction sends into produce calls', () => {
-  it('counts key, value and header names and values', () => {
+  it("counts key, value, header names and values in bytes, and Kafka's framing", () => {
     expect(
       messageBytes({ key: 'ab', value: Buffer.alloc(10), headers: { h: 'xyz', m: ['1', '22'] } }),
-    ).toBe(2 + 10 + 1 + 3 + 1 + 1 + 2);
-    expect(messageBytes({ key: null, value: null })).toBe(0);
+    ).toBe(36 + 2 + 10 + (10 + 1 + 3) + (10 + 1 + 1) + (10 + 1 + 2));
+    // A record's framing even when empty; names in bytes, not characters.
+    expect(messageBytes({ key: null, value: null })).toBe(36);
+    expect(messageBytes({ value: null, headers: { é: '' } })).toBe(36 + 10 + 2);
+  });
+
+  it("keeps a topic's messages in one call within what that topic takes, less the batch header", () => {
+    const small = Array.from({ length: 10 }, (_, i) => message(i, 300));
+    const other = Array.from({ length: 10 }, (_, i) => message(100 + i, 300));
+    const slices = sendSlices(
+      [
+        { topic: 'small', messages: small, maxBatchBytes: 1000 },
+        { topic: 'other', messages: other },
+      ],
+      100_000,
+    );
+    for (const slice of slices) {
+      const mine = slice.find((t) => t.topic === 'small')?.messages ?? [];
+      const bytes = mine.reduce((sum, m) => sum + messageBytes(m), 0);
+      if (mine.length > 1) expect(bytes).toBeLessThanOrEqual(1000 - 61);
+    }
+    expect(slices.flatMap((s) => s.find((t) => t.topic === 'small')?.messages ?? [])).toEqual(
+      small,
+    );
+    // The other topic is not held back by it: it rides along in the first calls.
+    expect(slices.length).toBeGreaterThan(1);
   });
 
   it('sends a small chunk in one call', () => {

@@ -127,7 +127,7 @@ describe('the quarantine codec', () => {
       expect(kept.headers).toEqual(upstream.headers);
     });
 
-    it('cuts the key, then leaves the upstream headers out, when the value is not enough', () => {
+    it('leaves a header flood out first, then cuts value and key only as far as needed', () => {
       const heavy = {
         key: Buffer.alloc(5_000, 1),
         value: Buffer.alloc(100, 2),
@@ -136,19 +136,38 @@ describe('the quarantine codec', () => {
       const message = encodeQuarantine(heavy, entry, 3_000);
       expect(quarantineBytes(message)).toBeLessThanOrEqual(3_000);
       const { entry: read, upstream: kept } = decodeQuarantine(message);
-      expect(read.truncated).toEqual({
-        value: { bytes: 100, kept: 0, sha256: sha(heavy.value) },
-        key: { bytes: 5_000, kept: 0, sha256: sha(heavy.key) },
-        headers: {
-          count: 3,
-          bytes: 3 + 10_000 + 4 + 1 + 4 + 1,
-          sha256: createHash('sha256')
-            .update('big\u0000' + 'h'.repeat(10_000) + '\u0000more\u0000x\u0000more\u0000y\u0000')
-            .digest('hex'),
-        },
+      const frame = (part: string): Buffer => {
+        const length = Buffer.alloc(4);
+        length.writeInt32BE(Buffer.byteLength(part));
+        return Buffer.concat([length, Buffer.from(part)]);
+      };
+      expect(read.truncated?.headers).toEqual({
+        count: 3,
+        bytes: 3 + 10_000 + 4 + 1 + 4 + 1,
+        sha256: createHash('sha256')
+          .update(
+            Buffer.concat(
+              ['big', 'h'.repeat(10_000), 'more', 'x', 'more', 'y'].map((part) => frame(part)),
+            ),
+          )
+          .digest('hex'),
       });
-      expect(kept.key).toEqual(Buffer.alloc(0));
+      expect(read.truncated?.value).toEqual({ bytes: 100, kept: 0, sha256: sha(heavy.value) });
+      const keyKept = read.truncated?.key?.kept ?? -1;
+      expect(keyKept).toBeGreaterThan(0);
+      expect(kept.key).toEqual(heavy.key.subarray(0, keyKept));
       expect(kept.headers).toEqual({});
+      // Only the headers had to go: value and key are kept whole.
+      const flood = {
+        key: Buffer.from('k'),
+        value: Buffer.alloc(10_000, 3),
+        headers: { f: 'f'.repeat(30_000) },
+      };
+      const floodRead = decodeQuarantine(encodeQuarantine(flood, entry, 20_000));
+      expect(floodRead.entry.truncated).toEqual({
+        headers: expect.objectContaining({ count: 1, bytes: 30_001 }) as unknown,
+      });
+      expect(floodRead.upstream.value).toEqual(flood.value);
     });
 
     it('refuses a truncation header that is not what membrane writes', () => {

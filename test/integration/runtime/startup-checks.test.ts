@@ -142,4 +142,22 @@ describe('membrane run sizes the quarantine for the largest input record', () =>
     expect(warning).toContain('Raise its max.message.bytes to');
     await admin.deleteTopics({ topics: [quarantine] });
   });
+
+  it("refuses a quarantine topic too small for membrane's own headers", async () => {
+    const quarantine = uniqueName('quarantine');
+    await admin.createTopics({
+      topics: [
+        {
+          topic: quarantine,
+          numPartitions: 1,
+          configEntries: [{ name: 'max.message.bytes', value: '20000' }],
+        },
+      ],
+    });
+    await expect(prepare(quarantine)).rejects.toMatchObject({
+      code: 'config.quarantine-too-small',
+      message: expect.stringContaining('takes records of at most 20000 bytes') as unknown,
+    });
+    await admin.deleteTopics({ topics: [quarantine] });
+  });
 });

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Message } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { MAX_SEND_BYTES, sendSlices } from '../../src/adapters/kafka/send-slices.js';
+import { MAX_SEND_BYTES, sendSlices } from '../../../src/adapters/kafka/send-slices.js';
 
 /**
  * Review finding (review11): kafkajs puts everything one produce call sends to a partition

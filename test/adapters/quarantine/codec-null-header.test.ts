@@ -6,8 +6,8 @@ import {
   QUARANTINE_HEADERS,
   quarantineBytes,
   type QuarantineEntry,
-} from '../../src/adapters/quarantine/codec.js';
-import type { Headers } from '../../src/core/records.js';
+} from '../../../src/adapters/quarantine/codec.js';
+import type { Headers } from '../../../src/core/records.js';
 
 /**
  * Review finding (review11): Kafka allows a header without a value, kafkajs reads it as `null`
