@@ -128,6 +128,8 @@ export async function demoSummary(metrics: Metrics): Promise<string> {
     const metric = (await metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
     const totals = new Map<string, number>();
     for (const { labels, value } of metric) {
+      // Series start at zero (every code, every drop kind): only what happened is shown.
+      if (value === 0) continue;
       const key = String(labels[label] ?? '');
       totals.set(key, (totals.get(key) ?? 0) + value);
     }
@@ -142,7 +144,7 @@ export async function demoSummary(metrics: Metrics): Promise<string> {
     read('membrane_records_in_total', 'mapping'),
     read('membrane_records_out_total', 'topic'),
     read('membrane_records_quarantined_total', 'code'),
-    read('membrane_records_dropped_total', 'reason'),
+    read('membrane_records_dropped_total', 'kind'),
   ]);
   return `in ${describe(recordsIn)} · translated ${describe(out)} · quarantined ${describe(quarantined)} · dropped ${describe(dropped)}`;
 }

@@ -111,7 +111,7 @@ describe.each(['exactly_once', 'at_least_once'] as const)('membrane run, %s', (g
         (r) => r.length >= count(['bad-signature', 'not-json', 'unknown-status']),
       );
       const duplicates = Number(
-        /membrane_records_dropped_total\{[^}]*reason="duplicate"\} (\d+)/.exec(metrics)?.[1] ?? 0,
+        /membrane_records_dropped_total\{[^}]*kind="duplicate"\} (\d+)/.exec(metrics)?.[1] ?? 0,
       );
       expect(duplicates).toBe(REDELIVERED);
       expect(dropped).toBe(count(['test']) + REDELIVERED);
