@@ -175,7 +175,8 @@ export async function createSecureMaterial(
     env,
   );
   // Nobody signs anything with this CA again: its key goes, the CA file stays for clients.
-  await rm(join(dir, 'ca.key'), { force: true });
+  for (const name of ['ca.key', 'broker.csr', 'broker.ext', 'client.csr', 'client.ext'])
+    await rm(join(dir, name), { force: true });
   for (const name of ['broker.key', 'client.key', 'broker.p12'])
     await chmod(join(dir, name), 0o600);
   return {

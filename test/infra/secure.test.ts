@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,14 @@ describe('createSecureMaterial', () => {
     for (const file of [material.keystoreFile, material.clientKeyFile])
       expect((await stat(file)).mode & 0o077).toBe(0);
     await expect(stat(join(dir, 'tls', 'ca.key'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await readdir(join(dir, 'tls'))).sort()).toEqual([
+      'broker.key',
+      'broker.p12',
+      'broker.pem',
+      'ca.pem',
+      'client.key',
+      'client.pem',
+    ]);
   });
 
   it('makes a new CA each time (a fresh instance trusts nothing from an old one)', async () => {
