@@ -1,14 +1,17 @@
 import { Command } from 'commander';
-import { localDown, localStatus, localUp, type LocalInfraState } from '../../infra/local.js';
+import {
+  infraExportLines,
+  localDown,
+  localStatus,
+  localUp,
+  type LocalInfraState,
+} from '../../infra/local.js';
 import { infraPaths } from '../../infra/paths.js';
 import { createProgress } from '../../infra/progress.js';
 
-/** The lines a shell can `eval` to point tools and tests at this instance. */
+/** The lines a shell can `eval` to point tools and tests at this instance (and its SASL_SSL listener). */
 export function exportLines(state: LocalInfraState): string[] {
-  return [
-    `export KAFKA_BROKERS=${state.kafka.brokers.join(',')}`,
-    `export SCHEMA_REGISTRY_URL=${state.registry.url}`,
-  ];
+  return infraExportLines(state);
 }
 
 export function infraCommand(): Command {
@@ -28,6 +31,10 @@ export function infraCommand(): Command {
         started ? 'Local infrastructure is up.\n' : 'Local infrastructure was already up.\n',
       );
       out.write(`  Kafka     ${state.kafka.brokers.join(',')}  (pid ${state.kafka.pid})\n`);
+      if (state.kafka.secure)
+        out.write(
+          `  SASL_SSL  ${state.kafka.secure.brokers.join(',')}  (SCRAM-SHA-512/256 user ${state.kafka.secure.username}, CA ${state.kafka.secure.caFile})\n`,
+        );
       out.write(`  Registry  ${state.registry.url}  (pid ${state.registry.pid})\n`);
       out.write(`  Logs      ${infraPaths().run}/logs\n`);
       out.write(`Point tools at it with:\n  ${exportLines(state).join('\n  ')}\n`);
@@ -71,7 +78,9 @@ export function infraCommand(): Command {
 
   infra
     .command('env')
-    .description('print `export` lines for KAFKA_BROKERS and SCHEMA_REGISTRY_URL (eval "$(…)")')
+    .description(
+      'print `export` lines for KAFKA_BROKERS, SCHEMA_REGISTRY_URL and the SASL_SSL listener (MEMBRANE_TEST_*) (eval "$(…)")',
+    )
     .action(async () => {
       const status = await localStatus();
       if (!status.state) {
