@@ -49,7 +49,10 @@ export function runCommand(): Command {
       // (authorization, a deleted output topic, a consumer that cannot recover) stops it.
       const waiting = new AbortController();
       const ended = await Promise.race([
-        ...SIGNALS.map((signal) => once(process, signal, { signal: waiting.signal })),
+        // The signal's name, for the log (once() gives the listener's arguments).
+        ...SIGNALS.map((signal) =>
+          once(process, signal, { signal: waiting.signal }).then(() => signal),
+        ),
         runtime.failed,
       ]);
       waiting.abort();
