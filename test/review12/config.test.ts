@@ -49,3 +49,19 @@ describe('a broker port out of range', () => {
     },
   );
 });
+
+describe('an OAuth token URL with credentials in it', () => {
+  // Found: accepted; fetch then refuses every request ("Request cannot be constructed from a
+  // URL that includes credentials"), reported as kafka.oauth-unreachable "does not answer"
+  // (retriable, exit 69) after the whole KAFKA_CONNECT_TIMEOUT_MS.
+  it('is a configuration error naming KAFKA_SASL_OAUTH_TOKEN_URL, without the password', () => {
+    const message = messageFor({
+      KAFKA_SASL_MECHANISM: 'oauthbearer',
+      KAFKA_SASL_OAUTH_TOKEN_URL: 'https://user:hunter2@idp.example/oauth2/token',
+      KAFKA_SASL_OAUTH_CLIENT_ID: 'membrane',
+      KAFKA_SASL_OAUTH_CLIENT_SECRET: 'client-secret',
+    });
+    expect(message).toContain('KAFKA_SASL_OAUTH_TOKEN_URL');
+    expect(message).not.toContain('hunter2');
+  });
+});
