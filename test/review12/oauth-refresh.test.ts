@@ -1,0 +1,40 @@
+/**
+ * review12: the OAUTHBEARER token provider asks for a new token at 80 % of the old one's
+ * lifetime so that an identity provider's hiccup can be ridden out. Found: a failed early
+ * refresh throws although the cached token is still valid for another 20 % of its lifetime,
+ * so every connection kafkajs opens in that window (a broker restart, a rebalance) fails
+ * authentication with kafka.oauth-unreachable. Java's client keeps the valid token and retries.
+ */
+import { describe, expect, it } from 'vitest';
+import { oauthTokenProvider } from '../../src/adapters/kafka/connection.js';
+
+describe('oauthTokenProvider when the refresh fails before the token expires', () => {
+  it('keeps handing out the still-valid token, and takes the next one once the endpoint is back', async () => {
+    let clock = 1_000_000;
+    let up = true;
+    let issued = 0;
+    const fetchImpl: typeof fetch = () => {
+      if (!up) return Promise.reject(new TypeError('fetch failed'));
+      issued++;
+      return Promise.resolve(
+        new Response(JSON.stringify({ access_token: `token-${issued}`, expires_in: 100 }), {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+        }),
+      );
+    };
+    const provider = oauthTokenProvider(
+      { tokenUrl: 'https://idp.example/token', clientId: 'c', clientSecret: 's', now: () => clock },
+      fetchImpl,
+    );
+    expect((await provider()).value).toBe('token-1');
+    // 90 s in: past the refresh point (80 s), 10 s before the token expires; the IdP is down.
+    clock += 90_000;
+    up = false;
+    expect((await provider()).value).toBe('token-1');
+    // The IdP is back and the old token has expired: a new one.
+    up = true;
+    clock += 11_000;
+    expect((await provider()).value).toBe('token-2');
+  });
+});
