@@ -38,7 +38,7 @@ async function outcome(url: string, timeoutMs: number): Promise<{ code: unknown;
 describe('reachRegistry against something that is not a registry API', () => {
   it('an HTML page answered with 200 is registry.not-an-api, without waiting for the timeout', async () => {
     const url = await answering('text/html', '<html><body>Sign in</body></html>');
-    const { code, ms } = await outcome(url, 15_000);
+    const { code, ms } = await outcome(url, 8_000);
     expect(code).toBe('registry.not-an-api');
     expect(ms).toBeLessThan(5_000);
   });
@@ -56,7 +56,7 @@ describe('reachRegistry speaking TLS to a plaintext port', () => {
   it('ends in one line naming SCHEMA_REGISTRY_URL, at once', async () => {
     const url = (await answering('application/json', '[]')).replace('http:', 'https:');
     const started = Date.now();
-    const error: unknown = await reachRegistry({ url }, 15_000).then(
+    const error: unknown = await reachRegistry({ url }, 8_000).then(
       () => undefined,
       (e: unknown) => e,
     );
