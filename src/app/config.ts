@@ -3,9 +3,15 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { MembraneError, messageOf } from '../core/errors.js';
-import { redactUnparsed, redactUrlsIn } from '../core/redact.js';
+import { REDACTED, redactUnparsed, redactUrlsIn } from '../core/redact.js';
 
-const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9092');
+const hostPort = z
+  .string()
+  .regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9092')
+  .refine((text) => {
+    const port = Number(text.slice(text.lastIndexOf(':') + 1));
+    return port >= 1 && port <= 65535;
+  }, 'has a port outside 1-65535');
 
 const REGISTRY_EXAMPLE = 'give the base of a Confluent-compatible API, e.g. http://host:8081';
 
@@ -48,8 +54,34 @@ export interface PemFile {
   readonly pem: Buffer;
 }
 
+/**
+ * A `*_FILE` value that is the PEM itself (or a line of one), not a path: a Kubernetes secret
+ * mapped to an environment variable instead of a file. Never echoed: for a key it is the key.
+ */
+export function holdsPem(value: string): boolean {
+  return value.includes('-----BEGIN') || /[\r\n]/.test(value);
+}
+
+/**
+ * What of a `*_FILE` value a message may show: nothing when it holds PEM contents or line
+ * breaks; for a private key (`*_KEY_FILE`), also nothing when it looks like a key's base64
+ * rather than a path.
+ */
+function showsFileValue(name: string, value: string): boolean {
+  if (holdsPem(value) || value.includes('-----')) return false;
+  return !(name.endsWith('_KEY_FILE') && /[A-Za-z0-9+/=]{64,}/.test(value));
+}
+
 /** A file path whose content must be PEM (a CA bundle, a certificate or a key). */
 const pemFile = z.string().transform((path, ctx): PemFile => {
+  if (holdsPem(path)) {
+    ctx.issues.push({
+      code: 'custom',
+      message: 'holds PEM contents, not a path: give the path of a file holding them',
+      input: '',
+    });
+    return z.NEVER;
+  }
   let pem: Buffer;
   try {
     pem = readFileSync(path);
@@ -117,14 +149,31 @@ const extensions = z.string().transform((text, ctx): Record<string, string> => {
   return out;
 });
 
-const httpUrl = z.string().refine((text) => {
+/**
+ * An http(s) URL fetch can use as it is: fetch refuses a URL with `user:password@`, and a
+ * `#fragment` is never sent (most often the rest of a secret with a `#` in it).
+ */
+const httpUrl = z.string().transform((text, ctx) => {
+  const refuse = (message: string): never => {
+    ctx.issues.push({ code: 'custom', message, input: '' });
+    return z.NEVER;
+  };
+  let url: URL;
   try {
-    const url = new URL(text);
-    return url.protocol === 'http:' || url.protocol === 'https:';
+    url = new URL(text.trim());
   } catch {
-    return false;
+    return refuse('is not an http:// or https:// URL');
   }
-}, 'is not an http:// or https:// URL');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return refuse('is not an http:// or https:// URL');
+  if (url.username !== '' || url.password !== '')
+    return refuse(
+      'has credentials (user:password@) in it: give the client ID and secret in KAFKA_SASL_OAUTH_CLIENT_ID and KAFKA_SASL_OAUTH_CLIENT_SECRET',
+    );
+  if (url.hash !== '' || text.includes('#'))
+    return refuse('has a #fragment, which is never sent: remove it');
+  return url.href;
+});
 
 /**
  * Every variable that says how to reach and authenticate to Kafka and the registry. Every
@@ -361,15 +410,20 @@ function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.out
         issues.push(issue);
   const problems = issues.map((issue) => {
     const name = nameOf(issue);
-    const secret = /PASSWORD|SECRET|TOKEN$/.test(name);
     const value = env[name];
+    const secret =
+      /PASSWORD|SECRET|TOKEN$/.test(name) ||
+      (name.endsWith('_FILE') && value !== undefined && !showsFileValue(name, value));
     // A URL may carry credentials (`https://user:password@…`): never shown. A URL that did not
     // parse may hide them anywhere before its last `@` (`https//user:pw@host`).
     const redact = name.endsWith('_URL') ? redactUnparsed : redactUrlsIn;
-    const shown = secret || value === undefined ? '' : `=${redact(value)}`;
+    // A fragment is most often the rest of a secret with a `#` in it.
+    const shown =
+      secret || value === undefined ? '' : `=${redact(value).replace(/#[^]*$/, `#${REDACTED}`)}`;
     return `${name}${shown} ${issue.message}`;
   });
-  throw new MembraneError('config.invalid', `Invalid configuration: ${problems.join('; ')}.`, {
+  const unique = [...new Set(problems)];
+  throw new MembraneError('config.invalid', `Invalid configuration: ${unique.join('; ')}.`, {
     hint: 'fix the environment variables named above (see the README, "Configuration")',
   });
 }
