@@ -450,3 +450,42 @@ export function fatalKafkaError(
     hint: fatal.hint,
   });
 }
+
+/**
+ * What a command (`status`, the quarantine commands, `doctor`, `dev`) reports for an error a
+ * kafkajs call threw after the connection was checked: a MembraneError as it is; a fatal
+ * Kafka error as {@link fatalKafkaError}'s one sentence (an ACL refusal is
+ * `kafka.authorization`, exit 77); a transient one (the connection lost, a timeout) as
+ * `kafka.unreachable`. What is not Kafka's (a TypeError: a bug) is returned unchanged, so that
+ * its stack is shown.
+ */
+export function commandKafkaError(error: unknown): unknown {
+  if (isMembraneError(error)) return error;
+  const classified = classifyKafkaError(error);
+  if (classified.type === undefined) return error;
+  if (classified.kind === 'transient')
+    return new MembraneError(
+      'kafka.unreachable',
+      `The Kafka cluster stopped answering (${classified.type}): ${oneLine(classified.message)}.`,
+      {
+        retriable: true,
+        cause: error,
+        hint: 'check that the brokers in KAFKA_BROKERS are up and reachable, then try again',
+      },
+    );
+  const fatal = fatalKafkaError(classified, error);
+  return fatal.code === 'kafka.bug' ? error : fatal;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').replace(/\.+$/, '');
+}
+
+/** Runs `work`, turning what kafkajs throws into {@link commandKafkaError}'s error. */
+export async function withKafkaErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw commandKafkaError(error);
+  }
+}

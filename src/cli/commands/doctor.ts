@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { kafkaConnection, reachKafka } from '../../adapters/kafka/connection.js';
+import { commandKafkaError } from '../../adapters/kafka/errors.js';
 import { reachRegistry, registryOptions } from '../../adapters/registry/connection.js';
 import { loadConnectionConfig } from '../../app/config.js';
 import { redactUrl } from '../../core/redact.js';
@@ -14,7 +15,9 @@ export function doctorCommand(): Command {
       const config = loadConnectionConfig();
       // The same connection as every other command: TLS, SASL, registry credentials.
       const [kafka, registry] = await Promise.allSettled([
-        reachKafka(kafkaConnection(config, 'doctor')),
+        reachKafka(kafkaConnection(config, 'doctor')).catch((error: unknown) => {
+          throw commandKafkaError(error);
+        }),
         reachRegistry(registryOptions(config), config.KAFKA_CONNECT_TIMEOUT_MS),
       ]);
       const out = process.stdout;

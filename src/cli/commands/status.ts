@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { createKafka } from '../../adapters/kafka/client.js';
 import { clientOptions, kafkaConnection, reachKafka } from '../../adapters/kafka/connection.js';
+import { withKafkaErrors } from '../../adapters/kafka/errors.js';
 import { groupStatus } from '../../adapters/kafka/status.js';
 import { loadRunConfig } from '../../app/config.js';
 import { displayWidth, escapeCell, escapeText, padEnd, safeJson } from '../text.js';
@@ -37,13 +38,11 @@ export function statusCommand(): Command {
       await reachKafka(connection);
       const kafka = createKafka(clientOptions(connection));
       const admin = kafka.admin();
-      await admin.connect();
+      // An ACL refusal (the group, the quarantine topic) is one sentence, exit 77.
+      await withKafkaErrors(() => admin.connect());
       try {
-        const status = await groupStatus(
-          kafka,
-          admin,
-          config.MEMBRANE_GROUP_ID,
-          config.MEMBRANE_QUARANTINE_TOPIC,
+        const status = await withKafkaErrors(() =>
+          groupStatus(kafka, admin, config.MEMBRANE_GROUP_ID, config.MEMBRANE_QUARANTINE_TOPIC),
         );
         const out = process.stdout;
         if (options.json) {

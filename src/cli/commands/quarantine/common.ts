@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type { Admin, Kafka } from 'kafkajs';
 import { createKafka } from '../../../adapters/kafka/client.js';
 import { clientOptions, kafkaConnection, reachKafka } from '../../../adapters/kafka/connection.js';
+import { withKafkaErrors } from '../../../adapters/kafka/errors.js';
 import {
   compileFilter,
   parseTime,
@@ -90,9 +91,10 @@ export async function withQuarantine<T>(
   await reachKafka(connection);
   const kafka = createKafka(clientOptions(connection));
   const admin = kafka.admin();
-  await admin.connect();
+  // What kafkajs throws (an ACL refusing the quarantine topic: exit 77) is one sentence.
+  await withKafkaErrors(() => admin.connect());
   try {
-    return await work({ config, kafka, admin });
+    return await withKafkaErrors(() => work({ config, kafka, admin }));
   } finally {
     await admin.disconnect();
   }
