@@ -39,6 +39,7 @@ const BY_CODE: Readonly<Record<string, number>> = {
   'kafka.sasl-mechanism': EXIT.config,
   'registry.tls-untrusted': EXIT.config,
   'registry.not-an-api': EXIT.config,
+  'registry.tls-mismatch': EXIT.config,
   'http.port-in-use': EXIT.config,
   'http.port-denied': EXIT.config,
   'config.invalid': EXIT.config,

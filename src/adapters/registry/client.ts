@@ -89,7 +89,25 @@ export function basicAuth(credentials: {
 export function describeFailure(error: unknown): string {
   const cause = error instanceof Error ? error.cause : undefined;
   const text = cause === undefined ? messageOf(error) : `${messageOf(error)} (${messageOf(cause)})`;
-  return redactUrlsIn(text);
+  // OpenSSL's messages span lines: one line, as every message membrane prints.
+  return redactUrlsIn(text)
+    .replace(/\s*[\r\n]+\s*/g, ' ')
+    .trim();
+}
+
+/**
+ * A 200 answer to GET /subjects that is not the API's JSON array of subject names (a proxy's
+ * login page, a web UI, a JSON object): `notAnApi` is set, and `reachRegistry` stops at once.
+ */
+export class NotARegistryApiError extends Error {
+  readonly notAnApi = true;
+  constructor(
+    message: string,
+    readonly answered: string,
+  ) {
+    super(message);
+    this.name = 'NotARegistryApiError';
+  }
 }
 
 /**
@@ -123,5 +141,23 @@ export async function pingRegistry(
     throw Object.assign(new Error(`GET ${shown} answered HTTP ${response.status}`), {
       status: response.status,
     });
-  return (await response.json()) as string[];
+  const type = response.headers.get('content-type') ?? 'no content type';
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new NotARegistryApiError(
+      `GET ${shown} answered HTTP ${response.status} with ${type}, not JSON`,
+      /html/i.test(type) || /^\s*</.test(text) ? 'an HTML page' : `${type}, not JSON`,
+    );
+  }
+  if (!Array.isArray(body) || !body.every((subject) => typeof subject === 'string'))
+    throw new NotARegistryApiError(
+      `GET ${shown} answered HTTP ${response.status} with JSON that is not a list of subjects`,
+      Array.isArray(body)
+        ? 'a JSON array of other things than subject names'
+        : `a JSON ${body === null ? 'null' : typeof body}`,
+    );
+  return body;
 }

@@ -4,10 +4,17 @@
  * certificate). Used by `membrane run` (mappings), `doctor`, `quarantine show` and `dev`.
  */
 import { Agent, request as httpsRequest } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import type { ConnectionConfig } from '../../app/config.js';
 import { MembraneError, messageOf } from '../../core/errors.js';
 import { redactUrl } from '../../core/redact.js';
-import { describeFailure, pingRegistry, type RegistryOptions, type RegistryTls } from './client.js';
+import {
+  describeFailure,
+  NotARegistryApiError,
+  pingRegistry,
+  type RegistryOptions,
+  type RegistryTls,
+} from './client.js';
 
 export type RegistryConnectionConfig = Pick<
   ConnectionConfig,
@@ -126,6 +133,49 @@ function causeCode(error: unknown): string {
   return parts.join(' ');
 }
 
+/** OpenSSL's words for a TLS client that met something that does not speak TLS. */
+const NOT_TLS =
+  /WRONG_VERSION_NUMBER|wrong version number|packet length too long|unknown protocol|record layer failure|ssl3_get_record|HTTP_REQUEST/i;
+
+/** A plaintext request that the other side closed or reset without an answer. */
+const CLOSED = /UND_ERR_SOCKET|other side closed|ECONNRESET|socket hang up/i;
+
+/**
+ * Whether host:port of an http:// URL completes a TLS handshake (certificate not checked:
+ * only the protocol is asked), within `timeoutMs`. Never throws.
+ */
+function speaksTls(url: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      resolve(false);
+      return;
+    }
+    const socket = tlsConnect({
+      host: parsed.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(parsed.port || 80),
+      rejectUnauthorized: false,
+      ...(/^[\d.]+$|:/.test(parsed.hostname) ? {} : { servername: parsed.hostname }),
+    });
+    const done = (answer: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => {
+      done(false);
+    }, timeoutMs);
+    socket.once('secureConnect', () => {
+      done(true);
+    });
+    socket.once('error', () => {
+      done(false);
+    });
+  });
+}
+
 /**
  * The registry check of a command's start: lists subjects until the registry answers or
  * `timeoutMs` passes. A refusal of the credentials (`registry.unauthorized`) or of its TLS
@@ -170,7 +220,33 @@ export async function reachRegistry(
             hint: "set SCHEMA_REGISTRY_URL to the API's base, e.g. Apicurio's …/apis/ccompat/v7",
           },
         );
+      if (error instanceof NotARegistryApiError)
+        throw new MembraneError(
+          'registry.not-an-api',
+          `SCHEMA_REGISTRY_URL=${shown} is not a Confluent-compatible registry API (GET /subjects answered ${error.answered}, not a list of subjects).`,
+          {
+            hint: "set SCHEMA_REGISTRY_URL to the registry API's base (not its web UI or a login page), e.g. http://host:8081 or Apicurio's …/apis/ccompat/v7",
+          },
+        );
       const words = causeCode(error);
+      const https = options.url.startsWith('https:');
+      if (
+        (https && NOT_TLS.test(words)) ||
+        (!https &&
+          CLOSED.test(words) &&
+          (await speaksTls(options.url, Math.max(100, Math.min(2_000, deadline - Date.now())))))
+      )
+        throw new MembraneError(
+          'registry.tls-mismatch',
+          https
+            ? `SCHEMA_REGISTRY_URL=${shown} is https://, but the registry answers there without TLS.`
+            : `SCHEMA_REGISTRY_URL=${shown} is http://, but the registry answers there with TLS only.`,
+          {
+            hint: https
+              ? "use the registry's http:// URL, or the port where it speaks TLS"
+              : "use the registry's https:// URL (with SCHEMA_REGISTRY_CA_FILE when its CA is not a public one)",
+          },
+        );
       if (UNTRUSTED.test(words))
         throw new MembraneError(
           'registry.tls-untrusted',
@@ -191,7 +267,7 @@ export async function reachRegistry(
   }
   throw new MembraneError(
     'registry.unreachable',
-    `The schema registry at SCHEMA_REGISTRY_URL=${shown} did not answer within ${timeoutMs} ms${last === undefined ? '' : ` (${messageOf(last)})`}.`,
+    `The schema registry at SCHEMA_REGISTRY_URL=${shown} did not answer within ${timeoutMs} ms${last === undefined ? '' : ` (${describeFailure(last)})`}.`,
     {
       retriable: true,
       cause: last,

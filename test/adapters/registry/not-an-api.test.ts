@@ -1,14 +1,17 @@
 /**
- * review12: a "registry" that answers GET /subjects with 200 but not with the API's JSON array
+ * A "registry" that answers GET /subjects with 200 but not with the API's JSON array
  * (a login page of a proxy, the registry's web UI, a JSON object) is a configuration fault:
  * `registry.not-an-api` (exit 78) naming SCHEMA_REGISTRY_URL, at once. Found: HTML ended as
  * `registry.unreachable` (exit 69, "did not answer") after the whole timeout, and a JSON object
  * passed `membrane doctor` ("ok … undefined subject(s)", exit 0).
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { reachRegistry } from '../../src/adapters/registry/connection.js';
-import { closeServer, listenLocal } from '../support/net.js';
+import { reachRegistry } from '../../../src/adapters/registry/connection.js';
+import { closeServer, listenLocal } from '../../support/net.js';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -64,6 +67,35 @@ describe('reachRegistry speaking TLS to a plaintext port', () => {
     const message = (error as Error).message;
     expect(message).toContain('SCHEMA_REGISTRY_URL');
     expect(message).not.toMatch(/\n/);
+    expect((error as { code?: unknown }).code).toBe('registry.tls-mismatch');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('reachRegistry speaking plaintext to a TLS port', () => {
+  it('is registry.tls-mismatch naming SCHEMA_REGISTRY_URL, at once', async () => {
+    const tls = join(import.meta.dirname, '../kafka/fixtures/tls');
+    const https = createHttpsServer(
+      {
+        cert: readFileSync(join(tls, 'server.pem')),
+        key: readFileSync(join(tls, 'server.key')),
+      },
+      (_request, response) => {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end('[]');
+      },
+    );
+    https.on('tlsClientError', () => undefined);
+    server = https;
+    const url = `http://127.0.0.1:${await listenLocal(https)}`;
+    const started = Date.now();
+    const error: unknown = await reachRegistry({ url }, 8_000).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((error as { code?: unknown }).code).toBe('registry.tls-mismatch');
+    expect((error as Error).message).toContain('SCHEMA_REGISTRY_URL');
+    expect((error as Error).message).not.toMatch(/\n/);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
