@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import avro from 'avsc';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { ensureTopics } from '../adapters/kafka/topics.js';
+import type { RegistryOptions } from '../adapters/registry/client.js';
 import { ConfluentRegistryPort } from '../adapters/registry/port.js';
 import { hmacSignature } from '../pipeline/stages/trust.js';
 import type { Metrics } from './metrics.js';
@@ -50,10 +51,14 @@ export function demoOrder(i: number, key: string): Message {
   };
 }
 
-/** Creates the example topics, registers the WMS schema, and feeds records until stopped. */
+/**
+ * Creates the example topics, registers the WMS schema, and feeds records until stopped. The
+ * Kafka client and the registry options come from the connection configuration (TLS, SASL,
+ * registry credentials), as every command's.
+ */
 export async function startDemoFeed(
   kafka: Kafka,
-  registryUrl: string,
+  registry: RegistryOptions,
   orderKey: string,
   root: string,
 ): Promise<{ stop(): Promise<void> }> {
@@ -69,7 +74,7 @@ export async function startDemoFeed(
       await readFile(join(root, 'schemas/upstream/wms/stock-adjustment.avsc'), 'utf8'),
     ) as avro.Schema,
   );
-  const schemaId = await new ConfluentRegistryPort({ url: registryUrl }).register(
+  const schemaId = await new ConfluentRegistryPort(registry).register(
     `${DEMO_TOPICS.stock}-value`,
     writer,
   );

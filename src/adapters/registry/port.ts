@@ -42,6 +42,8 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
   private readonly fetch: typeof fetch;
   private readonly byId = new Map<number, Type | UnparseableSchemaError | undefined>();
   private readonly registered = new Map<string, number>();
+  /** Whether credentials are sent (for the hint of a refusal). */
+  private readonly authenticated: boolean;
 
   constructor(options: RegistryOptions & { readonly timeoutMs?: number }) {
     const { url } = splitCredentials(options.url);
@@ -52,6 +54,7 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
     this.headers = { accept: `${CONTENT_TYPE}, application/json` };
     const authorization = authorizationOf(options);
     if (authorization !== undefined) this.headers['authorization'] = authorization;
+    this.authenticated = authorization !== undefined;
   }
 
   private async call(
@@ -170,6 +173,16 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
         body: JSON.stringify({ schema: text, schemaType: 'AVRO' }),
       },
     );
+    if (status === 401 || status === 403)
+      throw new MembraneError(
+        'registry.unauthorized',
+        `The schema registry at SCHEMA_REGISTRY_URL=${this.shown} refused to register a schema under ${subject} (HTTP ${status}).`,
+        {
+          hint: this.authenticated
+            ? 'check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD (or SCHEMA_REGISTRY_BEARER_TOKEN), and that they may register schemas'
+            : 'set SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD, or SCHEMA_REGISTRY_BEARER_TOKEN',
+        },
+      );
     const id = (body as { id?: unknown } | undefined)?.id;
     if (status !== 200 || typeof id !== 'number') {
       throw new MembraneError(

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { createKafka } from '../../adapters/kafka/client.js';
 import { clientOptions, kafkaConnection, reachKafka } from '../../adapters/kafka/connection.js';
+import { commandKafkaError, withKafkaErrors } from '../../adapters/kafka/errors.js';
 import { pingRegistry } from '../../adapters/registry/client.js';
-import { registryOptions } from '../../adapters/registry/connection.js';
+import { reachRegistry, registryOptions } from '../../adapters/registry/connection.js';
 import { loadConnectionConfig, loadRunConfig, type ConnectionConfig } from '../../app/config.js';
 import { demoSummary, startDemoFeed } from '../../app/demo.js';
 import { createLogger } from '../../app/logger.js';
@@ -53,10 +54,6 @@ export function devCommand(): Command {
     .action(async (options: { infraOnly?: boolean }) => {
       const infra = await acquireInfrastructure({ progress: createProgress() });
       const out = process.stdout;
-      out.write(`Kafka and the schema registry are ready (${infra.source}).\n`);
-      out.write(`  export KAFKA_BROKERS=${infra.brokers.join(',')}\n`);
-      // An existing registry's URL may carry credentials: shown without them.
-      out.write(`  export SCHEMA_REGISTRY_URL=${redactUrl(infra.registryUrl)}\n`);
       // The same TLS, SASL and registry settings as every command (an existing cluster may
       // need them), with the brokers and registry found.
       const connection = loadConnectionConfig({
@@ -64,6 +61,22 @@ export function devCommand(): Command {
         KAFKA_BROKERS: infra.brokers.join(','),
         SCHEMA_REGISTRY_URL: infra.registryUrl,
       });
+      const registry = registryOptions(connection);
+      // Checked as every command checks them, within KAFKA_CONNECT_TIMEOUT_MS: one sentence
+      // and the documented exit code when either does not answer or refuses membrane.
+      const [kafkaCheck, registryCheck] = await Promise.allSettled([
+        reachKafka(kafkaConnection(connection, 'dev')),
+        reachRegistry(registry, connection.KAFKA_CONNECT_TIMEOUT_MS),
+      ]);
+      for (const check of [kafkaCheck, registryCheck])
+        if (check.status === 'rejected') {
+          await infra.release();
+          throw commandKafkaError(check.reason);
+        }
+      out.write(`Kafka and the schema registry are ready (${infra.source}).\n`);
+      out.write(`  export KAFKA_BROKERS=${infra.brokers.join(',')}\n`);
+      // An existing registry's URL may carry credentials: shown without them.
+      out.write(`  export SCHEMA_REGISTRY_URL=${redactUrl(infra.registryUrl)}\n`);
 
       let runtime: Runtime | undefined;
       let feed: { stop(): Promise<void> } | undefined;
@@ -79,11 +92,13 @@ export function devCommand(): Command {
           MEMBRANE_HTTP_PORT: process.env['MEMBRANE_HTTP_PORT'] ?? '0',
           LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'error',
         });
-        feed = await startDemoFeed(
-          createKafka(clientOptions(kafkaConnection(connection, 'dev-feed'))),
-          infra.registryUrl,
-          process.env['ERP_HMAC_KEY_1'] ?? '',
-          root,
+        feed = await withKafkaErrors(() =>
+          startDemoFeed(
+            createKafka(clientOptions(kafkaConnection(connection, 'dev-feed'))),
+            registry,
+            process.env['ERP_HMAC_KEY_1'] ?? '',
+            root,
+          ),
         );
         runtime = new Runtime({ config, logger: createLogger(config.LOG_LEVEL) });
         await runtime.start();

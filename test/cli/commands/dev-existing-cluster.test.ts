@@ -1,5 +1,5 @@
 /**
- * review12: `membrane dev` against an existing cluster (KAFKA_BROKERS and SCHEMA_REGISTRY_URL
+ * `membrane dev` against an existing cluster (KAFKA_BROKERS and SCHEMA_REGISTRY_URL
  * set) connects like every other command (README, "Connecting to Kafka and the registry"):
  * brokers that do not answer end in one sentence naming KAFKA_BROKERS, exit 69, within
  * KAFKA_CONNECT_TIMEOUT_MS. Found: it printed "Kafka and the schema registry are ready (env)"
@@ -12,8 +12,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.js';
-import { closeServer, listenLocal } from '../support/net.js';
+import { runCli } from '../../support/cli.js';
+import { closeServer, listenLocal } from '../../support/net.js';
 
 let server: Server | undefined;
 afterEach(async () => {
