@@ -182,7 +182,9 @@ function jwtExpiry(token: string): number | undefined {
  * kafkajs's `oauthBearerProvider`: asks the token endpoint for a client-credentials token
  * (RFC 6749 §4.4, the client authenticated with HTTP Basic as §2.3.1 requires servers to
  * accept) and keeps it for `refreshAt` (80 %) of its lifetime (`expires_in`, else the JWT's
- * `exp`; a token with neither is asked anew for each connection). kafkajs calls it for every
+ * `exp`; a token with neither is asked anew for each connection). From then until it expires
+ * a failed refresh hands out the still-valid token and is retried on a later call: it fails
+ * a call only once the token has expired. kafkajs calls it for every
  * new connection and re-authentication; concurrent calls share one request. A failure is a
  * MembraneError naming the variable to fix: `kafka.oauth-unreachable` (the endpoint does not
  * answer), `kafka.oauth-refused` (it refuses the client), `kafka.oauth-invalid` (its answer is
@@ -195,7 +197,7 @@ export function oauthTokenProvider(
   const now = settings.now ?? Date.now;
   const refreshAt = settings.refreshAt ?? 0.8;
   const shown = redactUrl(settings.tokenUrl);
-  let cached: { token: OauthToken; until: number } | undefined;
+  let cached: { token: OauthToken; refreshFrom: number; expires: number } | undefined;
   let pending: Promise<OauthToken> | undefined;
 
   const request = async (): Promise<OauthToken> => {
@@ -286,16 +288,28 @@ export function oauthTokenProvider(
     const token: OauthToken = settings.extensions
       ? { value, extensions: { ...settings.extensions } }
       : { value };
-    cached = lifetimeMs > 0 ? { token, until: asked + lifetimeMs * refreshAt } : undefined;
+    cached =
+      lifetimeMs > 0
+        ? { token, refreshFrom: asked + lifetimeMs * refreshAt, expires: asked + lifetimeMs }
+        : undefined;
     return token;
   };
+  const refresh = (): Promise<OauthToken> =>
+    (pending ??= request().finally(() => {
+      pending = undefined;
+    }));
 
   return () => {
-    if (cached !== undefined && now() < cached.until) return Promise.resolve(cached.token);
-    pending ??= request().finally(() => {
-      pending = undefined;
-    });
-    return pending;
+    const at = now();
+    if (cached !== undefined && at < cached.refreshFrom) return Promise.resolve(cached.token);
+    if (cached !== undefined && at < cached.expires) {
+      // Past the refresh point but still valid: a new token is asked; when that fails (the
+      // identity provider down), the valid one is handed out and the refresh tried again on a
+      // later call. A failure surfaces only once the token has expired.
+      const valid = cached.token;
+      return refresh().catch(() => valid);
+    }
+    return refresh();
   };
 }
 

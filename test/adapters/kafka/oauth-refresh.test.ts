@@ -1,12 +1,12 @@
 /**
- * review12: the OAUTHBEARER token provider asks for a new token at 80 % of the old one's
+ * The OAUTHBEARER token provider asks for a new token at 80 % of the old one's
  * lifetime so that an identity provider's hiccup can be ridden out. Found: a failed early
  * refresh throws although the cached token is still valid for another 20 % of its lifetime,
  * so every connection kafkajs opens in that window (a broker restart, a rebalance) fails
  * authentication with kafka.oauth-unreachable. Java's client keeps the valid token and retries.
  */
 import { describe, expect, it } from 'vitest';
-import { oauthTokenProvider } from '../../src/adapters/kafka/connection.js';
+import { oauthTokenProvider } from '../../../src/adapters/kafka/connection.js';
 
 describe('oauthTokenProvider when the refresh fails before the token expires', () => {
   it('keeps handing out the still-valid token, and takes the next one once the endpoint is back', async () => {
