@@ -84,6 +84,8 @@ export function kafkaSasl(
         tokenUrl: config.KAFKA_SASL_OAUTH_TOKEN_URL ?? '',
         clientId: config.KAFKA_SASL_OAUTH_CLIENT_ID ?? '',
         clientSecret: config.KAFKA_SASL_OAUTH_CLIENT_SECRET ?? '',
+        // One token request never outlasts the connection's own deadline.
+        timeoutMs: Math.min(10_000, config.KAFKA_CONNECT_TIMEOUT_MS),
         ...(config.KAFKA_SASL_OAUTH_SCOPE === undefined
           ? {}
           : { scope: config.KAFKA_SASL_OAUTH_SCOPE }),
@@ -243,7 +245,9 @@ export function oauthTokenProvider(
         response.status === 401 ||
         response.status === 403 ||
         error === 'invalid_client' ||
-        error === 'unauthorized_client';
+        error === 'unauthorized_client' ||
+        // Some identity providers answer a client-credentials grant with a wrong secret so.
+        error === 'invalid_grant';
       if (refused)
         throw new MembraneError(
           'kafka.oauth-refused',
@@ -261,8 +265,11 @@ export function oauthTokenProvider(
       if (response.status >= 500 || response.status === 429)
         throw new MembraneError(
           'kafka.oauth-unreachable',
-          `The OAuth token endpoint ${shown} answered HTTP ${response.status}.`,
-          { retriable: true, hint: 'the identity provider is failing; retry later' },
+          `The OAuth token endpoint KAFKA_SASL_OAUTH_TOKEN_URL=${shown} answered HTTP ${response.status}.`,
+          {
+            retriable: true,
+            hint: 'the identity provider is failing; retry later, or check KAFKA_SASL_OAUTH_TOKEN_URL',
+          },
         );
       throw new MembraneError(
         'kafka.oauth-invalid',

@@ -38,3 +38,40 @@ describe('oauthTokenProvider when the refresh fails before the token expires', (
     expect((await provider()).value).toBe('token-2');
   });
 });
+
+describe('oauthTokenProvider refused or failing', () => {
+  const answering =
+    (status: number, body: unknown): typeof fetch =>
+    () =>
+      Promise.resolve(
+        new Response(JSON.stringify(body), {
+          status,
+          headers: { 'content-type': 'application/json' },
+        }),
+      );
+  const settings = { tokenUrl: 'https://idp.example/token', clientId: 'c', clientSecret: 's' };
+
+  it('an HTTP 503 names KAFKA_SASL_OAUTH_TOKEN_URL and is retriable', async () => {
+    const error: unknown = await oauthTokenProvider(
+      settings,
+      answering(503, { error: 'temporarily_unavailable' }),
+    )().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'kafka.oauth-unreachable', retriable: true });
+    expect((error as Error).message).toContain('KAFKA_SASL_OAUTH_TOKEN_URL');
+  });
+
+  it('invalid_grant points at the client ID and secret', async () => {
+    const error: unknown = await oauthTokenProvider(
+      settings,
+      answering(400, { error: 'invalid_grant' }),
+    )().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'kafka.oauth-refused' });
+    expect((error as { hint?: string }).hint).toContain('KAFKA_SASL_OAUTH_CLIENT_SECRET');
+  });
+});
