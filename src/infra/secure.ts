@@ -168,11 +168,12 @@ export async function createSecureMaterial(
       'broker',
       '-out',
       'broker.p12',
+      // From the environment, not the command line: arguments show in `ps`.
       '-passout',
-      `pass:${keystorePassword}`,
+      'env:MEMBRANE_KEYSTORE_PASSWORD',
     ],
     dir,
-    env,
+    { ...env, MEMBRANE_KEYSTORE_PASSWORD: keystorePassword },
   );
   // Nobody signs anything with this CA again: its key goes, the CA file stays for clients.
   for (const name of ['ca.key', 'broker.csr', 'broker.ext', 'client.csr', 'client.ext'])

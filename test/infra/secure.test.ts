@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -55,6 +56,17 @@ describe('createSecureMaterial', () => {
       'client.key',
       'client.pem',
     ]);
+  });
+
+  it('makes a keystore that opens with its password (given to openssl through the environment)', () => {
+    const check = (password: string) =>
+      spawnSync(
+        'openssl',
+        ['pkcs12', '-in', material.keystoreFile, '-noout', '-passin', 'env:P12_PASSWORD'],
+        { env: { ...process.env, P12_PASSWORD: password }, encoding: 'utf8' },
+      ).status;
+    expect(check(material.keystorePassword)).toBe(0);
+    expect(check(`${material.keystorePassword}x`)).not.toBe(0);
   });
 
   it('makes a new CA each time (a fresh instance trusts nothing from an old one)', async () => {
