@@ -267,7 +267,7 @@ export async function reachRegistry(
   }
   throw new MembraneError(
     'registry.unreachable',
-    `The schema registry at SCHEMA_REGISTRY_URL=${shown} did not answer within ${timeoutMs} ms${last === undefined ? '' : ` (${describeFailure(last)})`}.`,
+    `The schema registry at SCHEMA_REGISTRY_URL=${shown} did not answer within ${timeoutMs} ms${last === undefined ? '' : ` (${messageOf(last).replace(/\s*[\r\n]+\s*/g, ' ')})`}.`,
     {
       retriable: true,
       cause: last,
