@@ -1,4 +1,8 @@
 import type { Admin } from 'kafkajs';
+import { loadRunConfig } from '../../src/app/config.js';
+import { createLogger } from '../../src/app/logger.js';
+import { Runtime } from '../../src/app/runtime/bootstrap.js';
+import { waitFor } from '../../src/infra/wait.js';
 import { expect } from 'vitest';
 import type { Received } from './kafka.js';
 
@@ -39,4 +43,27 @@ export function expectClocksCountUp(outputs: readonly Received[], system: string
     const clocks = list.sort(([a], [b]) => a - b).map(([, clock]) => clock);
     expect(clocks).toEqual(clocks.map((_, i) => i + 1));
   }
+}
+
+/**
+ * Runs an in-process `membrane run` with `env` until its group has committed `count` records
+ * of `topic`, then stops it; fails the test if that does not happen within a minute.
+ */
+export async function runUntilCommitted(
+  env: NodeJS.ProcessEnv,
+  admin: Admin,
+  group: string,
+  topic: string,
+  count: number,
+): Promise<void> {
+  const runtime = new Runtime({ config: loadRunConfig(env), logger: createLogger('silent'), env });
+  await runtime.start();
+  const done = await waitFor(
+    async () => {
+      if ((await committedTotal(admin, group, topic)) < count) throw new Error('not yet');
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
+  await runtime.stop();
+  expect(done.ok, `${count} records of ${topic} committed`).toBe(true);
 }

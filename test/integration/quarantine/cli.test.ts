@@ -4,9 +4,6 @@ import avro from 'avsc';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { ConfluentRegistryPort } from '../../../src/adapters/registry/port.js';
-import { loadRunConfig } from '../../../src/app/config.js';
-import { createLogger } from '../../../src/app/logger.js';
-import { Runtime } from '../../../src/app/runtime/bootstrap.js';
 import { describeValue } from '../../../src/cli/commands/quarantine/show.js';
 import { deterministicId, eventKeyFromId, mappingNamespace } from '../../../src/core/ids.js';
 import { waitFor } from '../../../src/infra/wait.js';
@@ -19,7 +16,7 @@ import {
   useOrderTopics,
   type OrderTopics,
 } from '../../support/orders.js';
-import { committedTotal, header } from '../../support/runtime.js';
+import { header, runUntilCommitted } from '../../support/runtime.js';
 
 const N = 200;
 const kinds = Array.from({ length: N }, (_, i) => orderKind(i));
@@ -67,21 +64,7 @@ describe('membrane quarantine', () => {
     await producer.connect();
     await producer.send({ topic: topics.input, messages: orderMessages(0, N) });
     await producer.disconnect();
-    const runtime = new Runtime({
-      config: loadRunConfig(env),
-      logger: createLogger('silent'),
-      env,
-    });
-    await runtime.start();
-    const done = await waitFor(
-      async () => {
-        if ((await committedTotal(admin, topics.group, topics.input)) < N)
-          throw new Error('not yet');
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
-    await runtime.stop();
-    expect(done.ok).toBe(true);
+    await runUntilCommitted(env, admin, topics.group, topics.input, N);
   });
 
   it('lists and counts exactly what the filters select', async () => {

@@ -1,16 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadRunConfig } from '../../../src/app/config.js';
-import { createLogger } from '../../../src/app/logger.js';
-import { Runtime } from '../../../src/app/runtime/bootstrap.js';
 import { deterministicId, eventKeyFromId, mappingNamespace } from '../../../src/core/ids.js';
 import { waitFor } from '../../../src/infra/wait.js';
 import { runCli } from '../../support/cli.js';
 import { readTopic } from '../../support/conservation.js';
 import { spawnCli, type MembraneProcess } from '../../support/membrane-process.js';
 import { orderKind, orderMessages, useOrderTopics } from '../../support/orders.js';
-import { committedTotal, header } from '../../support/runtime.js';
+import { header, runUntilCommitted } from '../../support/runtime.js';
 
 /** 600 upstream orders: 60 refused as map.unknown-code, which the fixed mapping then takes. */
 const N = 600;
@@ -70,21 +67,7 @@ function useQuarantinedOrders(): {
     await producer.connect();
     await producer.send({ topic: topics.input, messages: orderMessages(0, N) });
     await producer.disconnect();
-    const runtime = new Runtime({
-      config: loadRunConfig(env),
-      logger: createLogger('silent'),
-      env,
-    });
-    await runtime.start();
-    const done = await waitFor(
-      async () => {
-        if ((await committedTotal(admin, topics.group, topics.input)) < N)
-          throw new Error('not yet');
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
-    await runtime.stop();
-    expect(done.ok).toBe(true);
+    await runUntilCommitted(env, admin, topics.group, topics.input, N);
     // Version 4 of the mapping knows status Q.
     const file = join(topics.mappings, 'legacy-orders.yaml');
     await writeFile(

@@ -3,14 +3,10 @@ import { CompressionTypes } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { QUARANTINE_HEADERS } from '../../../src/adapters/quarantine/codec.js';
 import { maxMessageBytes } from '../../../src/adapters/kafka/topics.js';
-import { loadRunConfig } from '../../../src/app/config.js';
-import { createLogger } from '../../../src/app/logger.js';
-import { Runtime } from '../../../src/app/runtime/bootstrap.js';
-import { waitFor } from '../../../src/infra/wait.js';
 import { runCli } from '../../support/cli.js';
 import { consumeUntil, testConsumer } from '../../support/kafka.js';
 import { orderMessages, useOrderTopics } from '../../support/orders.js';
-import { committedTotal, header } from '../../support/runtime.js';
+import { header, runUntilCommitted } from '../../support/runtime.js';
 
 /**
  * The broker checks `max.message.bytes` against the compressed batch, so a producer can send
@@ -42,21 +38,7 @@ describe('a record larger, decompressed, than the quarantine topic takes', () =>
     });
     await producer.disconnect();
 
-    const runtime = new Runtime({
-      config: loadRunConfig(env),
-      logger: createLogger('silent'),
-      env,
-    });
-    await runtime.start();
-    const done = await waitFor(
-      async () => {
-        if ((await committedTotal(admin, topics.group, topics.input)) < 5)
-          throw new Error('not yet');
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
-    await runtime.stop();
-    expect(done.ok).toBe(true);
+    await runUntilCommitted(env, admin, topics.group, topics.input, 5);
 
     const limit = (await maxMessageBytes(admin, [topics.quarantine])).get(topics.quarantine) ?? 0;
     const quarantined = await consumeUntil(
