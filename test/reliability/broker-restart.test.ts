@@ -60,12 +60,21 @@ describe('the broker stopped and restarted under load', () => {
     const load = startLoad(kafka, topics.input, orderMessages, { batch: 10, intervalMs: 40 });
     const member = startMembrane(env());
     const recovery: number[] = [];
+    // A failure says what the broker was doing too: membrane cannot be faulted for a broker
+    // that did not come back.
+    const withBrokerStatus = async (error: unknown): Promise<never> => {
+      throw new Error(`${(error as Error).message}\n--- ${await broker.status()}`, {
+        cause: error,
+      });
+    };
     try {
       // A controlled shutdown, then a crash; each time the broker stays away for DOWN_MS
       // (longer than membrane's session timeout) while the load keeps trying to produce.
       for (const how of ['graceful', 'crash'] as const) {
         const target = (await committed()) + 500;
-        await until(`${target} committed`, async () => (await committed()) >= target, [member]);
+        await until(`${target} committed`, async () => (await committed()) >= target, [
+          member,
+        ]).catch(withBrokerStatus);
         const before = await committed();
         await broker.stop(how);
         const down = Date.now();
@@ -74,7 +83,9 @@ describe('the broker stopped and restarted under load', () => {
         process.stderr.write(
           `[broker] ${how} stop: down ${((Date.now() - down) / 1000).toFixed(1)} s, ${before} committed before, ${load.acknowledged()} sent\n`,
         );
-        recovery.push(await secondsUntilProgress(committed, before, [member]));
+        recovery.push(
+          await secondsUntilProgress(committed, before, [member]).catch(withBrokerStatus),
+        );
       }
       const more = load.acknowledged() + 500;
       await until('500 more sent', () => Promise.resolve(load.acknowledged() >= more), [member]);

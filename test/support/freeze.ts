@@ -164,7 +164,12 @@ export function clockReport(outputs: readonly Received[], system: string): Clock
 export async function accountToTheEnd(
   kafka: Kafka,
   topics: OrderTopics,
-): Promise<{ accounting: Accounting; clocks: ClockReport; idsTwice: number }> {
+): Promise<{
+  accounting: Accounting;
+  clocks: ClockReport;
+  idsTwice: number;
+  outputs: Received[];
+}> {
   const [inputs, placed, cancelled, quarantined] = await Promise.all(
     [topics.input, topics.placed, topics.cancelled, topics.quarantine].map((topic) =>
       readTopic(kafka, topic),
@@ -184,7 +189,38 @@ export async function accountToTheEnd(
     accounting: account(inputs ?? [], outputs, quarantined ?? [], fateOfOrder),
     clocks: clockReport(outputs, 'legacy-erp'),
     idsTwice,
+    outputs,
   };
+}
+
+/**
+ * At least once, a record may be translated more than once, each time with the clock its
+ * aggregate had then, so clocks may repeat. What must hold: a record translated once never
+ * gets a clock at or below one its aggregate already carried on the outputs (in write order:
+ * an aggregate's records all go to one partition). Returns the records that broke it.
+ */
+export function atLeastOnceClockViolations(outputs: readonly Received[], system: string): string[] {
+  const source = (r: Received): string =>
+    `${header(r, 'membrane.source.partition') ?? '?'}/${header(r, 'membrane.source.offset') ?? '?'}`;
+  const times = new Map<string, number>();
+  for (const r of outputs) times.set(source(r), (times.get(source(r)) ?? 0) + 1);
+  const highest = new Map<string, { clock: number; source: string }>();
+  const violations: string[] = [];
+  for (const r of outputs) {
+    const aggregate = `${r.topic}:${header(r, 'membrane.aggregate') ?? ''}`;
+    const clock = (JSON.parse(header(r, 'membrane.vclock') ?? '{}') as Record<string, number>)[
+      system
+    ];
+    const n = clock ?? 0;
+    const before = highest.get(aggregate);
+    if (times.get(source(r)) === 1 && before !== undefined && n <= before.clock)
+      violations.push(
+        `${aggregate} got ${n} for ${source(r)} (translated once) after ${before.clock} for ${before.source}`,
+      );
+    if (before === undefined || n > before.clock)
+      highest.set(aggregate, { clock: n, source: source(r) });
+  }
+  return violations;
 }
 
 /**

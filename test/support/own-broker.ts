@@ -27,6 +27,8 @@ export interface OwnBroker {
   start(): Promise<void>;
   /** Stops it and removes its data. */
   close(): Promise<void>;
+  /** Whether its process runs, and the last lines of its log: for a failing test's message. */
+  status(): Promise<string>;
 }
 
 export async function ownBroker(): Promise<OwnBroker> {
@@ -75,5 +77,7 @@ export async function ownBroker(): Promise<OwnBroker> {
       await stop();
       await rm(dir, { recursive: true, force: true });
     },
+    status: async () =>
+      `the test's broker (pid ${pid}, ${brokers.join(',')}) is ${isAlive(pid, KAFKA_MAIN_CLASS) ? 'running' : 'not running'}; its log ends:\n${await tail(paths.kafkaLog, 40)}`,
   };
 }

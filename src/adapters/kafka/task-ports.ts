@@ -88,10 +88,16 @@ export class IdempotentTaskProducer implements TaskProducer {
   private readonly producer: Producer;
   private closed = false;
   private readonly commitOffsets: (position: InputPosition) => Promise<void>;
+  private readonly revoked: AbortSignal;
 
-  constructor(kafka: Kafka, commitOffsets: (position: InputPosition) => Promise<void>) {
+  constructor(
+    kafka: Kafka,
+    commitOffsets: (position: InputPosition) => Promise<void>,
+    revoked: AbortSignal,
+  ) {
     this.producer = taskProducer(kafka, undefined);
     this.commitOffsets = commitOffsets;
+    this.revoked = revoked;
   }
 
   async init(): Promise<void> {
@@ -102,9 +108,12 @@ export class IdempotentTaskProducer implements TaskProducer {
     // Without a transaction, partitions succeed or fail one by one: the state (which says
     // "these IDs were emitted") goes only once the outputs are acknowledged, or a failed
     // output with a written state would be dropped as a duplicate when redelivered. Nothing
-    // fences an at-least-once producer: once its task is closed (a rejoin mid-commit), it
-    // writes no state and commits no offset more — kafkajs would send them with the member's
-    // new generation, and they would be accepted.
+    // fences an at-least-once producer: once its task is revoked (the GROUP_JOIN of a
+    // rebalance, which aborts `revoked` at once, before the chunk in flight ends), it writes
+    // no state and commits no offset more. kafkajs would send them with the member's new
+    // generation and the group would accept them, even with the partition owned elsewhere:
+    // committed offsets would go back under the new owner. (The consumer's own retries stay
+    // in the generation they began in: patches/kafkajs+2.2.4.patch, runner.commitOffsets.)
     for (const phase of [records.filter((r) => !r.state), records.filter((r) => r.state)]) {
       this.refuseIfClosed();
       for (const slice of sendSlices(asTopicMessages(phase)))
@@ -115,7 +124,8 @@ export class IdempotentTaskProducer implements TaskProducer {
   }
 
   private refuseIfClosed(): void {
-    if (this.closed) throw new Error('the task was closed; its producer writes nothing more');
+    if (this.closed || this.revoked.aborted)
+      throw new Error('the task was revoked or closed; its producer writes nothing more');
   }
 
   async close(): Promise<void> {

@@ -166,11 +166,15 @@ export class Runtime {
     });
     this.consumer = consumer;
     const ports: TaskPorts = {
-      createProducer: (transactionalId) =>
+      createProducer: (transactionalId, revoked) =>
         transactionalId === undefined
-          ? new IdempotentTaskProducer(kafka, async ({ topic, partition, offset }) => {
-              await consumer.commitOffsets([{ topic, partition, offset }]);
-            })
+          ? new IdempotentTaskProducer(
+              kafka,
+              async ({ topic, partition, offset }) => {
+                await consumer.commitOffsets([{ topic, partition, offset }]);
+              },
+              revoked,
+            )
           : new TransactionalTaskProducer(kafka, transactionalId, config.MEMBRANE_GROUP_ID),
       offsets: kafkaOffsets(admin, config.MEMBRANE_GROUP_ID),
       topics: kafkaTopics(admin),

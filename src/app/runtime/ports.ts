@@ -110,7 +110,13 @@ export interface TopicsPort {
 
 /** Everything a task needs from Kafka. */
 export interface TaskPorts {
-  createProducer(transactionalId: string | undefined): TaskProducer;
+  /**
+   * The task's producer. `revoked` aborts when the task is revoked, lost or shut down: from
+   * then on an at-least-once producer writes no state and commits no offset more, even for
+   * the chunk in flight (nothing fences it, and the group would accept its offsets under the
+   * member's new generation).
+   */
+  createProducer(transactionalId: string | undefined, revoked: AbortSignal): TaskProducer;
   readonly offsets: OffsetsPort;
   readonly topics: TopicsPort;
   readonly changelog: ChangelogPort;

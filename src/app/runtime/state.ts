@@ -81,9 +81,18 @@ export class RetainedClocks implements ClockPort {
     this.pending.clear();
   }
 
-  /** Sets a clock as restored from a changelog record written at `at`. */
+  /**
+   * Restores a clock from a changelog record written at `at`, merged into what earlier records
+   * of the aggregate restored (each entry's maximum), not replacing it. A clock only grows, so
+   * for a changelog written by one owner at a time the merge is the last record. But at least
+   * once, nothing fences a member that was dropped from the group and has not noticed yet:
+   * its chunk in flight writes the clocks its state had, after the new owner wrote newer ones.
+   * Replaced, the next restore would take the zombie's older clock, and records translated
+   * once would get clocks the outputs already carry. A tombstone (retention) still removes.
+   */
   restore(aggregate: string, clock: VectorClock, at: number): void {
-    this.put(aggregate, clock, at);
+    const earlier = this.current(aggregate);
+    this.put(aggregate, earlier ? merge(earlier, clock) : clock, at);
   }
 
   remove(aggregate: string): void {

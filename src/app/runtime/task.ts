@@ -128,6 +128,7 @@ export class Task {
     if (!this.producer) {
       const producer = this.ports.createProducer(
         this.context.guarantee === 'exactly_once' ? this.transactionalId : undefined,
+        this.abort.signal,
       );
       try {
         if (signal.aborted) throw this.closedFailure();
@@ -327,8 +328,10 @@ export class Task {
     let processed = 0;
     for (const record of records) {
       // Past the budget, the chunk ends and commits: a large backlog still goes out in
-      // transactions at least every `budgetMs`.
-      if (processed > 0 && (processed & 63) === 0 && clock.now() > deadline) break;
+      // transactions at least every `budgetMs`, and a few costly records (a header flood
+      // beyond MEMBRANE_MAX_HEADERS, quarantined with all its headers) hold a partition no
+      // longer than one of them takes. Checked after every record: a clock read is cheap.
+      if (processed > 0 && clock.now() >= deadline) break;
       const source: SourceRecord = {
         topic,
         partition: this.partition,
@@ -409,6 +412,9 @@ export class Task {
       );
     } catch (error) {
       timer();
+      // Revoked mid-commit: the producer stopped short on purpose (at-least-once), or the
+      // failure does not matter any more; either way the task's next owner has the records.
+      if (this.revoked()) throw this.closedFailure();
       throw await this.commitFailure(error, [...byTopic.keys()]);
     }
     timer();

@@ -220,6 +220,53 @@ describe('known failure shapes, by hand', () => {
     expect(w.broker.readAll(OUTPUT)).toHaveLength(4);
   });
 
+  // Found by this simulation (at-least-once, seed 1711944758): GROUP_JOIN revoked a task whose
+  // chunk was in flight, and the task closed "clean", after the chunk; the chunk then
+  // committed its offsets with the member's new generation, which the group accepts from any
+  // member. The new owner had committed further already: the committed offset went back, and
+  // lag never reached zero. A revoked task's at-least-once chunk now commits nothing.
+  test('(f) an at-least-once task revoked with a chunk in flight commits no offset for it', async () => {
+    const { world: w, delta } = await scenario({
+      // Seed 2: n1 thaws, rejoins with the chunk of partition 1 in flight, and loses it to n2.
+      world: world({ seed: 2, partitions: 2, guarantee: 'at_least_once', maxRecords: 2 }),
+      nodes: 1,
+      linger: 20_000,
+      steps: [
+        at(100, { type: 'freeze-rejoin', node: 0, ms: 3_000 }),
+        at(200, { type: 'produce', kinds: good(8) }),
+        at(700, { type: 'join' }),
+      ],
+    });
+    expect(delta('GROUP_JOIN mid-batch (same member)')).toBe(1);
+    expect(delta('at-least-once commit stopped: task revoked')).toBe(1);
+    // Every input committed (5 records went to partition 0, 3 to partition 1), and the
+    // broker found no member committing offsets of a partition it did not own.
+    expect([w.broker.committedFor(INPUT, 0), w.broker.committedFor(INPUT, 1)]).toEqual([5, 3]);
+  });
+
+  // Found by this simulation (at-least-once): a member dropped from the group while frozen
+  // thaws with a chunk in flight and, not knowing yet, writes its state — older clocks — to the
+  // changelog after the new owner wrote newer ones. The next owner restored the zombie's clock
+  // (last record wins) and gave a record translated once a clock the outputs already had.
+  // Restore now merges a clock with what the aggregate's earlier records restored.
+  test("(g) an at-least-once zombie's stale clocks in the changelog do not take a clock back", async () => {
+    const { world: w, delta } = await scenario({
+      world: world({ seed: -14, guarantee: 'at_least_once', maxRecords: 1, maxBatch: 2 }),
+      nodes: 1,
+      linger: 21,
+      steps: [
+        at(0, { type: 'produce', kinds: good(1) }),
+        at(24, { type: 'freeze-rejoin', node: 0, ms: 17_036 }),
+        at(155, { type: 'refuse-sync', node: 0, join: true }),
+        at(158, { type: 'produce', kinds: good(2) }),
+        at(158, { type: 'crash-after-commit', node: 0 }),
+        at(17_170, { type: 'produce', kinds: good(5) }),
+      ],
+    });
+    expect(delta('freeze mid-batch')).toBe(1);
+    expect(w.broker.stats.expired).toBe(1);
+  });
+
   // Found by this simulation: a commit whose EndTxn the broker applied but whose answer never
   // came (kafkajs gave up retrying: KafkaJSNumberOfRetriesExceeded caused by a request
   // timeout) was classified transient; the chunk rolled back and was retried with the same

@@ -43,6 +43,21 @@ describe('a task state', () => {
     expect(state.dedup.seen('a')).toBe(false);
     expect(state.dedup.seen('b')).toBe(true);
   });
+
+  it("merges a clock an unfenced zombie wrote after the new owner's newer one, never goes back", () => {
+    const state = new TaskState(10);
+    state.restoreRecord(stateKey.clock('o-1'), '{"erp":2}');
+    // The new owner's record, then the zombie's (at least once, a dropped member's chunk in
+    // flight writes what its state had), then one a second upstream system advanced.
+    state.restoreRecord(stateKey.clock('o-1'), '{"erp":3}');
+    state.restoreRecord(stateKey.clock('o-1'), '{"erp":2}');
+    state.restoreRecord(stateKey.clock('o-1'), '{"erp":2,"crm":1}');
+    expect(state.clocks.current('o-1')).toEqual({ erp: 3, crm: 1 });
+    // A tombstone (retention) still forgets it: the aggregate starts over.
+    state.restoreRecord(stateKey.clock('o-1'), null);
+    state.restoreRecord(stateKey.clock('o-1'), '{"erp":1}');
+    expect(state.clocks.current('o-1')).toEqual({ erp: 1 });
+  });
 });
 
 describe('clock retention', () => {

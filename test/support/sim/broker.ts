@@ -444,6 +444,13 @@ export class Broker {
     offset: number,
   ): void {
     this.heartbeat(memberId, generation);
+    // Kafka accepts it from any member of the generation; membrane must only ever commit
+    // the partitions the member owns (a revoked task's chunk in flight commits nothing).
+    const owner = this.owners.get(partition);
+    if (owner !== memberId)
+      this.violations.push(
+        `@${this.sched.now} offsets of ${topic}/${partition} committed up to ${offset} by ${memberId}, which does not own it in generation ${generation} (${owner ?? 'nobody'} does)`,
+      );
     this.committed.set(tpKey(topic, partition), offset);
     this.wake();
   }

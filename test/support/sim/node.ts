@@ -77,9 +77,9 @@ export class SimNode implements NodeEnv {
     this.pipeline = this.faulty(pipeline);
     const clock = sched.clock(name);
     const ports: TaskPorts = {
-      createProducer: (transactionalId) =>
+      createProducer: (transactionalId, revoked) =>
         transactionalId === undefined
-          ? new SimIdempotentProducer(this)
+          ? new SimIdempotentProducer(this, revoked)
           : new SimTransactionalProducer(this, transactionalId),
       offsets: simOffsets(this),
       // No topic is ever deleted in the simulation.

@@ -225,9 +225,20 @@ export class SimTransactionalProducer implements TaskProducer {
  */
 export class SimIdempotentProducer implements TaskProducer {
   private readonly env: NodeEnv;
+  private readonly revoked: AbortSignal;
+  private closed = false;
 
-  constructor(env: NodeEnv) {
+  constructor(env: NodeEnv, revoked: AbortSignal) {
     this.env = env;
+    this.revoked = revoked;
+  }
+
+  /** As the real producer: nothing more once its task is revoked or it is closed. */
+  private refuseIfClosed(): void {
+    if (this.closed || this.revoked.aborted) {
+      count('at-least-once commit stopped: task revoked');
+      throw new Error('the task was revoked or closed; its producer writes nothing more');
+    }
   }
 
   async init(): Promise<void> {
@@ -240,6 +251,7 @@ export class SimIdempotentProducer implements TaskProducer {
     const { env } = this;
     for (const phase of [records.filter((r) => !r.state), records.filter((r) => r.state)]) {
       if (phase.length === 0) continue;
+      this.refuseIfClosed();
       maybeFreeze(env, 'produce');
       await env.sched.op(env.name, () => {
         transientFault(env, 'produce');
@@ -251,7 +263,12 @@ export class SimIdempotentProducer implements TaskProducer {
           for (const m of messages)
             byPartition.set(m.partition, [...(byPartition.get(m.partition) ?? []), m]);
           for (const part of byPartition.values())
-            if (!partial || env.sched.random() < 0.5) env.broker.produce(topic, part);
+            if (!partial || env.sched.random() < 0.5) {
+              env.broker.produce(topic, part);
+              env.trace(
+                `${env.name} wrote ${part.length} to ${topic} (chunk of ${position.partition} up to ${position.offset})`,
+              );
+            }
         }
         if (partial) {
           count('partial send');
@@ -260,6 +277,7 @@ export class SimIdempotentProducer implements TaskProducer {
       });
     }
     maybeFreeze(env, 'commit');
+    this.refuseIfClosed();
     await env.commitOffsets(position);
     env.trace(`${env.name} committed offsets of ${position.partition} up to ${position.offset}`);
     if (env.faults.crashAfterCommit) {
@@ -270,6 +288,7 @@ export class SimIdempotentProducer implements TaskProducer {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.env.sched.op(this.env.name, () => undefined);
   }
 }

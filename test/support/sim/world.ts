@@ -209,7 +209,7 @@ export class World {
 
   /** The invariants on what a read_committed reader sees; returns every failure. */
   check(): string[] {
-    const failures = [...this.violations];
+    const failures = [...this.violations, ...this.broker.violations];
     const exactlyOnce = this.options.guarantee === 'exactly_once';
     const outputs = this.broker.readAll(OUTPUT).map(({ entry }) => entry);
     const quarantined = this.broker.readAll(QUARANTINE).map(({ entry }) => entry);
