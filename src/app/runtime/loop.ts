@@ -58,10 +58,13 @@ export class BatchLoop {
     const { manager, clock } = this.options;
     if (batch.messages.length === 0) return;
     let task = manager.taskFor(batch.topic, batch.partition);
-    // No record before the task's state is back; keep the membership alive meanwhile.
+    // No record before the task's state is back; keep the membership alive meanwhile. With
+    // nothing pending (never expected), a plain sleep: a wait that resolves at once would spin
+    // without yielding to I/O, starving the heartbeats and the adoption it waits for.
     while (task && !task.running && !task.closed) {
       await control.heartbeat();
-      await Promise.race([manager.adoption(task), clock.sleep(1000)]);
+      const pending = manager.adoption(task);
+      await (pending ? Promise.race([pending, clock.sleep(1000)]) : clock.sleep(100));
       if (!control.isRunning() || control.isStale() || this.options.isStopping()) return;
       task = manager.taskFor(batch.topic, batch.partition);
     }

@@ -135,9 +135,9 @@ export class TaskManager {
     return task && !task.closed ? task : undefined;
   }
 
-  /** Settles when the task's adoption ended (running, closed or given up). */
-  adoption(task: Task): Promise<void> {
-    return this.adoptions.get(task) ?? Promise.resolve();
+  /** Settles when the task's adoption or verification ended; undefined when none is pending. */
+  adoption(task: Task): Promise<void> | undefined {
+    return this.adoptions.get(task);
   }
 
   /** Remembers that the consumer paused a partition whose task does not run here. */
@@ -188,7 +188,9 @@ export class TaskManager {
         // while nothing ran here), the running task takes them back.
         this.resumeTask(task);
       })
-      .finally(() => this.adoptions.delete(task));
+      .finally(() => {
+        this.settled(task, adoption);
+      });
     this.adoptions.set(task, adoption);
     this.lastAdoption.set(task.key, adoption);
     return task;
@@ -211,8 +213,19 @@ export class TaskManager {
           failure.kind === 'fatal' ? failure : new TaskFailure('uncertain', failure.error),
         );
       })
-      .finally(() => this.adoptions.delete(task));
+      .finally(() => {
+        this.settled(task, verification);
+      });
     this.adoptions.set(task, verification);
+  }
+
+  /**
+   * Forgets a settled adoption or verification — unless another one took its place meanwhile
+   * (two rebalances in a row queue two verifications behind a chunk): that one still runs,
+   * and batches must go on waiting for it.
+   */
+  private settled(task: Task, pending: Promise<void>): void {
+    if (this.adoptions.get(task) === pending) this.adoptions.delete(task);
   }
 
   private async adoptLoop(task: Task): Promise<void> {

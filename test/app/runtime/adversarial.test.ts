@@ -75,6 +75,8 @@ class FakeCluster {
    * another ran out of retries (the output partition's leader was moving).
    */
   partialNext = false;
+  /** Each offset fetch (OffsetFetch) waits for the next of these, while there are any. */
+  readonly offsetGates: Promise<void>[] = [];
   /** Hooks for the `n`th producer made (0-based): its init or close waits for the gate. */
   readonly initGates = new Map<number, Promise<void>>();
   readonly closeGates = new Map<number, Promise<void>>();
@@ -151,15 +153,15 @@ function fakePorts(cluster: FakeCluster, clock: Clock = immediateClock): TaskPor
   return {
     createProducer: (id) => new FakeProducer(cluster, id),
     offsets: {
-      committed: (topics, partition) =>
-        Promise.resolve(
-          new Map(
-            topics.flatMap((t) => {
-              const offset = cluster.committed.get(`${t}/${partition}`);
-              return offset === undefined ? [] : [[t, offset] as const];
-            }),
-          ),
-        ),
+      committed: async (topics, partition) => {
+        await cluster.offsetGates.shift();
+        return new Map(
+          topics.flatMap((t) => {
+            const offset = cluster.committed.get(`${t}/${partition}`);
+            return offset === undefined ? [] : [[t, offset] as const];
+          }),
+        );
+      },
     },
     topics: { missing: () => Promise.resolve([]) },
     changelog: {
@@ -488,6 +490,82 @@ describe('bugs an adversarial review found, fixed', () => {
     expect(second).not.toBe(first);
     // The new task must get batches: its partition may not stay paused.
     expect(paused.has(0)).toBe(false);
+  });
+});
+
+describe('bugs the simulation ran into, fixed', () => {
+  // Two GROUP_JOINs in a row keep a running task whose chunk is in flight: each queues a
+  // verification behind the chunk (the second one because the task still looked running).
+  // The first verification's end removed the pending-adoption entry the second had put in its
+  // place, so while the second one checked the offsets (the task "adopting") a batch saw no
+  // adoption pending: BatchLoop.handle's wait — `Promise.race([adoption, sleep(1000)])` —
+  // resolved at once, every time, and spun without ever yielding to I/O, piling up sleeps
+  // (the simulation ran out of memory; kafkajs would have starved its own heartbeats).
+  test('a batch waits, without spinning, for the second of two verifications queued behind a chunk', async () => {
+    const cluster = new FakeCluster();
+    const manager = newManager(cluster);
+    await manager.assign('m1', { [INPUT]: [0] });
+    const task = await running(manager);
+    const chunk = deferred();
+    void task.exclusive(() => chunk.promise);
+    // The second verification's offset fetch waits for `offsets`.
+    const offsets = deferred();
+    cluster.offsetGates.push(Promise.resolve(), offsets.promise);
+    await manager.assign('m1', { [INPUT]: [0] });
+    await manager.assign('m1', { [INPUT]: [0] });
+    chunk.resolve();
+    await until(() => task.status === 'adopting' && cluster.offsetGates.length === 0);
+    let sleeps = 0;
+    const loop = new BatchLoop({
+      manager,
+      metrics: new Metrics(),
+      logger: createLogger('silent'),
+      clock: {
+        now: () => Date.now(),
+        sleep: () => {
+          sleeps += 1;
+          return new Promise<void>(() => undefined);
+        },
+      },
+      maxRecords: 10,
+      commitIntervalMs: 1_000,
+      isStopping: () => false,
+    });
+    let handled = false;
+    const handling = loop
+      .handle(
+        { topic: INPUT, partition: 0, messages: orderRecords(0, 2), highWatermark: '2' },
+        {
+          isRunning: () => true,
+          isStale: () => false,
+          // A spinning wait fails the test instead of hanging it (it starves the timers).
+          heartbeat: () =>
+            sleeps > 100 ? Promise.reject(new Error('the batch loop spins')) : Promise.resolve(),
+          resolveOffset: () => undefined,
+          pause: () => () => undefined,
+          seek: () => undefined,
+        },
+      )
+      .then(
+        () => {
+          handled = true;
+        },
+        () => undefined,
+      );
+    try {
+      for (let turn = 0; turn < 20; turn++)
+        await new Promise<void>((resolve) => {
+          setImmediate(resolve);
+        });
+      // Waiting on the verification: one sleep armed, not thousands.
+      expect(sleeps).toBeLessThanOrEqual(1);
+      expect(handled).toBe(false);
+    } finally {
+      offsets.resolve();
+    }
+    await handling;
+    expect(task.running).toBe(true);
+    expect(cluster.committed.get(`${INPUT}/0`)).toBe(2n);
   });
 });
 
