@@ -10,12 +10,12 @@ import { InfraError } from './errors.js';
 import type { InfraPaths } from './paths.js';
 import type { Progress } from './progress.js';
 import { requireMaven } from './tools.js';
-import { APICURIO, KAFKA, MAVEN_CENTRAL } from './versions.js';
+import { APICURIO, KAFKA, MAVEN_CENTRAL, type KafkaRelease } from './versions.js';
 
 const COMPLETE = '.complete';
 
 /** The POM whose runtime dependencies are the Kafka broker plus the logging backend it omits. */
-export function kafkaPom(): string {
+export function kafkaPom(release: KafkaRelease = KAFKA): string {
   const dep = (g: string, a: string, v: string): string =>
     `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
   return [
@@ -28,9 +28,8 @@ export function kafkaPom(): string {
     '  <version>0</version>',
     '  <packaging>pom</packaging>',
     '  <dependencies>',
-    dep('org.apache.kafka', `kafka_${KAFKA.scala}`, KAFKA.version),
-    dep('ch.qos.reload4j', 'reload4j', KAFKA.reload4j),
-    dep('org.slf4j', 'slf4j-reload4j', KAFKA.slf4jReload4j),
+    dep('org.apache.kafka', `kafka_${release.scala}`, release.version),
+    ...release.loggingJars.map(([group, artifact, version]) => dep(group, artifact, version)),
     '  </dependencies>',
     '</project>',
     '',
@@ -46,11 +45,11 @@ export async function ensureKafkaJars(
   if (existsSync(join(paths.kafkaHome, COMPLETE))) return paths.kafkaLibs;
   const mvn = requireMaven(env);
   progress.say(
-    `Downloading Apache Kafka ${KAFKA.version} jars from Maven Central (once, ~46 MB) into ${paths.kafkaHome}`,
+    `Downloading Apache Kafka ${paths.kafka.version} jars from Maven Central (once, ~46 MB) into ${paths.kafkaHome}`,
   );
   await mkdir(paths.kafkaHome, { recursive: true });
   const pom = join(paths.kafkaHome, 'pom.xml');
-  await writeFile(pom, kafkaPom());
+  await writeFile(pom, kafkaPom(paths.kafka));
   const partial = `${paths.kafkaLibs}.partial`;
   await rm(partial, { recursive: true, force: true });
   const output: string[] = [];
@@ -94,7 +93,7 @@ export async function ensureKafkaJars(
     const errors = output.filter((line) => line.includes('[ERROR]')).slice(0, 3);
     throw new InfraError(
       'infra.download-failed',
-      `Maven could not download the Kafka ${KAFKA.version} jars: ${errors.join(' ') || `exit code ${code}`}`,
+      `Maven could not download the Kafka ${paths.kafka.version} jars: ${errors.join(' ') || `exit code ${code}`}`,
       {
         hint: 'check that Maven Central is reachable (proxy or mirror settings live in ~/.m2/settings.xml) and run the command again',
       },
@@ -103,7 +102,7 @@ export async function ensureKafkaJars(
   await rm(paths.kafkaLibs, { recursive: true, force: true });
   await rename(partial, paths.kafkaLibs);
   await writeFile(join(paths.kafkaHome, COMPLETE), `${new Date().toISOString()}\n`);
-  progress.say(`Kafka ${KAFKA.version} jars ready.`);
+  progress.say(`Kafka ${paths.kafka.version} jars ready.`);
   return paths.kafkaLibs;
 }
 

@@ -29,6 +29,8 @@ export interface KafkaNodeSettings {
   readonly controllerPort: number;
   readonly dataDir: string;
   readonly secure?: SecureListenerSettings;
+  /** The Kafka release (default 3.9.1): 4.x needs settings of its own on a single node. */
+  readonly version?: string;
 }
 
 /** The listener's own settings, prefixed `listener.name.sasl_ssl.` so nothing else gets them. */
@@ -92,6 +94,14 @@ export function serverProperties(settings: KafkaNodeSettings): string {
     'log.segment.bytes': 64 * 1024 * 1024,
     'num.network.threads': 2,
     'num.io.threads': 4,
+    // Kafka 4's share groups keep their state in an internal topic replicated 3 times by
+    // default, which one node cannot create.
+    ...(Number(settings.version?.split('.')[0] ?? 3) >= 4
+      ? {
+          'share.coordinator.state.topic.replication.factor': 1,
+          'share.coordinator.state.topic.min.isr': 1,
+        }
+      : {}),
     ...(secure ? secureListenerEntries(secure) : {}),
   };
   return (
@@ -99,6 +109,25 @@ export function serverProperties(settings: KafkaNodeSettings): string {
       .map(([key, value]) => `${key}=${String(value)}`)
       .join('\n') + '\n'
   );
+}
+
+/** Kafka 4's logging configuration (log4j 2, properties format): the same levels as 3.9's. */
+export function log4j2Properties(): string {
+  return [
+    'appender.stdout.type=Console',
+    'appender.stdout.name=STDOUT',
+    'appender.stdout.layout.type=PatternLayout',
+    'appender.stdout.layout.pattern=[%d] %p %m (%c)%n',
+    'rootLogger.level=INFO',
+    'rootLogger.appenderRef.stdout.ref=STDOUT',
+    ...[
+      ['kafka', 'INFO'],
+      ['org.apache.kafka', 'INFO'],
+      ['state.change.logger', 'WARN'],
+      ['kafka.request.logger', 'WARN'],
+    ].flatMap(([name, level], i) => [`logger.l${i}.name=${name}`, `logger.l${i}.level=${level}`]),
+    '',
+  ].join('\n');
 }
 
 export function log4jProperties(): string {
@@ -130,7 +159,9 @@ function jvmArgs(paths: InfraPaths, libs: string): string[] {
     '-XX:+UseG1GC',
     '-XX:+ExitOnOutOfMemoryError',
     '-Djava.awt.headless=true',
-    `-Dlog4j.configuration=file:${paths.kafkaLog4j}`,
+    paths.kafka.logging === 'log4j2'
+      ? `-Dlog4j2.configurationFile=${paths.kafkaLog4j}`
+      : `-Dlog4j.configuration=file:${paths.kafkaLog4j}`,
     `-Dkafka.logs.dir=${dirname(paths.kafkaLog)}`,
     '-cp',
     join(libs, '*'),
@@ -164,9 +195,16 @@ export async function formatKafka(
 ): Promise<void> {
   await mkdir(paths.run, { recursive: true });
   // With a secured listener it holds the keystore's password: readable by its owner only.
-  await writeFile(paths.kafkaConfig, serverProperties(settings), { mode: 0o600 });
+  await writeFile(
+    paths.kafkaConfig,
+    serverProperties({ ...settings, version: settings.version ?? paths.kafka.version }),
+    { mode: 0o600 },
+  );
   await chmod(paths.kafkaConfig, 0o600);
-  await writeFile(paths.kafkaLog4j, log4jProperties());
+  await writeFile(
+    paths.kafkaLog4j,
+    paths.kafka.logging === 'log4j2' ? log4j2Properties() : log4jProperties(),
+  );
   const format = spawnSync(
     java,
     [

@@ -18,7 +18,7 @@ import {
   type SecureListenerState,
 } from './secure.js';
 import { requireJava } from './tools.js';
-import { APICURIO, KAFKA } from './versions.js';
+import { APICURIO } from './versions.js';
 import { waitFor } from './wait.js';
 
 /** What `infra up` leaves in the state file for `status`, `down` and the test harness. */
@@ -191,7 +191,14 @@ export async function localUp(
     password: material.password,
   };
   const state: LocalInfraState = {
-    kafka: { version: KAFKA.version, pid: 0, port: kafkaPort, controllerPort, brokers, secure },
+    kafka: {
+      version: paths.kafka.version,
+      pid: 0,
+      port: kafkaPort,
+      controllerPort,
+      brokers,
+      secure,
+    },
     registry: {
       version: APICURIO.version,
       pid: 0,
@@ -202,7 +209,7 @@ export async function localUp(
   };
 
   options.progress.say(
-    `Starting Kafka ${KAFKA.version} on ${brokers[0] ?? ''} and Apicurio Registry ${APICURIO.version} on ${state.registry.url}`,
+    `Starting Kafka ${paths.kafka.version} on ${brokers[0] ?? ''} and Apicurio Registry ${APICURIO.version} on ${state.registry.url}`,
   );
   const registryPid = await startRegistry(paths, registryHome, java, registryPort);
   let kafkaPid = 0;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { APICURIO, KAFKA } from './versions.js';
+import { APICURIO, kafkaRelease, type KafkaRelease } from './versions.js';
 
 /** The folder holding package.json, whether we run from src/ (tsx) or dist/ (compiled). */
 export function projectRoot(): string {
@@ -17,6 +17,8 @@ export function projectRoot(): string {
 export interface InfraPaths {
   /** Downloaded jars, shared by every infrastructure instance (git-ignored). */
   readonly cache: string;
+  /** The Kafka release this instance runs (MEMBRANE_KAFKA_VERSION). */
+  readonly kafka: KafkaRelease;
   readonly kafkaHome: string;
   readonly kafkaLibs: string;
   readonly registryHome: string;
@@ -40,16 +42,18 @@ export interface InfraPaths {
 export function infraPaths(env: NodeJS.ProcessEnv = process.env): InfraPaths {
   const cache = resolve(env['MEMBRANE_CACHE_DIR'] ?? join(projectRoot(), '.cache'));
   const run = resolve(env['MEMBRANE_INFRA_DIR'] ?? join(cache, 'infra'));
-  const kafkaHome = join(cache, `kafka_${KAFKA.scala}-${KAFKA.version}`);
+  const kafka = kafkaRelease(env);
+  const kafkaHome = join(cache, `kafka_${kafka.scala}-${kafka.version}`);
   return {
     cache,
+    kafka,
     kafkaHome,
     kafkaLibs: join(kafkaHome, 'libs'),
     registryHome: join(cache, `apicurio-registry-${APICURIO.version}`),
     run,
     stateFile: join(run, 'state.json'),
     kafkaConfig: join(run, 'server.properties'),
-    kafkaLog4j: join(run, 'log4j.properties'),
+    kafkaLog4j: join(run, kafka.logging === 'log4j2' ? 'log4j2.properties' : 'log4j.properties'),
     kafkaData: join(run, 'kafka-data'),
     tls: join(run, 'tls'),
     kafkaLog: join(run, 'logs', 'kafka.log'),

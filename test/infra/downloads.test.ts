@@ -17,9 +17,23 @@ describe('kafkaPom', () => {
     expect(pom).toContain(
       `<artifactId>kafka_${KAFKA.scala}</artifactId><version>${KAFKA.version}</version>`,
     );
-    expect(pom).toContain(`<artifactId>reload4j</artifactId><version>${KAFKA.reload4j}</version>`);
-    expect(pom).toContain(
-      `<artifactId>slf4j-reload4j</artifactId><version>${KAFKA.slf4jReload4j}</version>`,
+    expect(pom).toContain(`<artifactId>reload4j</artifactId><version>1.2.26</version>`);
+    expect(pom).toContain(`<artifactId>slf4j-reload4j</artifactId><version>1.7.36</version>`);
+  });
+
+  it('asks for Kafka 4 with the log4j 2 backend it leaves out instead', () => {
+    const paths = infraPaths({ MEMBRANE_KAFKA_VERSION: '4.1.2', MEMBRANE_CACHE_DIR: '/c' });
+    expect(paths.kafkaHome).toBe('/c/kafka_2.13-4.1.2');
+    expect(paths.kafkaLog4j).toMatch(/log4j2\.properties$/);
+    const pom = kafkaPom(paths.kafka);
+    expect(pom).toContain('<artifactId>kafka_2.13</artifactId><version>4.1.2</version>');
+    expect(pom).toContain('<artifactId>log4j-slf4j-impl</artifactId>');
+    expect(pom).not.toContain('reload4j');
+  });
+
+  it('refuses a Kafka release it does not pin, naming the ones it does', () => {
+    expect(() => infraPaths({ MEMBRANE_KAFKA_VERSION: '3.7.0' })).toThrow(
+      /MEMBRANE_KAFKA_VERSION=3\.7\.0 is not a Kafka release .*use one of 3\.9\.1, 4\.1\.2/,
     );
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { log4jProperties, newClusterId, serverProperties } from '../../src/infra/kafka.js';
+import {
+  log4j2Properties,
+  log4jProperties,
+  newClusterId,
+  serverProperties,
+} from '../../src/infra/kafka.js';
 
 function parse(properties: string): Map<string, string> {
   return new Map(
@@ -92,6 +97,18 @@ describe('serverProperties with a secured listener', () => {
     const plain = serverProperties({ port: 1, controllerPort: 2, dataDir: '/d' });
     expect(plain).not.toMatch(/sasl|ssl/i);
   });
+
+  it("for Kafka 4, replicates the share coordinator's state topic once, as one node can", () => {
+    const four = parse(
+      serverProperties({ port: 1, controllerPort: 2, dataDir: '/d', version: '4.1.2' }),
+    );
+    expect(four.get('share.coordinator.state.topic.replication.factor')).toBe('1');
+    expect(four.get('share.coordinator.state.topic.min.isr')).toBe('1');
+    const three = parse(
+      serverProperties({ port: 1, controllerPort: 2, dataDir: '/d', version: '3.9.1' }),
+    );
+    expect(three.has('share.coordinator.state.topic.replication.factor')).toBe(false);
+  });
 });
 
 describe('newClusterId', () => {
@@ -108,5 +125,17 @@ describe('newClusterId', () => {
 describe('log4jProperties', () => {
   it('logs to the console appender (redirected to the log file)', () => {
     expect(log4jProperties()).toContain('log4j.rootLogger=INFO, stdout');
+  });
+
+  it('has a log4j 2 twin for Kafka 4, with the same levels', () => {
+    const props = parse(log4j2Properties());
+    expect(props.get('rootLogger.level')).toBe('INFO');
+    expect(props.get('rootLogger.appenderRef.stdout.ref')).toBe('STDOUT');
+    expect(props.get('appender.stdout.type')).toBe('Console');
+    const levels = new Map<string, string>();
+    for (const [key, value] of props)
+      if (key.endsWith('.name')) levels.set(value, props.get(key.replace(/name$/, 'level')) ?? '');
+    expect(levels.get('state.change.logger')).toBe('WARN');
+    expect(levels.get('kafka.request.logger')).toBe('WARN');
   });
 });
