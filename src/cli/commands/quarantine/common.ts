@@ -1,80 +1,20 @@
-import { Command, Option } from 'commander';
 import type { Admin, Kafka } from 'kafkajs';
 import { createKafka } from '../../../adapters/kafka/client.js';
 import { clientOptions, kafkaConnection, reachKafka } from '../../../adapters/kafka/connection.js';
 import { withKafkaErrors } from '../../../adapters/kafka/errors.js';
-import {
-  compileFilter,
-  parseTime,
-  type QuarantineFilter,
-} from '../../../app/quarantine/filters.js';
+import { compileFilter, type QuarantineFilter } from '../../../app/quarantine/filters.js';
 import { loadQuarantine, type QuarantinedRecord } from '../../../app/quarantine/store.js';
 import { loadRunConfig, type RunConfig } from '../../../app/config.js';
 import { MembraneError } from '../../../core/errors.js';
-import { bytesJson, CELL_COLUMNS, displayWidth, escapeCell, padEnd } from '../../text.js';
-
-export interface FilterOptions {
-  code?: string;
-  stage?: string;
-  mapping?: string;
-  topic?: string;
-  partition?: string;
-  key?: string;
-  since?: string;
-  until?: string;
-  resolved?: boolean;
-  all?: boolean;
-  limit?: string;
-  json?: boolean;
-}
-
-/** The selection options every quarantine command shares. */
-export function withFilters(command: Command): Command {
-  return command
-    .option('--code <glob>', 'code of the first issue, a glob: trust.*, map.cast-failed')
-    .option('--stage <stage>', 'decode, trust, upcast, route, map, validate, stamp or encode')
-    .option('--mapping <name[@version]>', 'the mapping that refused the record')
-    .option('--topic <topic>', 'the upstream topic')
-    .option('--partition <n>', 'the upstream partition')
-    .option('--key <key>', 'the upstream record key (the aggregate, for keyed producers)')
-    .option('--since <time>', 'quarantined at or after: 2h, 30m, 7d, or an ISO 8601 time')
-    .option('--until <time>', 'quarantined at or before: a duration ago, or an ISO 8601 time')
-    .addOption(new Option('--resolved', 'only records already resolved').conflicts('all'))
-    .option('--all', 'resolved and unresolved records (default: unresolved only)')
-    .option('--limit <n>', 'at most this many records')
-    .option('--json', 'one JSON object per line instead of a table');
-}
-
-function count(text: string | undefined, option: string): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) {
-    throw new MembraneError('cli.invalid-option', `${option} ${text} is not a whole number.`, {
-      hint: `give ${option} like 10`,
-    });
-  }
-  return n;
-}
-
-export function filterFrom(
-  options: FilterOptions,
-  now: Date,
-): { filter: QuarantineFilter; limit: number | undefined } {
-  return {
-    filter: {
-      code: options.code,
-      stage: options.stage,
-      mapping: options.mapping,
-      topic: options.topic,
-      partition: count(options.partition, '--partition'),
-      key: options.key,
-      since: options.since === undefined ? undefined : parseTime(options.since, now, '--since'),
-      until: options.until === undefined ? undefined : parseTime(options.until, now, '--until'),
-      state: options.all ? 'all' : options.resolved ? 'resolved' : 'unresolved',
-    },
-    limit: count(options.limit, '--limit'),
-  };
-}
+import {
+  bytesJson,
+  CELL_COLUMNS,
+  displayWidth,
+  escapeCell,
+  escapeText,
+  padEnd,
+} from '../../text.js';
+import type { FilterOptions } from './options.js';
 
 export interface QuarantineSession {
   readonly config: RunConfig;
@@ -100,19 +40,117 @@ export async function withQuarantine<T>(
   }
 }
 
-/** The quarantine records the options select, oldest first. */
+/** Which records a command looks at, by their resolution. */
+export type State = 'unresolved' | 'resolved' | 'all';
+
+/** Every quarantine record (oldest first), and how many records were not quarantine records. */
+export async function loadAll(
+  session: QuarantineSession,
+): Promise<{ records: QuarantinedRecord[]; skipped: number }> {
+  return loadQuarantine(session.kafka, session.admin, session.config.MEMBRANE_QUARANTINE_TOPIC);
+}
+
+export interface Selection {
+  /** The records the filters and refs match, resolved or not. */
+  readonly matching: readonly QuarantinedRecord[];
+  /** Of those, the ones in `state`, cut to --limit: what the command acts on or shows. */
+  readonly selected: QuarantinedRecord[];
+}
+
+/**
+ * The records the filters (and refs, when given) select, oldest first. A ref that names no
+ * quarantine record at all is refused, so a typo never reads as "nothing to do".
+ */
+export function selectFrom(
+  records: readonly QuarantinedRecord[],
+  options: FilterOptions,
+  state: State,
+  quarantineTopic: string,
+  refs: readonly string[] = [],
+): Selection {
+  if (refs.length > 0) {
+    const known = new Set(records.map((r) => r.ref));
+    const missing = refs.filter((ref) => !known.has(ref));
+    if (missing.length > 0) {
+      throw new MembraneError(
+        'cli.not-found',
+        `No quarantine record ${missing.join(', ')} in ${escapeText(quarantineTopic)}.`,
+        { hint: 'take the REF column of `membrane quarantine list --all`' },
+      );
+    }
+  }
+  const wanted = refs.length > 0 ? new Set(refs) : undefined;
+  const filter: QuarantineFilter = {
+    code: options.code,
+    stage: options.stage,
+    mapping: options.mapping,
+    topic: options.topic,
+    partition: options.partition,
+    key: options.key,
+    since: options.since,
+    until: options.until,
+    state: 'all',
+  };
+  const matches = compileFilter(filter);
+  const matching = records.filter((r) => (wanted === undefined || wanted.has(r.ref)) && matches(r));
+  const inState = matching.filter((r) =>
+    state === 'all'
+      ? true
+      : state === 'resolved'
+        ? r.resolution !== undefined
+        : r.resolution === undefined,
+  );
+  return {
+    matching,
+    selected: options.limit === undefined ? inState : inState.slice(0, options.limit),
+  };
+}
+
+/** Loads the quarantine and selects from it: see `selectFrom`. */
 export async function select(
   session: QuarantineSession,
   options: FilterOptions,
-): Promise<QuarantinedRecord[]> {
-  const { filter, limit } = filterFrom(options, new Date());
-  const { records } = await loadQuarantine(
-    session.kafka,
-    session.admin,
-    session.config.MEMBRANE_QUARANTINE_TOPIC,
-  );
-  const selected = records.filter(compileFilter(filter));
-  return limit === undefined ? selected : selected.slice(0, limit);
+  state: State,
+  refs: readonly string[] = [],
+): Promise<Selection & { skipped: number }> {
+  const { records, skipped } = await loadAll(session);
+  return {
+    ...selectFrom(records, options, state, session.config.MEMBRANE_QUARANTINE_TOPIC, refs),
+    skipped,
+  };
+}
+
+/** How many of `records` no resolution marker closes yet. */
+export function unresolvedIn(records: readonly QuarantinedRecord[]): number {
+  let n = 0;
+  for (const record of records) if (record.resolution === undefined) n += 1;
+  return n;
+}
+
+const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * The one way `membrane status` and `quarantine stats` say how many records there are:
+ * `93 unresolved of 180 quarantine records`, plus the records of the topic that are not
+ * quarantine records (written there by something else) when there are any.
+ */
+export function countLine(unresolved: number, total: number, skipped = 0): string {
+  return `${unresolved} unresolved of ${plural(total, 'quarantine record', 'quarantine records')}${
+    skipped > 0
+      ? ` (and ${skipped === 1 ? '1 record that is not a quarantine record' : `${skipped} records that are not quarantine records`})`
+      : ''
+  }`;
+}
+
+/**
+ * A Kafka timestamp (epoch milliseconds, as the quarantine header holds it) as ISO 8601, or
+ * undefined when it is none (-1, not a number, out of range): the header is whatever was
+ * written to the topic.
+ */
+export function isoOfEpoch(text: string): string | undefined {
+  if (!/^\d{1,16}$/.test(text)) return undefined;
+  const at = new Date(Number(text));
+  return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
 }
 
 /** A table cell: text, or raw bytes (an upstream key) shown as `escapeBytes` shows them. */
@@ -167,7 +205,8 @@ export function summaryOf(record: QuarantinedRecord): Record<string, unknown> {
     code: entry.issues[0]?.code,
     stage: entry.stage,
     mapping: entry.mapping,
-    source: entry.source,
+    // The source timestamp as Kafka has it (epoch ms) and as ISO 8601 (null when it is none).
+    source: { ...entry.source, time: isoOfEpoch(entry.source.timestamp) ?? null },
     key: bytesJson(record.upstream.key),
     id: entry.id ?? null,
     attempt: entry.attempt,

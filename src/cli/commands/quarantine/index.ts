@@ -4,13 +4,17 @@ import { replayCommand } from './replay.js';
 import { resolveCommand } from './resolve.js';
 import { showCommand } from './show.js';
 import { statsCommand } from './stats.js';
+import { unresolveCommand } from './unresolve.js';
 
 export function quarantineCommand(): Command {
   return new Command('quarantine')
-    .description('inspect, replay and resolve quarantined records (configured like `membrane run`)')
+    .description(
+      'inspect, replay, resolve and unresolve quarantined records (configured like `membrane run`)',
+    )
     .addCommand(listCommand())
     .addCommand(showCommand())
     .addCommand(statsCommand())
     .addCommand(replayCommand())
-    .addCommand(resolveCommand());
+    .addCommand(resolveCommand())
+    .addCommand(unresolveCommand());
 }

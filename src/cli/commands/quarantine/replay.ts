@@ -1,11 +1,19 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { replay, type ReplayOutcome } from '../../../app/quarantine/replay.js';
 import { ensureResolutionsTopic } from '../../../app/quarantine/store.js';
 import { loadPipelines } from '../../../app/runtime/bootstrap.js';
-import { MembraneError } from '../../../core/errors.js';
 import { escapeBytes, escapeText, safeJson } from '../../text.js';
-import { select, withFilters, withQuarantine, type FilterOptions } from './common.js';
+import { select, withQuarantine } from './common.js';
+import {
+  checkTimes,
+  parseRate,
+  requireSelection,
+  wholeNumber,
+  withFilters,
+  withRefs,
+  type FilterOptions,
+} from './options.js';
 
 /** One record's dry-run line: what it would now produce, or why it still fails. */
 function describe(outcome: ReplayOutcome): string {
@@ -26,37 +34,45 @@ function describe(outcome: ReplayOutcome): string {
   return `  ${outcome.ref}  ${outcome.kind}: ${escapeText(outcome.reason)}`;
 }
 
+export interface ReplayCommandOptions extends FilterOptions {
+  all?: boolean;
+  dryRun?: boolean;
+  rate?: number;
+  chunk: number;
+}
+
 export function replayCommand(): Command {
-  return withFilters(
-    new Command('replay').description(
-      'run quarantined records through the current mappings: emit what now passes, re-quarantine what still fails',
+  return withRefs(
+    withFilters(
+      new Command('replay').description(
+        'run unresolved records through the current mappings: emit what now passes, re-quarantine what still fails',
+      ),
     ),
+    'replay',
   )
+    .option(
+      '--all',
+      'every unresolved record: needed when no filter or ref says which (resolved records are never replayed)',
+    )
     .option(
       '--dry-run',
       'show what would pass (and how it translates) or still fail; write nothing',
     )
-    .option('--rate <n>', 'at most n records per second')
-    .option('--chunk <n>', 'records per transaction', '100')
-    .action(async (options: FilterOptions & { dryRun?: boolean; rate?: string; chunk: string }) => {
-      const chunk = Number(options.chunk);
-      if (!Number.isInteger(chunk) || chunk < 1) {
-        throw new MembraneError(
-          'cli.invalid-option',
-          `--chunk ${options.chunk} is not a positive whole number.`,
-          { hint: 'give --chunk like 100' },
-        );
-      }
-      const rate = options.rate === undefined ? undefined : Number(options.rate);
-      if (rate !== undefined && !(rate > 0)) {
-        throw new MembraneError(
-          'cli.invalid-option',
-          `--rate ${options.rate ?? ''} is not a positive number.`,
-          { hint: 'give --rate like 100' },
-        );
-      }
+    .addOption(new Option('--rate <n>', 'at most n records per second').argParser(parseRate))
+    .addOption(
+      new Option('--chunk <n>', 'records per transaction')
+        .default(100)
+        .argParser(wholeNumber('--chunk', 1)),
+    )
+    .action(async (refs: string[], options: ReplayCommandOptions) => {
+      // Before connecting: a replay of the whole quarantine is asked for with --all.
+      requireSelection(options, refs, 'replay', 'every unresolved record');
+      checkTimes(options);
+      const { rate, chunk } = options;
       const failing = await withQuarantine(async (session) => {
-        const records = await select(session, { ...options, all: false, resolved: false });
+        // Unresolved records only, whatever else the options say: a resolved record's outputs are
+        // written already (or it was junk), and a superseded one has a newer quarantine record.
+        const { selected: records } = await select(session, options, 'unresolved', refs);
         const pipelines = new Map(
           (await loadPipelines(session.config, process.env)).map((p) => [p.name, p]),
         );

@@ -8,7 +8,8 @@ import { loadQuarantine, type QuarantinedRecord } from '../../../app/quarantine/
 import type { TruncatedBytes, Truncation } from '../../../adapters/quarantine/codec.js';
 import { MembraneError } from '../../../core/errors.js';
 import { bytesJson, escapeText, escapeValue, safeJson } from '../../text.js';
-import { summaryOf, withQuarantine } from './common.js';
+import { isoOfEpoch, summaryOf, withQuarantine } from './common.js';
+import { parseRef } from './options.js';
 
 /** 16 bytes a line: offset, hex, printable characters. */
 export function hexDump(bytes: Buffer, max = 512): string {
@@ -25,6 +26,29 @@ export function hexDump(bytes: Buffer, max = 512): string {
   return lines.join('\n');
 }
 
+/** Raw bytes inside a decoded value (Avro bytes and fixed) as `{ "base64": … }`, like keys. */
+function jsonable(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return { base64: value.toString('base64') };
+  if (Array.isArray(value)) return value.map(jsonable);
+  if (value !== null && typeof value === 'object') {
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const key of Object.keys(value))
+      out[key] = jsonable((value as Record<string, unknown>)[key]);
+    return out;
+  }
+  return value;
+}
+
+/** The upstream value, decoded when it can be: what `show` prints, and `show --json` gives. */
+export interface DescribedValue {
+  /** `JSON`, `Avro (schema 7, Name)`, `bytes (n)…` or `null (tombstone)`. */
+  readonly format: string;
+  /** For a person: JSON pretty-printed (also a decoded Avro value), else a hex dump. */
+  readonly text: string;
+  /** The decoded value (JSON, or Avro as JSON); undefined when it is neither. */
+  readonly value?: unknown;
+}
+
 /**
  * The upstream value for a person: JSON pretty-printed, Avro decoded through the registry, else
  * hex. The text is safe on a terminal as it is: JSON with every unsafe code point as a `\u`
@@ -33,11 +57,12 @@ export function hexDump(bytes: Buffer, max = 512): string {
 export async function describeValue(
   value: Buffer | null,
   registry: SchemaRegistryPort,
-): Promise<{ format: string; text: string }> {
+): Promise<DescribedValue> {
   if (value === null) return { format: 'null (tombstone)', text: '' };
   if (isUtf8(value)) {
     try {
-      return { format: 'JSON', text: safeJson(JSON.parse(value.toString('utf8')), 2) };
+      const parsed: unknown = JSON.parse(value.toString('utf8'));
+      return { format: 'JSON', text: safeJson(parsed, 2), value: parsed };
     } catch {
       // not JSON; try Avro, then hex
     }
@@ -59,9 +84,11 @@ export async function describeValue(
       });
       if (verdict.kind === 'pass') {
         const schema = await registry.schemaById(id);
+        const decoded = jsonable(verdict.value);
         return {
           format: `Avro (schema ${id}, ${schema?.name ?? 'unnamed'})`,
-          text: safeJson(verdict.value, 2),
+          text: safeJson(decoded, 2),
+          value: decoded,
         };
       }
       const first = verdict.kind === 'quarantine' ? verdict.issues[0] : undefined;
@@ -96,7 +123,7 @@ export function describeTruncation(truncation: Truncation): string {
 export function showCommand(): Command {
   return new Command('show')
     .description('one quarantined record in full: coordinates, headers, issues, the upstream value')
-    .argument('<ref>', 'partition:offset in the quarantine topic, as `list` shows it')
+    .argument('<ref>', 'partition:offset in the quarantine topic, as `list` shows it', parseRef)
     .option('--json', 'one JSON object')
     .action(async (ref: string, options: { json?: boolean }) => {
       await withQuarantine(async (session) => {
@@ -132,8 +159,11 @@ export function showCommand(): Command {
                   return [name, json.length === 1 ? json[0] : json];
                 }),
               ),
-              value: value.text,
+              // The decoded value itself (null when it is neither JSON nor Avro, or a
+              // tombstone), and the exact bytes: their text when UTF-8, else base64.
+              value: value.value ?? null,
               valueFormat: value.format,
+              valueBytes: bytesJson(record.upstream.value),
             })}\n`,
           );
           return;
@@ -142,9 +172,10 @@ export function showCommand(): Command {
         // are JSON from a header, typed by nothing: a number where text was meant is shown too.
         const t = escapeValue;
         const { entry, upstream, resolution } = record;
+        const time = isoOfEpoch(entry.source.timestamp);
         const lines = [
           `quarantine ${t(session.config.MEMBRANE_QUARANTINE_TOPIC)} ${t(record.ref)}`,
-          `  source       ${t(entry.source.topic)} partition ${entry.source.partition} offset ${t(entry.source.offset)} (timestamp ${t(entry.source.timestamp)})`,
+          `  source       ${t(entry.source.topic)} partition ${entry.source.partition} offset ${t(entry.source.offset)} (timestamp ${time ?? t(entry.source.timestamp)})`,
           `  mapping      ${t(entry.mapping)}, stage ${t(entry.stage)}, attempt ${entry.attempt}`,
           `  quarantined  ${t(entry.quarantinedAt)}`,
           `  id           ${entry.id === undefined ? '(not known)' : t(entry.id)}`,

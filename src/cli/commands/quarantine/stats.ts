@@ -2,13 +2,17 @@ import { Command } from 'commander';
 import type { QuarantinedRecord } from '../../../app/quarantine/store.js';
 import { bytesJson, escapeBytes, safeJson } from '../../text.js';
 import {
+  countLine,
   select,
   table,
-  withFilters,
+  unresolvedIn,
   withQuarantine,
   type Cell,
-  type FilterOptions,
+  type Selection,
+  type State,
 } from './common.js';
+import { stateOf, withStates } from './list.js';
+import { checkTimes, hasSelectingFilter, withFilters, type FilterOptions } from './options.js';
 
 /** One group: what its records share (text, or an upstream key's bytes) and how many. */
 export type Counted = [Cell, number];
@@ -63,23 +67,64 @@ function countsJson(counted: readonly Counted[]): Record<string, number> {
   return out;
 }
 
+/**
+ * What `stats` says first: how many of the records the filters match are unresolved, in the
+ * words `membrane status` uses (`countLine`); then, unless the groups count just those, which
+ * records they count.
+ */
+export function statsHeadline(
+  selection: Selection & { skipped: number },
+  state: State,
+  options: FilterOptions,
+): string {
+  const { matching, selected, skipped } = selection;
+  const unresolved = unresolvedIn(matching);
+  const filtered = hasSelectingFilter(options);
+  let out = `${countLine(unresolved, matching.length, filtered ? 0 : skipped)}${filtered ? ' that match the filters' : ''}\n`;
+  const inState =
+    state === 'all'
+      ? matching.length
+      : state === 'resolved'
+        ? matching.length - unresolved
+        : unresolved;
+  const which = state === 'all' ? 'records' : state;
+  if (selected.length < inState)
+    out += `counted below: the first ${selected.length} ${which} (--limit)\n`;
+  else if (state === 'resolved') out += `counted below: the ${selected.length} resolved\n`;
+  else if (state === 'all') out += `counted below: all ${selected.length}\n`;
+  return out;
+}
+
 export function statsCommand(): Command {
-  return withFilters(
-    new Command('stats').description(
-      'counts by code, stage, mapping and source; the top offending keys',
+  return withStates(
+    withFilters(
+      new Command('stats').description(
+        'how many records are unresolved, and counts by code, stage, mapping and source; the top offending keys',
+      ),
     ),
-  ).action(async (options: FilterOptions) => {
+  ).action(async (options: FilterOptions & { resolved?: boolean; all?: boolean }) => {
+    checkTimes(options);
     await withQuarantine(async (session) => {
-      const records = await select(session, options);
-      const stats = quarantineStats(records);
+      const state = stateOf(options);
+      const selection = await select(session, options, state);
+      const { matching, selected } = selection;
+      const stats = quarantineStats(selected);
       const out = process.stdout;
       if (options.json) {
+        const unresolved = unresolvedIn(matching);
         out.write(
-          `${safeJson({ total: records.length, ...Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, countsJson(v)])) })}\n`,
+          `${safeJson({
+            total: matching.length,
+            unresolved,
+            resolved: matching.length - unresolved,
+            selected: selected.length,
+            notQuarantine: selection.skipped,
+            ...Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, countsJson(v)])),
+          })}\n`,
         );
         return;
       }
-      out.write(`${records.length} record(s)\n`);
+      out.write(statsHeadline(selection, state, options));
       for (const [title, rows] of Object.entries(stats)) {
         out.write(
           `\n${table(
