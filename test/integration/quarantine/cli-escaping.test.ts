@@ -100,14 +100,23 @@ describe('membrane quarantine: what upstream sent, on a terminal', () => {
     const { stdout } = await cli(['list']);
     const lines = stdout.split('\n');
     const header = lines[0] ?? '';
-    expect(header).toMatch(/^REF\s+QUARANTINED\s+CODE\s+MAPPING\s+SOURCE\s+KEY\s+ATTEMPT\s+STATE$/);
+    expect(header).toMatch(
+      /^REF\s+QUARANTINED\s+CODE\s+MAPPING\s+SOURCE\s+KEY\s+ATTEMPT\s+STATE\s+REASON$/,
+    );
     // The KEY column is cut to 24 columns, between escapes.
     expect(lines[1]).toContain(' order-\\x1b[2J\\x1b[31mPW… ');
     expect(lines[2]).toContain(` ${BINARY_KEY_SHOWN} `);
-    // Every row's ATTEMPT and STATE start under their headings.
+    // Every row's ATTEMPT, STATE and REASON start under their headings; the reason, an issue
+    // message quoting upstream text, escaped like every cell.
     for (const line of lines.slice(1, 3)) {
-      expect(line.slice(header.indexOf('ATTEMPT'))).toMatch(/^1 +unresolved$/);
+      expect(line.slice(header.indexOf('ATTEMPT'), header.indexOf('REASON'))).toMatch(
+        /^1 +unresolved +$/,
+      );
     }
+    expect(lines[1]?.slice(header.indexOf('REASON'))).toBe(
+      `unknown status "${ATTACK_SHOWN}\\u009b"`,
+    );
+    expect(lines[2]?.slice(header.indexOf('REASON'))).toBe('unknown status "Q"');
     expect(lines[3]).toBe('2 record(s)');
 
     const json = await cli(['list', '--json']);
@@ -142,11 +151,14 @@ describe('membrane quarantine: what upstream sent, on a terminal', () => {
     const shownJson = JSON.parse((await cli(['show', text?.ref ?? '', '--json'])).stdout) as {
       key: unknown;
       headers: Record<string, unknown>;
-      value: string;
+      value: unknown;
+      valueBytes: unknown;
     };
     expect(shownJson.key).toBe(TEXT_KEY);
     expect(shownJson.headers).toEqual({ 'x-evil': ATTACK, [`x-${ATTACK}`]: 'named' });
-    expect(JSON.parse(shownJson.value)).toEqual(VALUE);
+    // The value itself, not a string of JSON; its exact bytes beside it.
+    expect(shownJson.value).toEqual(VALUE);
+    expect(shownJson.valueBytes).toBe(JSON.stringify(VALUE));
 
     const bytes = (await cli(['show', binary?.ref ?? ''])).stdout;
     expect(bytes).toContain(`\n  key          ${BINARY_KEY_SHOWN}\n`);
@@ -155,7 +167,13 @@ describe('membrane quarantine: what upstream sent, on a terminal', () => {
     const bytesJson = JSON.parse((await cli(['show', binary?.ref ?? '', '--json'])).stdout) as {
       key: { base64: string };
       headers: Record<string, { base64: string }>;
+      value: unknown;
+      valueBytes: { base64: string };
     };
+    expect(bytesJson.value).toBeNull();
+    expect(Buffer.from(bytesJson.valueBytes.base64, 'base64')).toEqual(
+      Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0xff]),
+    );
     expect(Buffer.from(bytesJson.key.base64, 'base64')).toEqual(BINARY_KEY);
     expect(Buffer.from(bytesJson.headers['x-binary']?.base64 ?? '', 'base64')).toEqual(
       BINARY_HEADER,

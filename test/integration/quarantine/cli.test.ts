@@ -92,7 +92,7 @@ describe('membrane quarantine', () => {
 
     const table = await cli(['list', '--code', 'trust.*']);
     expect(table.stdout).toMatch(
-      /^REF\s+QUARANTINED\s+CODE\s+MAPPING\s+SOURCE\s+KEY\s+ATTEMPT\s+STATE$/m,
+      /^REF\s+QUARANTINED\s+CODE\s+MAPPING\s+SOURCE\s+KEY\s+ATTEMPT\s+STATE\s+REASON$/m,
     );
     expect(table.stdout).toMatch(
       new RegExp(`^${indexes('bad-signature').length} record\\(s\\)$`, 'm'),
@@ -134,6 +134,7 @@ describe('membrane quarantine', () => {
     expect(await describeValue(framed, registry)).toEqual({
       format: `Avro (schema ${id}, Shown)`,
       text: '{\n  "sku": "SKU-1"\n}',
+      value: { sku: 'SKU-1' },
     });
   });
 
@@ -148,7 +149,7 @@ describe('membrane quarantine', () => {
     );
 
     const before = await endOf(topics.placed);
-    const dry = await cli(['replay', '--dry-run']);
+    const dry = await cli(['replay', '--all', '--dry-run']);
     expect(dry.code).toBe(2); // some still fail
     expect(dry.stdout).toMatch(
       new RegExp(
@@ -188,6 +189,19 @@ describe('membrane quarantine', () => {
       /^0 replayed, 0 dropped by the mapping, 0 still failing, 0 skipped$/m,
     );
 
+    // Their outputs are out: unresolve leaves them resolved unless --force.
+    const n = indexes('unknown-status').length;
+    const kept = await cli(['unresolve', '--code', 'map.*']);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stdout).toBe(
+      `Unresolved 0 record(s).\n${n} record(s) resolved by a replay left resolved: their outputs are written (or the mapping dropped them, or a newer quarantine record supersedes them), and a second replay would write them again; --force takes them back too.\n`,
+    );
+    const forced = await cli(['unresolve', '--code', 'map.*', '--force', '--dry-run']);
+    expect(forced.stdout).toMatch(
+      new RegExp(`\n${n} record\\(s\\) would be unresolved — nothing written \\(dry run\\)\n$`),
+    );
+    expect(await list(['--code', 'map.*'])).toHaveLength(0);
+
     const replayed = (
       await consumeUntil(
         testConsumer(kafka),
@@ -217,7 +231,7 @@ describe('membrane quarantine', () => {
   });
 
   it('keeps what still fails unresolved, with its attempt raised and its new reason; resolve marks junk with a reason', async () => {
-    const replayAll = await cli(['replay']);
+    const replayAll = await cli(['replay', '--all']);
     expect(replayAll.code).toBe(2);
     const failing = await list();
     expect(failing).toHaveLength(indexes('bad-signature').length + indexes('not-json').length);

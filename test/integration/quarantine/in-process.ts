@@ -10,6 +10,12 @@ import type { CliResult } from '../../support/cli.js';
  * No new Node process and no TypeScript compile per command: a test can run many commands
  * within its time budget. One at a time: stdout is captured process-wide.
  */
+/** What a command set as the exit code (replay sets 2 when it left records), 0 when none. */
+function exitCodeSet(): number {
+  const set: unknown = process.exitCode;
+  return set === undefined ? 0 : Number(set);
+}
+
 export async function runInProcess(args: readonly string[]): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -28,7 +34,7 @@ export async function runInProcess(args: readonly string[]): Promise<CliResult> 
   let code: number;
   try {
     await program().parseAsync(['node', 'membrane', ...args]);
-    code = Number(process.exitCode ?? 0);
+    code = exitCodeSet();
   } catch (error) {
     code = reportError(error, errors);
   } finally {

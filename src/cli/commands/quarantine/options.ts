@@ -188,7 +188,7 @@ export function withFilters(command: Command): Command {
     .addOption(
       new Option(
         '--partition <n>',
-        'the upstream partition (not the quarantine topic’s)',
+        'the upstream partition (not one of the quarantine topic)',
       ).argParser(wholeNumber('--partition', 0)),
     )
     .option('--key <key>', 'the upstream record key (the aggregate, for keyed producers)')

@@ -31,10 +31,19 @@ describe('describeValue', () => {
     expect(JSON.parse(text)).toEqual(value);
   });
 
+  it('gives the decoded JSON value itself, for `show --json`', async () => {
+    const value = { event_id: 'e-1', lines: [{ sku: 'A', qty: 2 }], note: null };
+    const described = await describeValue(Buffer.from(JSON.stringify(value)), registry);
+    expect(described.value).toEqual(value);
+  });
+
   it('shows bytes that are not UTF-8 as a hex dump', async () => {
     const { format, text } = await describeValue(Buffer.from([0x1b, 0x9b, 0xff]), registry);
     expect(format).toBe('bytes (3)');
     expect(text).toBe(`00000000  ${'1b 9b ff'.padEnd(47)}  ...`);
+    expect(await describeValue(Buffer.from([0x1b, 0x9b, 0xff]), registry)).not.toHaveProperty(
+      'value',
+    );
   });
 });
 
@@ -57,7 +66,34 @@ describe('describeValue with Avro', () => {
     expect(await describeValue(framed(id, type.toBuffer({ sku: 'A-1' })), registry)).toEqual({
       format: `Avro (schema ${id}, Adjusted)`,
       text: '{\n  "sku": "A-1"\n}',
+      value: { sku: 'A-1' },
     });
+  });
+
+  it('gives Avro bytes and fixed as base64, like keys, not as a Node.js Buffer dump', async () => {
+    const registry = new InMemorySchemaRegistry();
+    const type = avro.Type.forSchema({
+      type: 'record',
+      name: 'Signed',
+      fields: [
+        { name: 'digest', type: 'bytes' },
+        { name: 'tag', type: { type: 'fixed', name: 'Tag', size: 2 } },
+        { name: 'parts', type: { type: 'array', items: 'bytes' } },
+      ],
+    });
+    const id = await registry.register('signed-value', type);
+    const body = type.toBuffer({
+      digest: Buffer.from([0xde, 0xad]),
+      tag: Buffer.from([0x01, 0x02]),
+      parts: [Buffer.from('hi')],
+    });
+    const described = await describeValue(framed(id, body), registry);
+    expect(described.value).toEqual({
+      digest: { base64: '3q0=' },
+      tag: { base64: 'AQI=' },
+      parts: [{ base64: 'aGk=' }],
+    });
+    expect(JSON.parse(described.text)).toEqual(described.value);
   });
 
   it('shows an Avro bomb as bytes with the reason, instead of building 50,000,000 nulls', async () => {
