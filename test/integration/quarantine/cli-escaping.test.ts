@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { encodeQuarantine, type QuarantineEntry } from '../../../src/adapters/quarantine/codec.js';
-import { runCli, type CliResult } from '../../support/cli.js';
+import type { CliResult } from '../../support/cli.js';
 import { createTopics, infra, testKafka, uniqueName } from '../../support/kafka.js';
+import { runInProcess } from './in-process.js';
 
 /**
  * What an upstream producer controls reaches the operator's terminal escaped: `list`, `show`
@@ -47,10 +48,11 @@ describe('membrane quarantine: what upstream sent, on a terminal', () => {
   let admin: Admin;
   let topic: string;
   let drop: () => Promise<void>;
-  let env: NodeJS.ProcessEnv;
+  const saved = { ...process.env };
 
+  /** In this process (see in-process.ts): what it writes to stdout is what a terminal gets. */
   const cli = async (args: string[]): Promise<CliResult> => {
-    const result = await runCli(['quarantine', ...args], env);
+    const result = await runInProcess(['quarantine', ...args]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.replaceAll('\n', '')).not.toMatch(RAW_CONTROL);
     return result;
@@ -61,8 +63,8 @@ describe('membrane quarantine: what upstream sent, on a terminal', () => {
     await admin.connect();
     topic = uniqueName('escaping-quarantine');
     drop = await createTopics(admin, [{ topic }]);
-    env = {
-      PATH: process.env['PATH'],
+    process.env = {
+      ...saved,
       LOG_LEVEL: 'silent',
       KAFKA_BROKERS: infra().brokers.join(','),
       SCHEMA_REGISTRY_URL: infra().registryUrl,
@@ -91,6 +93,7 @@ describe('membrane quarantine: what upstream sent, on a terminal', () => {
   });
 
   afterAll(async () => {
+    process.env = saved;
     await drop();
     await admin.deleteTopics({ topics: [`${topic}.resolutions`] }).catch(() => undefined);
     await admin.disconnect();

@@ -1,13 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import avro from 'avsc';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { ConfluentRegistryPort } from '../../../src/adapters/registry/port.js';
 import { describeValue } from '../../../src/cli/commands/quarantine/show.js';
 import { deterministicId, eventKeyFromId, mappingNamespace } from '../../../src/core/ids.js';
 import { waitFor } from '../../../src/infra/wait.js';
-import { runCli } from '../../support/cli.js';
+import type { CliResult } from '../../support/cli.js';
 import { consumeUntil, infra, testConsumer, uniqueName } from '../../support/kafka.js';
 import { spawnCli } from '../../support/membrane-process.js';
 import {
@@ -17,6 +17,7 @@ import {
   type OrderTopics,
 } from '../../support/orders.js';
 import { header, runUntilCommitted } from '../../support/runtime.js';
+import { runInProcess } from './in-process.js';
 
 const N = 200;
 const kinds = Array.from({ length: N }, (_, i) => orderKind(i));
@@ -39,10 +40,10 @@ describe('membrane quarantine', () => {
   let topics: OrderTopics;
   let env: NodeJS.ProcessEnv;
 
-  const cli = async (
-    args: string[],
-  ): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    runCli(['quarantine', ...args], env);
+  const saved = { ...process.env };
+  // In this process (see in-process.ts): a new Node process per command would cost this file
+  // its time budget. The replay killed half-way below is a process of its own.
+  const cli = (args: string[]): Promise<CliResult> => runInProcess(['quarantine', ...args]);
   const list = async (args: string[] = []): Promise<Listed[]> => {
     const result = await cli(['list', '--json', ...args]);
     expect(result.code, result.stderr).toBe(0);
@@ -56,10 +57,15 @@ describe('membrane quarantine', () => {
   const endOf = async (topic: string): Promise<number> =>
     (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
 
+  afterAll(() => {
+    process.env = saved;
+  });
+
   beforeAll(async () => {
     admin = ctx.admin();
     topics = ctx.topics();
     env = ctx.env({ PATH: process.env['PATH'], LOG_LEVEL: 'silent' });
+    process.env = { ...saved, ...env };
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({ topic: topics.input, messages: orderMessages(0, N) });
