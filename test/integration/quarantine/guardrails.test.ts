@@ -159,7 +159,7 @@ describe('membrane quarantine guardrails', () => {
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');
       expect(result.stderr).toBe(
-        `membrane: Nothing says which records to ${verb}: give a filter (--code, --stage, --mapping, --topic, --partition, --key, --since or --until), quarantine refs (partition:offset), or --all to ${verb} every ${verb === 'unresolve' ? 'resolved' : 'unresolved'} record.\n`,
+        `membrane: Nothing says which records to ${verb}: give a filter (--code, --stage, --mapping, --topic, --partition, --key, --since or --until), quarantine refs (partition:offset), or --all to ${verb} every ${verb === 'unresolve' ? 'resolved' : 'unresolved'} record.\n  What to do: see first what a filter selects with \`membrane quarantine list${verb === 'unresolve' ? ' --resolved' : ''}\` and that filter.\n`,
       );
     });
     expect(await markers()).toBe(0);

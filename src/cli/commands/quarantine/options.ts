@@ -14,8 +14,8 @@ import { escapeText } from '../../text.js';
  * prints as `membrane: <sentence>` like every other known error.
  */
 
-function refuse(sentence: string): never {
-  throw new MembraneError('cli.invalid-option', sentence);
+function refuse(sentence: string, hint: string): never {
+  throw new MembraneError('cli.invalid-option', sentence, { hint });
 }
 
 /** The user's text, quoted and escaped: whatever they typed prints as visible characters. */
@@ -30,7 +30,10 @@ export function oneOf(values: readonly string[]): string {
 
 export function parseStage(text: string): Stage {
   if ((STAGES as readonly string[]).includes(text)) return text as Stage;
-  return refuse(`--stage must be one of ${oneOf(STAGES)}, not ${quoted(text)}.`);
+  return refuse(
+    `--stage must be one of ${oneOf(STAGES)}, not ${quoted(text)}.`,
+    'give one of them, like --stage map',
+  );
 }
 
 /**
@@ -50,6 +53,7 @@ export function parseCodeGlob(text: string): string {
       : `which for stage ${stage} are ${oneOf(ISSUE_CODES.filter((c) => c.startsWith(`${stage}.`)))}`;
   return refuse(
     `--code ${quoted(text)} matches none of membrane's issue codes, ${known}${suggestion}.`,
+    suggestion === '' ? "give a glob over those codes, like --code 'map.*'" : `give --code ${near}`,
   );
 }
 
@@ -59,6 +63,7 @@ export function parseMapping(text: string): string {
   if (MAPPING.test(text)) return text;
   return refuse(
     `--mapping must be a mapping name or name@version (lower-case letters, digits and dashes, like legacy-orders or legacy-orders@3), not ${quoted(text)}.`,
+    'give the name (and version) the MAPPING column of `membrane quarantine list` shows',
   );
 }
 
@@ -69,6 +74,7 @@ export function parseTopic(text: string): string {
   if (TOPIC.test(text)) return text;
   return refuse(
     `--topic must be a Kafka topic name (1 to 249 letters, digits, dots, underscores and dashes), not ${quoted(text)}.`,
+    'give the upstream topic as the SOURCE column of `membrane quarantine list` shows it (topic/partition/offset)',
   );
 }
 
@@ -77,7 +83,10 @@ export function wholeNumber(option: string, min: number): (text: string) => numb
   return (text) => {
     const n = /^\d{1,15}$/.test(text.trim()) ? Number(text.trim()) : NaN;
     if (Number.isSafeInteger(n) && n >= min) return n;
-    return refuse(`${option} must be a whole number of ${min} or more, not ${quoted(text)}.`);
+    return refuse(
+      `${option} must be a whole number of ${min} or more, not ${quoted(text)}.`,
+      `give ${option} like ${min === 0 ? 0 : 10}`,
+    );
   };
 }
 
@@ -86,6 +95,7 @@ export function parseRate(text: string): number {
   if (Number.isFinite(n) && n > 0) return n;
   return refuse(
     `--rate must be a positive number of records per second (like 100 or 0.5), not ${quoted(text)}.`,
+    'give --rate like 100',
   );
 }
 
@@ -115,13 +125,17 @@ export function timeOption(
     if (absolute.isValid) return absolute.toJSDate();
     return refuse(
       `${option} must be a duration ago (90s, 30m, 2h, 7d, 1w) or an ISO 8601 time (2026-11-22 or 2026-11-22T10:00:00Z, UTC unless an offset is given), not ${quoted(text)}.`,
+      `give ${option} like 2h or 2026-11-22T10:00:00Z`,
     );
   };
 }
 
 export function parseReason(text: string): string {
   if (text.trim() !== '') return text;
-  return refuse('--reason must say why, for the next operator; it cannot be empty.');
+  return refuse(
+    '--reason must say why, for the next operator; it cannot be empty.',
+    "give --reason like 'shop test traffic, not ours'",
+  );
 }
 
 const REF = /^\d{1,10}:\d{1,19}$/;
@@ -131,6 +145,7 @@ export function parseRef(text: string): string {
   if (REF.test(text)) return text;
   return refuse(
     `${quoted(text)} is not a quarantine ref: give partition:offset as the REF column of \`membrane quarantine list\` shows it, like 2:14.`,
+    'take the REF column of `membrane quarantine list --all`',
   );
 }
 
@@ -253,6 +268,9 @@ export function requireSelection(
   throw new MembraneError(
     'cli.no-selection',
     `Nothing says which records to ${verb}: give a filter (${oneOf(SELECTING)}), quarantine refs (partition:offset), or --all to ${verb} ${every}.`,
+    {
+      hint: `see first what a filter selects with \`membrane quarantine list${verb === 'unresolve' ? ' --resolved' : ''}\` and that filter`,
+    },
   );
 }
 
@@ -261,6 +279,7 @@ export function checkTimes(options: FilterOptions): void {
   if (options.since && options.until && options.since.getTime() > options.until.getTime()) {
     refuse(
       `--since (${options.since.toISOString()}) is after --until (${options.until.toISOString()}), so nothing can match.`,
+      'swap them: --since is the earlier time',
     );
   }
 }

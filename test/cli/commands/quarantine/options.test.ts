@@ -99,8 +99,11 @@ describe('every selecting option of every quarantine command', () => {
         const error = await refusal(make, [...extra, ...args]);
         expect(error.code, args.join(' ')).toBe('cli.invalid-option');
         expect(error.message, args.join(' ')).toEqual(sentence);
+        // The README promises a "What to do" line with every refusal.
+        expect(error.hint, args.join(' ')).toMatch(/^(give|take|swap) /);
       }
       const backwards = await refusal(make, [...extra, '--since', '1h', '--until', '2h']);
+      expect(backwards.hint).toBe('swap them: --since is the earlier time');
       expect(backwards.message).toMatch(
         /^--since \(.*\) is after --until \(.*\), so nothing can match\.$/,
       );
@@ -132,7 +135,9 @@ describe('the options only some commands have', () => {
       [['--chunk', '0'], '--chunk must be a whole number of 1 or more, not "0".'],
       [['--chunk', '2.5'], '--chunk must be a whole number of 1 or more, not "2.5".'],
     ] as const) {
-      expect((await refusal(replayCommand, ['--all', ...args])).message).toBe(sentence);
+      const error = await refusal(replayCommand, ['--all', ...args]);
+      expect(error.message).toBe(sentence);
+      expect(error.hint).toMatch(/^give --(rate|chunk) like \d+$/);
     }
   });
 
@@ -177,7 +182,9 @@ describe('resolve, replay and unresolve with nothing that selects', () => {
     expect(unresolve.message).toBe(
       `Nothing says which records to unresolve: give a filter (${filters}), quarantine refs (partition:offset), or --all to unresolve every resolved record.`,
     );
-    expect(unresolve.hint).toBeUndefined();
+    expect(unresolve.hint).toBe(
+      'see first what a filter selects with `membrane quarantine list --resolved` and that filter',
+    );
   });
 
   it('go on with any filter, a ref, or --all (to the configuration, absent here)', async () => {
