@@ -6,7 +6,13 @@ import { InfraError } from './errors.js';
 import type { InfraPaths } from './paths.js';
 import { LOOPBACK } from './ports.js';
 import { startDetached } from './processes.js';
-import { SCRAM_MECHANISMS, scramFormatArgs, SECURE_LISTENER } from './secure.js';
+import {
+  OAUTH_PRINCIPAL,
+  RESTRICTED_USERNAME,
+  SCRAM_MECHANISMS,
+  scramFormatArgs,
+  SECURE_LISTENER,
+} from './secure.js';
 
 /** Marks our broker's JVM in `ps`/`/proc`, so a reused PID is never mistaken for it. */
 export const KAFKA_MAIN_CLASS = 'kafka.Kafka';
@@ -19,9 +25,11 @@ export interface SecureListenerSettings {
   readonly keystorePassword: string;
   /** PEM CA certificates whose client certificates the listener accepts (mutual TLS). */
   readonly truststoreFile: string;
-  /** The SCRAM user StorageTool creates when it formats the storage. */
+  /** The SCRAM user StorageTool creates when it formats the storage (a super user). */
   readonly username: string;
   readonly password: string;
+  /** The password of RESTRICTED_USERNAME, a SCRAM user without any ACL. */
+  readonly restrictedPassword: string;
 }
 
 export interface KafkaNodeSettings {
@@ -37,7 +45,11 @@ export interface KafkaNodeSettings {
 function secureListenerEntries(secure: SecureListenerSettings): Record<string, string> {
   const prefix = `listener.name.${SECURE_LISTENER.toLowerCase()}.`;
   const entries: Record<string, string> = {
-    'sasl.enabled.mechanisms': SCRAM_MECHANISMS.join(','),
+    'sasl.enabled.mechanisms': [...SCRAM_MECHANISMS, 'OAUTHBEARER'].join(','),
+    // No server callback handler: Kafka validates unsecured JWS tokens (alg "none"), whose
+    // `sub` is the principal. For local tests only: they are their own token endpoint.
+    'oauthbearer.sasl.jaas.config':
+      'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;',
     'ssl.keystore.type': 'PKCS12',
     'ssl.keystore.location': secure.keystoreFile,
     'ssl.keystore.password': secure.keystorePassword,
@@ -103,6 +115,17 @@ export function serverProperties(settings: KafkaNodeSettings): string {
         }
       : {}),
     ...(secure ? secureListenerEntries(secure) : {}),
+    // With a secured listener, permissions are checked too: the plaintext listeners
+    // (ANONYMOUS), the SCRAM user and the OAUTHBEARER principal may do anything, the
+    // restricted user only what ACLs grant it (nothing, unless a test grants it more).
+    ...(secure
+      ? {
+          'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+          'super.users': ['ANONYMOUS', secure.username, OAUTH_PRINCIPAL]
+            .map((user) => `User:${user}`)
+            .join(';'),
+        }
+      : {}),
   };
   return (
     Object.entries(entries)
@@ -216,7 +239,12 @@ export async function formatKafka(
       newClusterId(),
       '-c',
       paths.kafkaConfig,
-      ...(settings.secure ? scramFormatArgs(settings.secure) : []),
+      ...(settings.secure
+        ? scramFormatArgs(settings.secure, {
+            username: RESTRICTED_USERNAME,
+            password: settings.secure.restrictedPassword,
+          })
+        : []),
     ],
     { encoding: 'utf8', timeout: 120_000 },
   );

@@ -13,6 +13,8 @@ import { REGISTRY_MARKER, registryUrl, startRegistry } from './registry.js';
 import {
   createSecureMaterial,
   describeSecureListener,
+  OAUTH_PRINCIPAL,
+  RESTRICTED_USERNAME,
   SCRAM_MECHANISMS,
   SECURE_LISTENER,
   type SecureListenerState,
@@ -189,6 +191,8 @@ export async function localUp(
     clientKeyFile: material.clientKeyFile,
     username: material.username,
     password: material.password,
+    restricted: { username: RESTRICTED_USERNAME, password: material.restrictedPassword },
+    oauthPrincipal: OAUTH_PRINCIPAL,
   };
   const state: LocalInfraState = {
     kafka: {
@@ -225,6 +229,7 @@ export async function localUp(
         truststoreFile: material.caFile,
         username: material.username,
         password: material.password,
+        restrictedPassword: material.restrictedPassword,
       },
     });
   } catch (error) {
@@ -300,6 +305,15 @@ export function infraExportLines(state: LocalInfraState): string[] {
       ['MEMBRANE_TEST_CLIENT_KEY_FILE', secure.clientKeyFile],
       ['MEMBRANE_TEST_SCRAM_USERNAME', secure.username],
       ['MEMBRANE_TEST_SCRAM_PASSWORD', secure.password],
+      ...(secure.restricted
+        ? ([
+            ['MEMBRANE_TEST_RESTRICTED_USERNAME', secure.restricted.username],
+            ['MEMBRANE_TEST_RESTRICTED_PASSWORD', secure.restricted.password],
+          ] as [string, string][])
+        : []),
+      ...(secure.oauthPrincipal
+        ? ([['MEMBRANE_TEST_OAUTH_PRINCIPAL', secure.oauthPrincipal]] as [string, string][])
+        : []),
     ];
     for (const [name, value] of vars) lines.push(`export ${name}=${shellWord(value)}`);
   }

@@ -9,11 +9,26 @@ import { LOOPBACK } from './ports.js';
 /** The name of the broker's secured listener (its security protocol too). */
 export const SECURE_LISTENER = 'SASL_SSL';
 
-/** The SASL mechanisms the secured listener enables; PLAIN and OAUTHBEARER are refused. */
+/** The SCRAM mechanisms the secured listener enables (OAUTHBEARER too; PLAIN is refused). */
 export const SCRAM_MECHANISMS = ['SCRAM-SHA-512', 'SCRAM-SHA-256'] as const;
 
 /** The SCRAM user `infra up` creates (with a random password, for every mechanism above). */
 export const SCRAM_USERNAME = 'membrane';
+
+/**
+ * A second SCRAM user the broker knows but whose ACLs grant nothing (the broker runs an
+ * authorizer once it has a secured listener): what an operator meets when credentials are
+ * right and permissions are not.
+ */
+export const RESTRICTED_USERNAME = 'membrane-restricted';
+
+/**
+ * The principal (the token's `sub`) OAUTHBEARER clients of the local broker authenticate as:
+ * a super user like `membrane`. The broker validates unsecured JWS tokens (`alg: none`, Kafka's
+ * OAuthBearerUnsecuredValidatorCallbackHandler), so a test can be its own token endpoint; a
+ * production cluster validates signed tokens against its identity provider instead.
+ */
+export const OAUTH_PRINCIPAL = 'membrane-oauth';
 
 /** Certificates live this long: far longer than any local instance or CI run. */
 const VALID_DAYS = 30;
@@ -33,6 +48,8 @@ export interface SecureMaterial {
   readonly clientKeyFile: string;
   readonly username: string;
   readonly password: string;
+  /** The password of RESTRICTED_USERNAME. */
+  readonly restrictedPassword: string;
 }
 
 const OPENSSL_HINT =
@@ -188,18 +205,20 @@ export async function createSecureMaterial(
     clientKeyFile: join(dir, 'client.key'),
     username: SCRAM_USERNAME,
     password: randomPassword(),
+    restrictedPassword: randomPassword(),
   };
 }
 
-/** StorageTool `format` arguments that create the SCRAM user for every enabled mechanism. */
-export function scramFormatArgs(credentials: {
-  readonly username: string;
-  readonly password: string;
-}): string[] {
-  return SCRAM_MECHANISMS.flatMap((mechanism) => [
-    '--add-scram',
-    `${mechanism}=[name=${credentials.username},password=${credentials.password}]`,
-  ]);
+/** StorageTool `format` arguments that create SCRAM users for every enabled mechanism. */
+export function scramFormatArgs(
+  ...users: readonly { readonly username: string; readonly password: string }[]
+): string[] {
+  return users.flatMap((credentials) =>
+    SCRAM_MECHANISMS.flatMap((mechanism) => [
+      '--add-scram',
+      `${mechanism}=[name=${credentials.username},password=${credentials.password}]`,
+    ]),
+  );
 }
 
 /** Where and how to reach the secured listener of a local instance (kept in its state file). */
@@ -213,6 +232,10 @@ export interface SecureListenerState {
   readonly clientKeyFile: string;
   readonly username: string;
   readonly password: string;
+  /** A SCRAM user with no ACLs (absent in states written by older versions). */
+  readonly restricted?: { readonly username: string; readonly password: string };
+  /** The OAUTHBEARER principal with all rights (absent: the listener has no OAUTHBEARER). */
+  readonly oauthPrincipal?: string;
 }
 
 /**

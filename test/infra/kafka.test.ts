@@ -54,6 +54,7 @@ describe('serverProperties with a secured listener', () => {
         truststoreFile: '/tmp/tls/ca.pem',
         username: 'membrane',
         password: 'secret',
+        restrictedPassword: 'other',
       },
     }),
   );
@@ -71,9 +72,12 @@ describe('serverProperties with a secured listener', () => {
     expect(props.get('inter.broker.listener.name')).toBe('PLAINTEXT');
   });
 
-  it('enables SCRAM only (PLAIN is refused), on that listener alone', () => {
+  it('enables SCRAM and OAUTHBEARER (PLAIN is refused), on that listener alone', () => {
     expect(props.get('listener.name.sasl_ssl.sasl.enabled.mechanisms')).toBe(
-      'SCRAM-SHA-512,SCRAM-SHA-256',
+      'SCRAM-SHA-512,SCRAM-SHA-256,OAUTHBEARER',
+    );
+    expect(props.get('listener.name.sasl_ssl.oauthbearer.sasl.jaas.config')).toBe(
+      'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;',
     );
     expect(props.get('listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config')).toBe(
       'org.apache.kafka.common.security.scram.ScramLoginModule required;',
@@ -93,9 +97,16 @@ describe('serverProperties with a secured listener', () => {
     expect(props.get('listener.name.sasl_ssl.ssl.client.auth')).toBe('requested');
   });
 
-  it('without one, has no SASL or TLS settings at all', () => {
+  it('checks ACLs, with the plaintext listeners, the SCRAM user and the OAuth principal as super users', () => {
+    expect(props.get('authorizer.class.name')).toBe(
+      'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    );
+    expect(props.get('super.users')).toBe('User:ANONYMOUS;User:membrane;User:membrane-oauth');
+  });
+
+  it('without one, has no SASL or TLS settings and no authorizer at all', () => {
     const plain = serverProperties({ port: 1, controllerPort: 2, dataDir: '/d' });
-    expect(plain).not.toMatch(/sasl|ssl/i);
+    expect(plain).not.toMatch(/sasl|ssl|authorizer|super\.users/i);
   });
 
   it("for Kafka 4, replicates the share coordinator's state topic once, as one node can", () => {

@@ -82,6 +82,17 @@ export async function findSecure(
         clientKeyFile: env['MEMBRANE_TEST_CLIENT_KEY_FILE'] ?? '',
         username: env['MEMBRANE_TEST_SCRAM_USERNAME'] ?? '',
         password: env['MEMBRANE_TEST_SCRAM_PASSWORD'] ?? '',
+        ...(env['MEMBRANE_TEST_RESTRICTED_USERNAME'] && env['MEMBRANE_TEST_RESTRICTED_PASSWORD']
+          ? {
+              restricted: {
+                username: env['MEMBRANE_TEST_RESTRICTED_USERNAME'],
+                password: env['MEMBRANE_TEST_RESTRICTED_PASSWORD'],
+              },
+            }
+          : {}),
+        ...(env['MEMBRANE_TEST_OAUTH_PRINCIPAL']
+          ? { oauthPrincipal: env['MEMBRANE_TEST_OAUTH_PRINCIPAL'] }
+          : {}),
       },
     };
   }

@@ -13,6 +13,23 @@ export function secureListener(): SecureListenerState {
   return secure.listener;
 }
 
+const OLDER =
+  'the local infrastructure was started by an older membrane; restart it: `npm run infra -- down && npm run infra -- up`, then `eval "$(npm run -s infra -- env)"` (for another cluster, set MEMBRANE_TEST_RESTRICTED_USERNAME/PASSWORD and MEMBRANE_TEST_OAUTH_PRINCIPAL)';
+
+/** The listener's SCRAM user without ACLs; throws (the test fails) when it has none. */
+export function restrictedUser(): { readonly username: string; readonly password: string } {
+  const { restricted } = secureListener();
+  if (!restricted) throw new Error(`The SASL_SSL listener has no user without ACLs: ${OLDER}.`);
+  return restricted;
+}
+
+/** The OAUTHBEARER principal with all rights; throws (the test fails) when there is none. */
+export function oauthPrincipal(): string {
+  const { oauthPrincipal: principal } = secureListener();
+  if (!principal) throw new Error(`The SASL_SSL listener has no OAUTHBEARER principal: ${OLDER}.`);
+  return principal;
+}
+
 export interface SecureClientOptions {
   readonly mechanism?: SASLOptions['mechanism'];
   readonly password?: string;

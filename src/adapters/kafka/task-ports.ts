@@ -9,6 +9,7 @@ import type {
 } from '../../app/runtime/ports.js';
 import { restorePartitions } from './restore.js';
 import { sendSlices, type SizedTopicMessages } from './send-slices.js';
+import { existingTopics } from './topics.js';
 
 /**
  * How a task's kafkajs producer is made: transactional (bound to the task) for exactly-once,
@@ -138,7 +139,7 @@ export class IdempotentTaskProducer implements TaskProducer {
 export function kafkaTopics(admin: Admin): TopicsPort {
   return {
     async missing(topics) {
-      const existing = new Set(await admin.listTopics());
+      const existing = await existingTopics(admin, topics);
       return topics.filter((topic) => !existing.has(topic));
     },
   };

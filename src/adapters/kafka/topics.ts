@@ -10,6 +10,30 @@ export interface TopicSpec {
 }
 
 /**
+ * Which of `wanted` exist. A topic the principal may not describe is left out of
+ * `listTopics` as if it did not exist, so each one missing from the list is asked for by
+ * name: a topic that does not exist answers UNKNOWN_TOPIC_OR_PARTITION, one membrane is not
+ * allowed to see TOPIC_AUTHORIZATION_FAILED, which is thrown (one sentence, exit 77) rather
+ * than taken for "missing".
+ */
+export async function existingTopics(
+  admin: Admin,
+  wanted: readonly string[],
+): Promise<Set<string>> {
+  const listed = new Set(await admin.listTopics());
+  const existing = new Set(wanted.filter((topic) => listed.has(topic)));
+  for (const topic of new Set(wanted.filter((t) => !listed.has(t)))) {
+    try {
+      await admin.fetchTopicMetadata({ topics: [topic] });
+      existing.add(topic); // created meanwhile
+    } catch (error) {
+      if ((error as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
+    }
+  }
+  return existing;
+}
+
+/**
  * Creates the topics that do not exist yet and waits until every partition of every topic
  * has a leader. kafkajs's own `waitForLeaders` gives up on the UNKNOWN_TOPIC_OR_PARTITION
  * that a KRaft broker answers while new metadata propagates (kafkajs#815, #1563), so we
@@ -20,7 +44,10 @@ export async function ensureTopics(
   specs: readonly TopicSpec[],
   timeoutMs = 30_000,
 ): Promise<void> {
-  const existing = new Set(await admin.listTopics());
+  const existing = await existingTopics(
+    admin,
+    specs.map((spec) => spec.topic),
+  );
   const missing = specs.filter((spec) => !existing.has(spec.topic));
   if (missing.length > 0) {
     await admin.createTopics({

@@ -1,6 +1,6 @@
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { restorePartitions } from '../../adapters/kafka/restore.js';
-import { ensureTopics } from '../../adapters/kafka/topics.js';
+import { ensureTopics, existingTopics } from '../../adapters/kafka/topics.js';
 import {
   decodeQuarantine,
   QuarantineFormatError,
@@ -56,8 +56,7 @@ async function readAll(
   topic: string,
   apply: (partition: number, message: KafkaMessage) => void,
 ): Promise<void> {
-  const topics = await admin.listTopics();
-  if (!topics.includes(topic)) return;
+  if (!(await existingTopics(admin, [topic])).has(topic)) return;
   const partitions = (await admin.fetchTopicOffsets(topic)).map((p) => p.partition);
   await restorePartitions(kafka, topic, partitions, apply, {
     groupPrefix: 'membrane-cli',

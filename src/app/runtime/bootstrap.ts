@@ -3,6 +3,11 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { taskAssigner } from '../../adapters/kafka/assigner.js';
 import { createKafka } from '../../adapters/kafka/client.js';
+import {
+  classifyKafkaError,
+  fatalKafkaError,
+  withKafkaErrors,
+} from '../../adapters/kafka/errors.js';
 import { clientOptions, kafkaConnection, reachKafka } from '../../adapters/kafka/connection.js';
 import { reachRegistry, registryOptions } from '../../adapters/registry/connection.js';
 import {
@@ -144,7 +149,10 @@ export class Runtime {
     const admin = kafka.admin();
     this.admin = admin;
     await admin.connect();
-    const { warnings, quarantineMaxBytes } = await prepareTopics(admin, pipelines, config);
+    // What the cluster refuses here (an ACL on a topic) is one sentence, exit 77, not a bug.
+    const { warnings, quarantineMaxBytes } = await withKafkaErrors(() =>
+      prepareTopics(admin, pipelines, config),
+    );
     for (const warning of warnings) logger.warn(warning);
 
     const consumer = kafka.consumer({
@@ -255,12 +263,20 @@ export class Runtime {
         return;
       }
       this.crashed = messageOf(error);
+      // A refusal the cluster named (ACLs, credentials) is said as such, with exit code 77.
+      const classified = classifyKafkaError(error);
+      const refused = classified.kind === 'fatal' ? fatalKafkaError(classified, error) : undefined;
       this.fatal(
-        new MembraneError(
-          'kafka.consumer-crashed',
-          `The group consumer stopped and cannot recover: ${messageOf(error)}`,
-          { cause: error, hint: 'check the broker and membrane’s permissions, then restart it' },
-        ),
+        refused?.code === 'kafka.authorization' || refused?.code === 'kafka.authentication'
+          ? refused
+          : new MembraneError(
+              'kafka.consumer-crashed',
+              `The group consumer stopped and cannot recover: ${messageOf(error)}`,
+              {
+                cause: error,
+                hint: 'check the broker and membrane’s permissions, then restart it',
+              },
+            ),
       );
     });
     await consumer.connect();

@@ -4,6 +4,7 @@ import {
   ensureTopics,
   maxMessageBytes,
 } from '../../adapters/kafka/topics.js';
+import { existingTopics } from '../../adapters/kafka/topics.js';
 import { registryOptions } from '../../adapters/registry/connection.js';
 import { ConfluentRegistryPort } from '../../adapters/registry/port.js';
 import { MembraneError } from '../../core/errors.js';
@@ -69,8 +70,8 @@ export async function prepareTopics(
   config: RunConfig,
 ): Promise<{ readonly warnings: readonly string[]; readonly quarantineMaxBytes: number }> {
   const warnings: string[] = [];
-  const existing = new Set(await admin.listTopics());
   const inputs = pipelines.flatMap((p) => p.topics);
+  const existing = await existingTopics(admin, inputs);
   const missing = inputs.filter((topic) => !existing.has(topic));
   if (missing.length > 0) {
     throw new MembraneError(

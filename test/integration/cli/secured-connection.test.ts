@@ -1,7 +1,4 @@
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { describe, expect, inject, it, onTestFinished } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { runCli, type CliResult } from '../../support/cli.js';
 import { secureEnv, secureListener } from '../../support/secure.js';
 
@@ -70,31 +67,5 @@ describe('membrane against the SASL_SSL listener', () => {
     expect(said(result)).toMatch(
       /it expects SASL on that port\.\n {2}What to do: set KAFKA_SASL_MECHANISM/,
     );
-  });
-
-  it('OAUTHBEARER, which the listener does not enable: exit 78 naming KAFKA_SASL_MECHANISM', async () => {
-    const server = createServer((_request, response) => {
-      response
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ access_token: 'token', expires_in: 300 }));
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    onTestFinished(() => {
-      server.close();
-    });
-    const result = await runCli(
-      ['doctor'],
-      secureEnv(base(), {
-        KAFKA_SASL_MECHANISM: 'oauthbearer',
-        KAFKA_SASL_USERNAME: undefined,
-        KAFKA_SASL_PASSWORD: undefined,
-        KAFKA_SASL_OAUTH_TOKEN_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`,
-        KAFKA_SASL_OAUTH_CLIENT_ID: 'membrane',
-        KAFKA_SASL_OAUTH_CLIENT_SECRET: 'secret',
-      }),
-    );
-    expect(result.code, result.stderr).toBe(78);
-    expect(said(result)).toMatch(/KAFKA_SASL_MECHANISM=oauthbearer/);
   });
 });

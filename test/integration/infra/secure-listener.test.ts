@@ -93,7 +93,7 @@ describe("the local broker's SASL_SSL listener (plain kafkajs, no membrane code)
     expect((error as Error).message).toMatch(/self-signed certificate in certificate chain/);
   });
 
-  it('refuses SASL PLAIN (only SCRAM is enabled)', async () => {
+  it('refuses SASL PLAIN (SCRAM and OAUTHBEARER are enabled)', async () => {
     const error = await attempt(secureKafka({ mechanism: 'plain' }));
     expect(error).toMatchObject({ type: 'UNSUPPORTED_SASL_MECHANISM' });
   });
