@@ -3,6 +3,7 @@ import { createKafka } from '../../adapters/kafka/client.js';
 import { clientOptions, kafkaConnection, reachKafka } from '../../adapters/kafka/connection.js';
 import { withKafkaErrors } from '../../adapters/kafka/errors.js';
 import { groupStatus, type GroupStatus } from '../../adapters/kafka/status.js';
+import { existingTopics } from '../../adapters/kafka/topics.js';
 import { loadRunConfig } from '../../app/config.js';
 import { loadQuarantine, type QuarantinedRecord } from '../../app/quarantine/store.js';
 import { escapeText, safeJson } from '../text.js';
@@ -147,11 +148,12 @@ export function statusCommand(): Command {
         const [status, topics] = await withKafkaErrors(() =>
           Promise.all([
             groupStatus(kafka, admin, config.MEMBRANE_GROUP_ID, NO_TOPIC),
-            admin.listTopics(),
+            // A quarantine topic membrane may not read is a refusal, not "no quarantine yet".
+            existingTopics(admin, [topic]),
           ]),
         );
         let census: QuarantineCensus | undefined;
-        if (topics.includes(topic)) {
+        if (topics.has(topic)) {
           const { records, skipped } = await withKafkaErrors(() =>
             loadQuarantine(kafka, admin, topic),
           );
