@@ -84,54 +84,53 @@ export class TransactionalTaskProducer implements TaskProducer {
   }
 }
 
-/** At-least-once: records acknowledged first, then the offsets committed through the group. */
-export class IdempotentTaskProducer implements TaskProducer {
-  private readonly producer: Producer;
+/**
+ * At-least-once: the outputs (and quarantine records) through an idempotent producer,
+ * acknowledged first; then the state and the input position in one transaction of the task's
+ * transactional producer. Downstream sees the outputs at once (no transaction to wait for),
+ * and they may repeat after a failure; but the state and the offsets are fenced exactly as
+ * exactly-once's are: a member that lost the task (dropped while frozen, revoked mid-chunk)
+ * can no longer write either once the new owner initialised the ID, so the changelog never
+ * takes a zombie's older clocks after the new owner's, and the group's offsets never go back.
+ */
+export class AtLeastOnceTaskProducer implements TaskProducer {
+  private readonly outputs: Producer;
+  private readonly state: TransactionalTaskProducer;
   private closed = false;
-  private readonly commitOffsets: (position: InputPosition) => Promise<void>;
-  private readonly revoked: AbortSignal;
 
-  constructor(
-    kafka: Kafka,
-    commitOffsets: (position: InputPosition) => Promise<void>,
-    revoked: AbortSignal,
-  ) {
-    this.producer = taskProducer(kafka, undefined);
-    this.commitOffsets = commitOffsets;
-    this.revoked = revoked;
+  constructor(kafka: Kafka, transactionalId: string, groupId: string) {
+    this.outputs = taskProducer(kafka, undefined);
+    this.state = new TransactionalTaskProducer(kafka, transactionalId, groupId);
   }
 
   async init(): Promise<void> {
-    await this.producer.connect();
+    await this.outputs.connect();
+    await this.state.init();
   }
 
   async commit(records: readonly TopicRecords[], position: InputPosition): Promise<void> {
-    // Without a transaction, partitions succeed or fail one by one: the state (which says
-    // "these IDs were emitted") goes only once the outputs are acknowledged, or a failed
-    // output with a written state would be dropped as a duplicate when redelivered. Nothing
-    // fences an at-least-once producer: once its task is revoked (the GROUP_JOIN of a
-    // rebalance, which aborts `revoked` at once, before the chunk in flight ends), it writes
-    // no state and commits no offset more. kafkajs would send them with the member's new
-    // generation and the group would accept them, even with the partition owned elsewhere:
-    // committed offsets would go back under the new owner. (The consumer's own retries stay
-    // in the generation they began in: patches/kafkajs+2.2.4.patch, runner.commitOffsets.)
-    for (const phase of [records.filter((r) => !r.state), records.filter((r) => r.state)]) {
-      this.refuseIfClosed();
-      for (const slice of sendSlices(asTopicMessages(phase)))
-        await this.producer.sendBatch({ topicMessages: slice, acks: -1 });
-    }
+    // Partitions of a plain send succeed or fail one by one: the state (which says "these IDs
+    // were emitted") goes only once every output is acknowledged, or a failed output with a
+    // written state would be dropped as a duplicate when redelivered. A chunk in flight when
+    // its task is revoked commits like exactly-once's: before the new owner's fence, which
+    // then reads what it committed, or refused by it.
     this.refuseIfClosed();
-    await this.commitOffsets(position);
+    for (const slice of sendSlices(asTopicMessages(records.filter((r) => !r.state))))
+      await this.outputs.sendBatch({ topicMessages: slice, acks: -1 });
+    this.refuseIfClosed();
+    await this.state.commit(
+      records.filter((r) => r.state),
+      position,
+    );
   }
 
   private refuseIfClosed(): void {
-    if (this.closed || this.revoked.aborted)
-      throw new Error('the task was revoked or closed; its producer writes nothing more');
+    if (this.closed) throw new Error('the task was closed; its producer writes nothing more');
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.producer.disconnect().catch(() => undefined);
+    await Promise.all([this.outputs.disconnect().catch(() => undefined), this.state.close()]);
   }
 }
 

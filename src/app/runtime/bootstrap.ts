@@ -11,7 +11,7 @@ import {
 import { clientOptions, kafkaConnection, reachKafka } from '../../adapters/kafka/connection.js';
 import { reachRegistry, registryOptions } from '../../adapters/registry/connection.js';
 import {
-  IdempotentTaskProducer,
+  AtLeastOnceTaskProducer,
   kafkaChangelog,
   kafkaOffsets,
   kafkaTopics,
@@ -174,15 +174,9 @@ export class Runtime {
     });
     this.consumer = consumer;
     const ports: TaskPorts = {
-      createProducer: (transactionalId, revoked) =>
-        transactionalId === undefined
-          ? new IdempotentTaskProducer(
-              kafka,
-              async ({ topic, partition, offset }) => {
-                await consumer.commitOffsets([{ topic, partition, offset }]);
-              },
-              revoked,
-            )
+      createProducer: ({ guarantee, transactionalId }) =>
+        guarantee === 'at_least_once'
+          ? new AtLeastOnceTaskProducer(kafka, transactionalId, config.MEMBRANE_GROUP_ID)
           : new TransactionalTaskProducer(kafka, transactionalId, config.MEMBRANE_GROUP_ID),
       offsets: kafkaOffsets(admin, config.MEMBRANE_GROUP_ID),
       topics: kafkaTopics(admin),

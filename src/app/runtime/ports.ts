@@ -30,24 +30,33 @@ export interface InputPosition {
 }
 
 /**
- * A task's producer. For exactly-once it is transactional with an ID bound to the task, so
+ * A task's producer, transactional with an ID bound to the task in both guarantees, so that
  * initialising it fences every earlier owner and aborts the transaction it left open.
+ * Exactly-once, the transaction holds everything a chunk writes; at-least-once, only the
+ * state and the input position — the outputs go first, through an idempotent producer, and
+ * may repeat, but a member that lost the task can never write its state or offsets again.
  */
 export interface TaskProducer {
   /**
-   * Exactly-once: registers the transactional ID (InitProducerId), fencing earlier owners.
-   * Called once, when the task is adopted for the current assignment, never to "retry" a
-   * fenced producer. At-least-once: connects.
+   * Registers the transactional ID (InitProducerId), fencing earlier owners. Called once,
+   * when the task is adopted for the current assignment, never to "retry" a fenced producer.
    */
   init(): Promise<void>;
   /**
-   * Writes `records` and commits `position` as the group's offset: in one transaction for
-   * exactly-once (all or nothing), or produce-then-commit-offsets for at-least-once. Throws
-   * what the client threw; the runtime classifies it (transient, migrated, fatal).
+   * Writes `records` and commits `position` as the group's offset: all in one transaction
+   * (exactly-once), or the outputs acknowledged first, then the state (records flagged
+   * `state`) and the position in one transaction (at-least-once). Throws what the client
+   * threw; the runtime classifies it (transient, migrated, fatal).
    */
   commit(records: readonly TopicRecords[], position: InputPosition): Promise<void>;
   /** Releases the producer; never throws. */
   close(): Promise<void>;
+}
+
+export interface TaskProducerOptions {
+  readonly guarantee: 'exactly_once' | 'at_least_once';
+  /** Bound to the task: `<group>.<mapping>.<partition>`. */
+  readonly transactionalId: string;
 }
 
 /** Reads the group's committed input offsets (after the fence, they are settled). */
@@ -110,13 +119,8 @@ export interface TopicsPort {
 
 /** Everything a task needs from Kafka. */
 export interface TaskPorts {
-  /**
-   * The task's producer. `revoked` aborts when the task is revoked, lost or shut down: from
-   * then on an at-least-once producer writes no state and commits no offset more, even for
-   * the chunk in flight (nothing fences it, and the group would accept its offsets under the
-   * member's new generation).
-   */
-  createProducer(transactionalId: string | undefined, revoked: AbortSignal): TaskProducer;
+  /** The task's producer (see {@link TaskProducerOptions}). */
+  createProducer(options: TaskProducerOptions): TaskProducer;
   readonly offsets: OffsetsPort;
   readonly topics: TopicsPort;
   readonly changelog: ChangelogPort;

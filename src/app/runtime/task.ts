@@ -126,10 +126,10 @@ export class Task {
     this.status = 'adopting';
     const signal = this.abort.signal;
     if (!this.producer) {
-      const producer = this.ports.createProducer(
-        this.context.guarantee === 'exactly_once' ? this.transactionalId : undefined,
-        this.abort.signal,
-      );
+      const producer = this.ports.createProducer({
+        guarantee: this.context.guarantee,
+        transactionalId: this.transactionalId,
+      });
       try {
         if (signal.aborted) throw this.closedFailure();
         await producer.init();
@@ -412,8 +412,8 @@ export class Task {
       );
     } catch (error) {
       timer();
-      // Revoked mid-commit: the producer stopped short on purpose (at-least-once), or the
-      // failure does not matter any more; either way the task's next owner has the records.
+      // Revoked or lost mid-commit: the failure does not matter any more (a fence, a closed
+      // producer); the task's next owner has the records.
       if (this.revoked()) throw this.closedFailure();
       throw await this.commitFailure(error, [...byTopic.keys()]);
     }

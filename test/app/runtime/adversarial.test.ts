@@ -87,12 +87,18 @@ class FakeProducer implements TaskProducer {
   inits = 0;
   closed = false;
   private readonly cluster: FakeCluster;
-  private readonly id: string | undefined;
+  private readonly id: string;
+  private readonly atLeastOnce: boolean;
   private readonly index: number;
 
-  constructor(cluster: FakeCluster, id: string | undefined) {
+  constructor(
+    cluster: FakeCluster,
+    id: string,
+    guarantee: 'exactly_once' | 'at_least_once' = 'exactly_once',
+  ) {
     this.cluster = cluster;
     this.id = id;
+    this.atLeastOnce = guarantee === 'at_least_once';
     this.index = cluster.producers.length;
     cluster.producers.push(this);
   }
@@ -101,37 +107,46 @@ class FakeProducer implements TaskProducer {
     this.inits += 1;
     // kafkajs's InitProducerId, possibly still being retried inside kafkajs.
     await this.cluster.initGates.get(this.index);
-    if (this.id === undefined) return;
     const epoch = (this.cluster.epochs.get(this.id) ?? -1) + 1;
     this.cluster.epochs.set(this.id, epoch);
     this.epoch = epoch;
   }
 
-  commit(records: readonly TopicRecords[], position: InputPosition): Promise<void> {
-    const cluster = this.cluster;
-    if (this.id !== undefined && cluster.epochs.get(this.id) !== this.epoch)
-      return Promise.reject(createErrorFromCode(INVALID_PRODUCER_EPOCH));
-    const failure = cluster.failNext;
-    cluster.failNext = undefined;
-    if (failure) return Promise.reject(failure);
-    const partial = cluster.partialNext;
-    cluster.partialNext = false;
-    for (const { topic, messages, state } of records) {
+  private write(records: readonly TopicRecords[]): void {
+    for (const { topic, messages } of records) {
       const changelog = topic.endsWith('.clocks');
-      // At least once, the producer sends the state only after the outputs are acknowledged
-      // (`state`): a send that fails part-way can have written outputs, never state alone.
-      if (partial && (state === true || this.id !== undefined)) continue;
       for (const m of messages) {
         if (changelog)
-          cluster.changelog.push({
+          this.cluster.changelog.push({
             key: String(m.key),
             value: m.value === null ? null : String(m.value),
             timestamp: Date.now(),
           });
-        else cluster.outputs.push({ topic, id: String(m.headers?.['membrane.id']) });
+        else this.cluster.outputs.push({ topic, id: String(m.headers?.['membrane.id']) });
       }
     }
-    if (partial) return Promise.reject(requestTimedOut('Produce'));
+  }
+
+  commit(records: readonly TopicRecords[], position: InputPosition): Promise<void> {
+    const cluster = this.cluster;
+    // At least once, the outputs go first, outside the transaction: written even when the
+    // transaction of the state and the offsets is then fenced or fails.
+    const outside = this.atLeastOnce ? records.filter((r) => r.state !== true) : [];
+    const inside = this.atLeastOnce ? records.filter((r) => r.state === true) : records;
+    const partial = cluster.partialNext;
+    cluster.partialNext = false;
+    if (partial) {
+      // A send that failed part-way: at least once some outputs were written, never the state.
+      this.write(outside);
+      return Promise.reject(requestTimedOut('Produce'));
+    }
+    this.write(outside);
+    if (cluster.epochs.get(this.id) !== this.epoch)
+      return Promise.reject(createErrorFromCode(INVALID_PRODUCER_EPOCH));
+    const failure = cluster.failNext;
+    cluster.failNext = undefined;
+    if (failure) return Promise.reject(failure);
+    this.write(inside);
     cluster.committed.set(`${position.topic}/${position.partition}`, BigInt(position.offset));
     return Promise.resolve();
   }
@@ -151,7 +166,8 @@ const immediateClock: Clock = {
 
 function fakePorts(cluster: FakeCluster, clock: Clock = immediateClock): TaskPorts {
   return {
-    createProducer: (id) => new FakeProducer(cluster, id),
+    createProducer: ({ guarantee, transactionalId }) =>
+      new FakeProducer(cluster, transactionalId, guarantee),
     offsets: {
       committed: async (topics, partition) => {
         await cluster.offsetGates.shift();

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { stateKey, TaskState } from '../../../src/app/runtime/state.js';
+import fc from 'fast-check';
+import { describe, expect, it, test } from 'vitest';
+import { RetainedClocks, stateKey, TaskState } from '../../../src/app/runtime/state.js';
+import { formatClock } from '../../../src/core/vector-clock.js';
 
 const offsets = (from: number, to: number): string[] =>
   Array.from({ length: to - from }, (_, i) => String(from + i));
@@ -111,5 +113,84 @@ describe('clock retention', () => {
     expect(state.changelogRecords(0, 3.5 * day)).toEqual([
       { key: stateKey.clock('a'), value: null, partition: 0 },
     ]);
+  });
+});
+
+describe('merging clock records on restore (a review pinned it)', () => {
+  const day = 24 * 3600 * 1000;
+  const retentionMs = 7 * day;
+
+  interface Entry {
+    readonly aggregate: string;
+    /** undefined: a tombstone. */
+    readonly erp: number | undefined;
+    readonly at: number;
+  }
+
+  /**
+   * Changelogs as one owner at a time writes them (exactly once, or at least once with no
+   * zombie): per aggregate the clocks only grow, a tombstone forgets, and a clock after it
+   * starts over; timestamps in log order.
+   */
+  const changelogs = fc
+    .array(
+      fc.record({
+        aggregate: fc.constantFrom('o-1', 'o-2', 'o-3'),
+        step: fc.integer({ min: 0, max: 3 }),
+        tombstone: fc.boolean(),
+        gap: fc.integer({ min: 0, max: 3 * day }),
+      }),
+      { maxLength: 40 },
+    )
+    .map((raw) => {
+      const last = new Map<string, number>();
+      let at = 0;
+      return raw.map(({ aggregate, step, tombstone, gap }): Entry => {
+        at += gap;
+        if (tombstone) {
+          last.delete(aggregate);
+          return { aggregate, erp: undefined, at };
+        }
+        const erp = (last.get(aggregate) ?? 0) + step + 1;
+        last.set(aggregate, erp);
+        return { aggregate, erp, at };
+      });
+    });
+
+  function restored(entries: readonly Entry[], lastWins: boolean): TaskState {
+    const state = new TaskState(10, retentionMs);
+    if (lastWins) {
+      // The restore before c157386: the last record of an aggregate replaces its clock.
+      const clocks = state.clocks as unknown as {
+        restore: RetainedClocks['restore'];
+        put: RetainedClocks['restore'];
+      };
+      clocks.restore = (aggregate, clock, at) => {
+        clocks.put(aggregate, clock, at);
+      };
+    }
+    for (const e of entries)
+      state.restoreRecord(
+        stateKey.clock(e.aggregate),
+        e.erp === undefined ? null : formatClock({ erp: e.erp }),
+        e.at,
+      );
+    return state;
+  }
+
+  test('for a changelog written by one owner at a time, a restore is what the last record gave, expiries included', () => {
+    fc.assert(
+      fc.property(changelogs, fc.integer({ min: 0, max: 30 * day }), (entries, later) => {
+        const merged = restored(entries, false);
+        const last = restored(entries, true);
+        for (const aggregate of ['o-1', 'o-2', 'o-3'])
+          expect(merged.clocks.current(aggregate)).toEqual(last.clocks.current(aggregate));
+        expect(merged.clocks.size).toBe(last.clocks.size);
+        // Which clocks a chunk at some later time expires: the same.
+        const now = (entries.at(-1)?.at ?? 0) + later;
+        expect(merged.changelogRecords(0, now)).toEqual(last.changelogRecords(0, now));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

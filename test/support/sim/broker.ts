@@ -435,26 +435,6 @@ export class Broker {
     this.armExpiry();
   }
 
-  /** OffsetCommit through the group (at-least-once): checked against member and generation. */
-  commitOffsets(
-    memberId: string,
-    generation: number,
-    topic: string,
-    partition: number,
-    offset: number,
-  ): void {
-    this.heartbeat(memberId, generation);
-    // Kafka accepts it from any member of the generation; membrane must only ever commit
-    // the partitions the member owns (a revoked task's chunk in flight commits nothing).
-    const owner = this.owners.get(partition);
-    if (owner !== memberId)
-      this.violations.push(
-        `@${this.sched.now} offsets of ${topic}/${partition} committed up to ${offset} by ${memberId}, which does not own it in generation ${generation} (${owner ?? 'nobody'} does)`,
-      );
-    this.committed.set(tpKey(topic, partition), offset);
-    this.wake();
-  }
-
   leave(memberId: string): void {
     if (!this.members.delete(memberId)) return;
     this.rebalanceAfterDeparture();

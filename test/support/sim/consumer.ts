@@ -157,11 +157,6 @@ export class SimConsumer {
     this.seeks.set(tpKey(topic, partition), offset);
   }
 
-  /** consumer.commitOffsets' precondition (at-least-once commits go through the group). */
-  checkInitialized(): void {
-    if (this.down) throw notInitialized();
-  }
-
   /**
    * Arms a kafkajs CRASH with restart: once the batches in flight settled, the runner stops
    * and leaves the group (unless `leaves` is false: the broker was unreachable), and a new

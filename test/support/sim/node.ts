@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { MembraneError } from '../../../src/core/errors.js';
 import { Metrics } from '../../../src/app/metrics.js';
 import { BatchLoop } from '../../../src/app/runtime/loop.js';
-import type { InputPosition, TaskPorts } from '../../../src/app/runtime/ports.js';
+import type { TaskPorts } from '../../../src/app/runtime/ports.js';
 import { TaskManager } from '../../../src/app/runtime/task-manager.js';
 import type { Pipeline } from '../../../src/pipeline/pipeline.js';
 import type { Broker } from './broker.js';
@@ -10,7 +10,7 @@ import { SimConsumer } from './consumer.js';
 import {
   count,
   NodeFaults,
-  SimIdempotentProducer,
+  SimAtLeastOnceProducer,
   SimTransactionalProducer,
   simChangelog,
   simOffsets,
@@ -77,9 +77,9 @@ export class SimNode implements NodeEnv {
     this.pipeline = this.faulty(pipeline);
     const clock = sched.clock(name);
     const ports: TaskPorts = {
-      createProducer: (transactionalId, revoked) =>
-        transactionalId === undefined
-          ? new SimIdempotentProducer(this, revoked)
+      createProducer: ({ guarantee, transactionalId }) =>
+        guarantee === 'at_least_once'
+          ? new SimAtLeastOnceProducer(this, transactionalId)
           : new SimTransactionalProducer(this, transactionalId),
       offsets: simOffsets(this),
       // No topic is ever deleted in the simulation.
@@ -226,22 +226,6 @@ export class SimNode implements NodeEnv {
 
   violation(message: string): void {
     this.report(message);
-  }
-
-  async commitOffsets(position: InputPosition): Promise<void> {
-    // consumer.commitOffsets: throws at once while the consumer has no group (crashed).
-    this.consumer.checkInitialized();
-    const memberId = this.consumer.memberId ?? '';
-    const generation = this.consumer.generation;
-    await this.sched.op(this.name, () => {
-      this.broker.commitOffsets(
-        memberId,
-        generation,
-        position.topic,
-        position.partition,
-        Number(position.offset),
-      );
-    });
   }
 
   /** SIGTERM: `Runtime.stop` — leave the group after the batches in flight, close the tasks. */

@@ -86,8 +86,6 @@ export interface NodeEnv {
   crash(): void;
   /** Adds a line to the run's trace (when tracing). */
   trace(message: string): void;
-  /** The consumer's offset commit (at-least-once), checked against member and generation. */
-  commitOffsets(position: InputPosition): Promise<void>;
 }
 
 function transientFault(env: NodeEnv, point: FaultPoint): void {
@@ -218,26 +216,27 @@ export class SimTransactionalProducer implements TaskProducer {
 }
 
 /**
- * At-least-once, as `IdempotentTaskProducer` drives kafkajs: one sendBatch of the outputs and
- * quarantine records; once it is acknowledged, one of the state (the changelog records,
- * flagged `state`); then the offsets committed through the group. A sendBatch is a produce
- * request per partition leader: some can be written while another fails (`partialSends`).
+ * At-least-once, as `AtLeastOnceTaskProducer` drives kafkajs: one sendBatch of the outputs
+ * and quarantine records through an idempotent producer (a produce request per partition
+ * leader: some can be written while another fails, `partialSends`); once it is acknowledged,
+ * the state (the changelog records, flagged `state`) and the input offsets in one
+ * transaction of the task's transactional producer, fenced like exactly-once's.
  */
-export class SimIdempotentProducer implements TaskProducer {
+export class SimAtLeastOnceProducer implements TaskProducer {
   private readonly env: NodeEnv;
-  private readonly revoked: AbortSignal;
+  private readonly state: SimTransactionalProducer;
   private closed = false;
 
-  constructor(env: NodeEnv, revoked: AbortSignal) {
+  constructor(env: NodeEnv, transactionalId: string) {
     this.env = env;
-    this.revoked = revoked;
+    this.state = new SimTransactionalProducer(env, transactionalId);
   }
 
-  /** As the real producer: nothing more once its task is revoked or it is closed. */
+  /** As the real producer: nothing more once it is closed. */
   private refuseIfClosed(): void {
-    if (this.closed || this.revoked.aborted) {
-      count('at-least-once commit stopped: task revoked');
-      throw new Error('the task was revoked or closed; its producer writes nothing more');
+    if (this.closed) {
+      count('at-least-once commit stopped: producer closed');
+      throw new Error('the task was closed; its producer writes nothing more');
     }
   }
 
@@ -245,19 +244,20 @@ export class SimIdempotentProducer implements TaskProducer {
     await this.env.sched.op(this.env.name, () => {
       transientFault(this.env, 'init');
     });
+    await this.state.init();
   }
 
   async commit(records: readonly TopicRecords[], position: InputPosition): Promise<void> {
     const { env } = this;
-    for (const phase of [records.filter((r) => !r.state), records.filter((r) => r.state)]) {
-      if (phase.length === 0) continue;
-      this.refuseIfClosed();
+    const outputs = records.filter((r) => !r.state);
+    this.refuseIfClosed();
+    if (outputs.length > 0) {
       maybeFreeze(env, 'produce');
       await env.sched.op(env.name, () => {
         transientFault(env, 'produce');
         const partial = env.faults.partialSends > 0;
         if (partial) env.faults.partialSends -= 1;
-        for (const { topic, messages } of flatten(phase)) {
+        for (const { topic, messages } of flatten(outputs)) {
           // Per partition: each its own request (a partial send writes some of them).
           const byPartition = new Map<number, typeof messages>();
           for (const m of messages)
@@ -276,20 +276,16 @@ export class SimIdempotentProducer implements TaskProducer {
         }
       });
     }
-    maybeFreeze(env, 'commit');
     this.refuseIfClosed();
-    await env.commitOffsets(position);
-    env.trace(`${env.name} committed offsets of ${position.partition} up to ${position.offset}`);
-    if (env.faults.crashAfterCommit) {
-      env.faults.crashAfterCommit = false;
-      count('crash after commit');
-      env.crash();
-    }
+    await this.state.commit(
+      records.filter((r) => r.state),
+      position,
+    );
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.env.sched.op(this.env.name, () => undefined);
+    await this.state.close();
   }
 }
 
