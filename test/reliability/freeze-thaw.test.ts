@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectConserved } from '../support/conservation.js';
 import {
@@ -138,6 +140,14 @@ describe.each(['exactly_once', 'at_least_once'] as const)(
         const total = load.acknowledged();
         await until(`all ${total} committed`, async () => (await committed()) >= total, all);
         const exits = [await stopMember(a), await stopMember(b)];
+        // SCENARIO_DUMP=<folder>: both members' whole output, to read a failure afterwards.
+        const dump = process.env['SCENARIO_DUMP'];
+        if (dump)
+          await Promise.all(
+            [a, b].map((m, i) =>
+              writeFile(join(dump, `freeze-thaw-${guarantee}-${'AB'[i] ?? i}.log`), m.output()),
+            ),
+          );
 
         const { accounting, clocks, idsTwice, outputs } = await accountToTheEnd(ctx.kafka, topics);
         task.meta.reliability = {
