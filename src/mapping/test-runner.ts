@@ -2,11 +2,11 @@ import { dirname, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import avro, { type Type } from 'avsc';
 import { z } from 'zod';
-import type { PipelineResult, SourceRecord } from '../core/records.js';
+import type { PipelineResult } from '../core/records.js';
 import { InMemoryClocks, InMemorySchemaRegistry } from '../pipeline/ports.js';
-import { hmacSignature } from '../pipeline/stages/trust.js';
 import { compileMapping } from './compile.js';
 import { loadMappingText, loadYaml, readText } from './load.js';
+import { encodeValue, signHeaders, upstreamRecord } from './record-input.js';
 
 /**
  * `membrane test`: test files beside mappings (`*.test.yaml`) give upstream records and what
@@ -217,7 +217,7 @@ export async function runTestFile(file: string): Promise<FileResult> {
     } else if (merged.value === undefined || merged.value === null) {
       value = null;
     } else if (format === 'json') {
-      value = Buffer.from(JSON.stringify(merged.value), 'utf8');
+      value = await encodeValue(format, merged.value, undefined, registry);
     } else {
       const schemaFile = merged.avro?.schema;
       if (schemaFile === undefined)
@@ -232,9 +232,13 @@ export async function runTestFile(file: string): Promise<FileResult> {
         );
         writerSchemas.set(full, writer);
       }
-      let body: Buffer;
       try {
-        body = writer.toBuffer(merged.value);
+        value = await encodeValue(
+          format,
+          merged.value,
+          { writer, schemaId: merged.avro?.schemaId, magic: merged.avro?.magic },
+          registry,
+        );
       } catch (error) {
         cases.push({
           name: testCase.name,
@@ -243,35 +247,21 @@ export async function runTestFile(file: string): Promise<FileResult> {
         });
         continue;
       }
-      if (format === 'avro-binary') {
-        value = body;
-      } else {
-        const id = merged.avro?.schemaId ?? (await registry.register('upstream-value', writer));
-        value = Buffer.alloc(5 + body.length);
-        value[0] = merged.avro?.magic ?? 0;
-        value.writeInt32BE(id, 1);
-        body.copy(value, 5);
-      }
     }
     if (value !== null && merged.truncate !== undefined) value = value.subarray(0, merged.truncate);
-    const headers: Record<string, string> = { ...merged.headers };
-    if (merged.sign !== undefined && merged.sign !== false && signature) {
-      const secret = signature.keys[merged.sign] ?? `not-a-configured-key-${merged.sign}`;
-      const covered = signature.covers.map((name) => ({ name, value: headers[name] ?? '' }));
-      headers[signature.header] = hmacSignature(secret, value ?? Buffer.alloc(0), covered).toString(
-        'base64',
-      );
-      headers[signature.keyIdHeader] = merged.sign;
-    }
-    const record: SourceRecord = {
+    const headers =
+      merged.sign !== undefined && merged.sign !== false && signature
+        ? signHeaders(signature, value, { ...merged.headers }, merged.sign)
+        : { ...merged.headers };
+    const record = upstreamRecord({
       topic: merged.topic ?? mapping.spec.source.topics[0] ?? '',
       partition: merged.partition ?? 0,
       offset: String(index),
       timestamp: merged.timestamp ?? '1763800000000',
-      key: merged.key === undefined || merged.key === null ? null : Buffer.from(merged.key, 'utf8'),
+      key: merged.key,
       value,
-      headers: headers,
-    };
+      headers,
+    });
     const result = await pipeline.process(record);
     const found = check(testCase.expect, result);
     cases.push({ name: testCase.name, passed: found.length === 0, differences: found });
