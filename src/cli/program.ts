@@ -11,6 +11,7 @@ import { runCommand } from './commands/run.js';
 import { schemaCommand } from './commands/schema.js';
 import { statusCommand } from './commands/status.js';
 import { testCommand } from './commands/test.js';
+import { tryCommand } from './commands/try.js';
 import { validateCommand } from './commands/validate.js';
 
 function version(): string {
@@ -34,5 +35,6 @@ export function program(): Command {
     .addCommand(schemaCommand())
     .addCommand(statusCommand())
     .addCommand(testCommand())
+    .addCommand(tryCommand())
     .addCommand(validateCommand());
 }
