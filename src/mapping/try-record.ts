@@ -1,7 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { dirname, isAbsolute, join } from 'node:path';
 import avro, { type Type } from 'avsc';
-import { escapeText } from '../cli/text.js';
 import { MembraneError } from '../core/errors.js';
 import { shown, type Issue, type Stage } from '../core/issues.js';
 import type { PipelineResult, SourceRecord } from '../core/records.js';
@@ -67,18 +66,17 @@ export interface TryResult {
 }
 
 /**
- * A refusal. Its sentence is printed as it is (`membrane: …`): what it quotes of the user's
- * input — a topic, a path, a parser's words about the value, which may come from upstream —
- * goes through `quote` (escaped, cut), so that nothing in it reaches the terminal raw.
+ * A refusal: one sentence and what to do. What it quotes of the user's input — a topic, a
+ * path, a parser's words about the value, which may come from upstream — is raw text here:
+ * the CLI escapes the sentence before it reaches a terminal.
  */
 function invalid(code: string, sentence: string, hint: string): MembraneError {
   return new MembraneError(code, sentence, { hint });
 }
 
-/** Text from the user's input or about it, escaped for the terminal and cut at 200 characters. */
+/** Text from the user's input or about it, cut at 200 characters. */
 function quote(text: string): string {
-  const line = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-  return escapeText(line);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 /** A path the mapping gives, relative to the mapping file (as short as the mapping's own path). */

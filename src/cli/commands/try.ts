@@ -4,6 +4,7 @@ import { DateTime } from 'luxon';
 import { MembraneError } from '../../core/errors.js';
 import type { Issue } from '../../core/issues.js';
 import type { OutputRecord } from '../../core/records.js';
+import { MappingError } from '../../mapping/load.js';
 import { tryRecord, type StageVerdict, type TryResult } from '../../mapping/try-record.js';
 import { bytesJson, escapeBytes, escapeText, safeJson } from '../text.js';
 
@@ -81,6 +82,23 @@ async function readValue(file: string | undefined): Promise<Buffer> {
       `Cannot read value file ${escapeText(file)}: ${escapeText((error as Error).message)}.`,
       { cause: error, hint: 'check the path, or give the value on stdin' },
     );
+  }
+}
+
+/**
+ * A refusal with its sentence and hint escaped: they quote the user's input (a topic, a path,
+ * a parser's words about a value that may come from upstream). A MappingError is left as it
+ * is: its lines are the mapping file's, and its own formatting.
+ */
+async function escapingRefusals<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (!(error instanceof MembraneError) || error instanceof MappingError) throw error;
+    throw new MembraneError(error.code, escapeText(error.message), {
+      cause: error,
+      ...(error.hint === undefined ? {} : { hint: escapeText(error.hint) }),
+    });
   }
 }
 
@@ -238,17 +256,19 @@ export function tryCommand(): Command {
     .option('--json', 'one JSON object')
     .action(async (mappingFile: string, valueFile: string | undefined, options: TryOptions) => {
       if (options.envFile) loadEnvFile(options.envFile);
-      const tried = await tryRecord({
-        mappingFile,
-        value: await readValue(valueFile),
-        env: process.env,
-        topic: options.topic,
-        key: options.key,
-        headers: options.header,
-        sign: options.sign,
-        timestamp: options.timestamp ?? String(Date.now()),
-        schemaFile: options.schema,
-      });
+      const tried = await escapingRefusals(
+        tryRecord({
+          mappingFile,
+          value: await readValue(valueFile),
+          env: process.env,
+          topic: options.topic,
+          key: options.key,
+          headers: options.header,
+          sign: options.sign,
+          timestamp: options.timestamp ?? String(Date.now()),
+          schemaFile: options.schema,
+        }),
+      );
       process.stdout.write(
         options.json
           ? `${safeJson(jsonReport(tried), 2)}\n`

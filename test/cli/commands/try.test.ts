@@ -561,6 +561,18 @@ describe('membrane try, input and output', () => {
     );
   });
 
+  it('escapes what a refusal quotes of the input: a topic, a parser’s words about the value', async () => {
+    const topic = await tryWith(json(ORDER), [ORDERS, ...TRUSTED, '--topic', 'erp.\u001b[2J']);
+    expect(topic.code).toBe(1);
+    expect(topic.stderr).toContain('membrane: --topic erp.\\x1b[2J is not a source topic');
+    expect(topic.stderr).not.toContain('\u001b');
+    const value = await tryWith('adj-\u001b[2J\u202e', [STOCK]);
+    expect(value.code).toBe(1);
+    expect(value.stderr).toContain('adj-\\x1b[2J\\u202e');
+    expect(value.stderr).not.toContain('\u001b');
+    expect(value.stderr).not.toContain('\u202e');
+  });
+
   it('reads ${env:…} from --env-file', async () => {
     vi.unstubAllEnvs();
     vi.stubEnv('ERP_HMAC_KEY_1', undefined);
