@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -477,6 +478,72 @@ describe('membrane try, an Avro mapping', () => {
     const [output] = report(machine.stdout).outputs;
     expect(output?.key).toBe(attack);
     expect(output?.value['sku']).toBe(attack);
+  });
+});
+
+describe('membrane try, mappings of other shapes', () => {
+  const stockSchema = join(projectRoot(), 'schemas/upstream/wms/stock-adjustment.avsc');
+  const mapping = (source: string, trust = ''): string =>
+    [
+      'name: stock',
+      'version: 1',
+      `source: ${source}`,
+      trust,
+      'identity: { event: adjustment_id }',
+      'events:',
+      '  - name: adjusted',
+      '    to: { topic: stock.adjusted, format: json, key: sku }',
+      '    map: { sku: sku, delta: delta_qty }',
+      '',
+    ].join('\n');
+
+  it('plain Avro (avro-binary): the body alone, read with source.schema', async () => {
+    const dir = await folderWith({
+      'stock.yaml': mapping(
+        `{ system: wms, topics: [stock], format: avro-binary, schema: ${stockSchema} }`,
+      ),
+    });
+    const result = await tryWith(json(ADJUSTMENT), [join(dir, 'stock.yaml'), '--json']);
+    expect(result.code).toBe(0);
+    expect(report(result.stdout).outputs[0]).toMatchObject({
+      topic: 'stock.adjusted',
+      key: 'SKU-1',
+      value: { sku: 'SKU-1', delta: -3 },
+    });
+  });
+
+  it('Avro without source.schema needs --schema', async () => {
+    const dir = await folderWith({
+      'stock.yaml': mapping('{ system: wms, topics: [stock], format: avro }'),
+    });
+    const without = await tryWith(json(ADJUSTMENT), [join(dir, 'stock.yaml')]);
+    expect(without.code).toBe(1);
+    expect(without.stderr).toBe(
+      'membrane: Mapping stock reads Avro and names no source.schema to write the value with.\n  What to do: give the writer schema with --schema <file.avsc>.\n',
+    );
+    const withSchema = await tryWith(json(ADJUSTMENT), [
+      join(dir, 'stock.yaml'),
+      '--schema',
+      stockSchema,
+    ]);
+    expect(withSchema.code).toBe(0);
+    expect(withSchema.stdout).toContain('output 1 of 1: stock.adjusted\n  key: SKU-1\n');
+  });
+
+  it('refuses --sign for Ed25519 signatures: the mapping holds only public keys', async () => {
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
+    const dir = await folderWith({
+      'stock.yaml': mapping(
+        '{ system: wms, topics: [stock], format: json }',
+        `trust: { signature: { algorithm: ed25519, header: x-sig, keyIdHeader: x-kid, keys: { e1: '${raw}' } } }`,
+      ),
+    });
+    const result = await tryWith(json(ADJUSTMENT), [join(dir, 'stock.yaml'), '--sign', 'e1']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'membrane: Mapping stock checks ed25519 signatures, and --sign signs only with HMAC secrets (the mapping holds only public keys).\n  What to do: sign with your private key and give --header x-sig=<base64> --header x-kid=<key ID>.\n',
+    );
   });
 });
 
