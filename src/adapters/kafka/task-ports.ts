@@ -48,8 +48,10 @@ export class TransactionalTaskProducer implements TaskProducer {
     this.groupId = groupId;
   }
 
-  async init(): Promise<void> {
+  async init(revoked: AbortSignal): Promise<void> {
     await this.producer.connect();
+    // Revoked while connecting: the fence below would hit the task's new owner.
+    if (revoked.aborted) throw new Error('the task was revoked before its producer fenced');
     // kafkajs registers the transactional ID only when the first transaction begins
     // (connect() gets a plain idempotent producer ID). Begin one now and drop it: the
     // InitProducerId this sends bumps the epoch, fencing every earlier owner, and makes the
@@ -103,9 +105,9 @@ export class AtLeastOnceTaskProducer implements TaskProducer {
     this.state = new TransactionalTaskProducer(kafka, transactionalId, groupId);
   }
 
-  async init(): Promise<void> {
+  async init(revoked: AbortSignal): Promise<void> {
     await this.outputs.connect();
-    await this.state.init();
+    await this.state.init(revoked);
   }
 
   async commit(records: readonly TopicRecords[], position: InputPosition): Promise<void> {

@@ -38,10 +38,13 @@ export interface InputPosition {
  */
 export interface TaskProducer {
   /**
-   * Registers the transactional ID (InitProducerId), fencing earlier owners. Called once,
-   * when the task is adopted for the current assignment, never to "retry" a fenced producer.
+   * Connects, then registers the transactional ID (InitProducerId), fencing earlier owners.
+   * Called once, when the task is adopted for the current assignment, never to "retry" a
+   * fenced producer. When `revoked` aborted before the InitProducerId is sent (the task was
+   * revoked while connecting), it throws instead of sending it: a task no longer assigned
+   * here must not fence its new owner.
    */
-  init(): Promise<void>;
+  init(revoked: AbortSignal): Promise<void>;
   /**
    * Writes `records` and commits `position` as the group's offset: all in one transaction
    * (exactly-once), or the outputs acknowledged first, then the state (records flagged

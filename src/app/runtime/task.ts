@@ -132,10 +132,12 @@ export class Task {
       });
       try {
         if (signal.aborted) throw this.closedFailure();
-        await producer.init();
+        await producer.init(signal);
       } catch (error) {
         await producer.close();
-        throw kafkaFailure(this.key, 'Starting the producer', error);
+        throw this.revoked()
+          ? this.closedFailure()
+          : kafkaFailure(this.key, 'Starting the producer', error);
       }
       if (this.revoked()) {
         await producer.close();

@@ -300,6 +300,36 @@ describe('known failure shapes, by hand', () => {
     }
   });
 
+  // Found by a review (at least once, where init connects two producers before it fences): a
+  // task revoked while its producer was still connecting sent its InitProducerId anyway and
+  // fenced the partition's new owner on another member, which then waited for the next
+  // rebalance. init now checks the task's abort signal right before the InitProducerId, and
+  // the simulation checks the assignment when that request goes out.
+  test('(i) a task revoked while its producer connects does not fence the new owner', async () => {
+    const { failures, world: w } = await runSchedule(pipeline, {
+      world: world({
+        seed: 0,
+        partitions: 3,
+        guarantee: 'at_least_once',
+        assignor: 'range',
+        maxRecords: 1,
+        maxBatch: 2,
+      }),
+      nodes: 2,
+      linger: 0,
+      steps: [
+        at(0, { type: 'freeze-at', node: 7, point: 'produce', ms: 10_361 }),
+        at(0, { type: 'freeze-rejoin', node: 0, ms: 10_001 }),
+        at(1_053, { type: 'transient', node: 0, point: 'offsets', times: 2 }),
+        at(11_716, { type: 'produce', kinds: good(1) }),
+        at(22_106, { type: 'produce', kinds: good(3) }),
+        at(23_085, { type: 'refuse-sync', node: 0, join: true }),
+      ],
+    });
+    expect(failures, `${w.summary()}\n${w.log.join('\n')}`).toEqual([]);
+    expect(w.broker.stats.fencedRequests).toBe(0);
+  });
+
   // Found by this simulation: a commit whose EndTxn the broker applied but whose answer never
   // came (kafkajs gave up retrying: KafkaJSNumberOfRetriesExceeded caused by a request
   // timeout) was classified transient; the chunk rolled back and was retried with the same

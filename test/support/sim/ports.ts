@@ -131,17 +131,20 @@ export class SimTransactionalProducer implements TaskProducer {
     this.partition = Number(transactionalId.slice(transactionalId.lastIndexOf('.') + 1));
   }
 
-  async init(): Promise<void> {
+  async init(revoked: AbortSignal): Promise<void> {
     const { env } = this;
     this.inits += 1;
     if (this.inits > 1)
       env.violation(`${env.name}: producer ${this.transactionalId} initialised twice`);
+    await env.sched.op(env.name, () => undefined); // connect
+    maybeFreeze(env, 'init');
+    // As the real producer: revoked while connecting, it never sends the InitProducerId.
+    if (revoked.aborted) throw new Error('the task was revoked before its producer fenced');
+    // Checked when the InitProducerId goes out, not before the connect.
     if (!env.assignedPartitions().has(this.partition))
       env.violation(
         `${env.name}: initialised ${this.transactionalId} for a task not in its current assignment (would fence the owner)`,
       );
-    await env.sched.op(env.name, () => undefined); // connect
-    maybeFreeze(env, 'init');
     this.epoch = await env.sched.op(env.name, () => {
       transientFault(env, 'init');
       return env.broker.initProducer(this.transactionalId);
@@ -240,11 +243,11 @@ export class SimAtLeastOnceProducer implements TaskProducer {
     }
   }
 
-  async init(): Promise<void> {
+  async init(revoked: AbortSignal): Promise<void> {
     await this.env.sched.op(this.env.name, () => {
       transientFault(this.env, 'init');
     });
-    await this.state.init();
+    await this.state.init(revoked);
   }
 
   async commit(records: readonly TopicRecords[], position: InputPosition): Promise<void> {

@@ -45,7 +45,7 @@ describe('a task', () => {
     });
 
     const next = new TransactionalTaskProducer(kafka, transactionalId, groupId);
-    await next.init();
+    await next.init(new AbortController().signal);
     // Well inside the 60 s transaction timeout: only the fence can have ended that transaction.
     const restored: (string | undefined)[] = [];
     const { records } = await restorePartitions(
@@ -67,9 +67,9 @@ describe('a task', () => {
   it('a zombie whose task was adopted elsewhere cannot commit, and its failure reads as migrated', async () => {
     const transactionalId = `${groupId}.orders.1`;
     const zombie = new TransactionalTaskProducer(kafka, transactionalId, groupId);
-    await zombie.init();
+    await zombie.init(new AbortController().signal);
     const owner = new TransactionalTaskProducer(kafka, transactionalId, groupId);
-    await owner.init();
+    await owner.init(new AbortController().signal);
     const write = (value: string) =>
       [{ topic: changelog, messages: [{ key: 'c|o-2', value, partition: 0 }] }] as const;
     const position = { topic: changelog, partition: 0, offset: '0' };
