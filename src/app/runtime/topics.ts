@@ -118,7 +118,8 @@ export async function prepareTopics(
       })),
     );
   } else {
-    const absent = outputs.filter((topic) => !existing.has(topic));
+    const present = await existingTopics(admin, outputs);
+    const absent = outputs.filter((topic) => !present.has(topic));
     if (absent.length > 0) {
       throw new MembraneError(
         'config.output-missing',
