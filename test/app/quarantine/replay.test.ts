@@ -68,6 +68,13 @@ function recordingKafka(fail?: { readonly batch: number; readonly error: () => E
       log.push('list topics');
       return Promise.resolve([]);
     },
+    // A topic asked for by name: it does not exist, as Kafka answers (not a refusal).
+    fetchTopicMetadata: () =>
+      Promise.reject(
+        Object.assign(new Error('This server does not host this topic-partition'), {
+          type: 'UNKNOWN_TOPIC_OR_PARTITION',
+        }),
+      ),
   };
   const producer = {
     connect: () => {
