@@ -2,11 +2,10 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../src/infra/wait.js';
 import { runCli, type CliResult } from '../../support/cli.js';
 import { spawnCli } from '../../support/membrane-process.js';
 import { expectOrdersTranslatedOnce, orderMessages, useOrderTopics } from '../../support/orders.js';
-import { committedTotal } from '../../support/runtime.js';
+import { catchUpAndStop, committedOf } from '../../support/scenario.js';
 import { oauthPrincipal, secureEnv } from '../../support/secure.js';
 
 const N = 20;
@@ -112,17 +111,11 @@ describe('membrane over SASL/OAUTHBEARER (client-credentials tokens)', () => {
   it('run translates every order exactly once over OAUTHBEARER, and status sees it caught up', async () => {
     const topics = ctx.topics();
     const membrane = spawnCli(['run'], env);
-    const done = await waitFor(
-      async () => {
-        if (membrane.child.exitCode !== null) throw new Error('membrane exited');
-        if ((await committedTotal(ctx.admin(), topics.group, topics.input)) < N)
-          throw new Error('not yet');
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
+    await catchUpAndStop(
+      membrane,
+      committedOf(() => ctx.admin(), topics.group, topics.input),
+      N,
     );
-    expect(done.ok, membrane.output()).toBe(true);
-    membrane.child.kill('SIGTERM');
-    expect(await membrane.exited, membrane.output()).toBe(0);
     await expectOrdersTranslatedOnce(ctx.kafka, topics, N);
 
     const status = await runCli(['status', '--json'], env);

@@ -1,9 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../../src/infra/wait.js';
+import { describe, it } from 'vitest';
 import { createTopics } from '../../support/kafka.js';
 import { spawnCli } from '../../support/membrane-process.js';
 import { orderMessages, useOrderTopics } from '../../support/orders.js';
-import { committedTotal } from '../../support/runtime.js';
+import { catchUpAndStop, committedOf } from '../../support/scenario.js';
 
 const N = 10;
 
@@ -33,16 +32,10 @@ describe('membrane run with MEMBRANE_CREATE_TOPICS=false and every topic created
       ['run'],
       ctx.env({ PATH: process.env['PATH'], LOG_LEVEL: 'warn', MEMBRANE_CREATE_TOPICS: 'false' }),
     );
-    const done = await waitFor(
-      async () => {
-        if (membrane.child.exitCode !== null) throw new Error('membrane exited');
-        if ((await committedTotal(ctx.admin(), topics.group, topics.input)) < N)
-          throw new Error('not yet');
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
+    await catchUpAndStop(
+      membrane,
+      committedOf(() => ctx.admin(), topics.group, topics.input),
+      N,
     );
-    expect(done.ok, membrane.output()).toBe(true);
-    membrane.child.kill('SIGTERM');
-    expect(await membrane.exited, membrane.output()).toBe(0);
   });
 });
