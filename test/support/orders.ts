@@ -155,6 +155,12 @@ export function useOrderTopics(partitions: number): {
     drop = await createTopics(admin, [{ topic: topics.input, numPartitions: partitions }]);
   });
   afterAll(async () => {
+    // SCENARIO_KEEP_TOPICS=1: leave the topics (and the group) to read a failure afterwards.
+    if (process.env['SCENARIO_KEEP_TOPICS'] && topics) {
+      process.stderr.write(`[topics kept] ${JSON.stringify(topics)}\n`);
+      await admin?.disconnect();
+      return;
+    }
     await drop?.();
     if (topics) {
       await admin
