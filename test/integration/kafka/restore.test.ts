@@ -162,6 +162,32 @@ describe('restorePartitions against the real broker', () => {
     expect(progress.get(0)).toBe(BigInt(end?.high ?? -1));
   });
 
+  it('skips aborted transactions of two producers interleaved, the first begun aborted last', async () => {
+    // A zombie's transaction begun before the new owner's and aborted by its fence after the
+    // new owner's own aborted one: both must stay out of the restored state.
+    const topic = await changelog(1);
+    const [zombie, owner, next] = await Promise.all([
+      transactional('restore-zombie'),
+      transactional('restore-owner'),
+      transactional('restore-next'),
+    ]);
+    const z = await zombie.transaction();
+    await z.send({ topic, messages: records('z', 3, 0) });
+    const o = await owner.transaction();
+    await o.send({ topic, messages: records('o', 2, 0) });
+    await z.send({ topic, messages: [{ key: 'z-9', value: 'v-9', partition: 0 }] });
+    await o.abort();
+    await z.abort();
+    const n = await next.transaction();
+    await n.send({ topic, messages: records('n', 2, 0) });
+    await n.commit();
+    await Promise.all([zombie, owner, next].map((p) => p.disconnect()));
+
+    const { applied, apply } = collector();
+    await restorePartitions(kafka, topic, [0], apply, { groupPrefix: uniqueName('interleaved') });
+    expect(applied.map((a) => `${a.key}=${String(a.value)}`)).toEqual(['n-0=v-0', 'n-1=v-1']);
+  });
+
   it('resumes from a given offset and applies only the later records', async () => {
     const topic = await changelog(2);
     const producer = kafka.producer();

@@ -103,4 +103,55 @@ describe('Kafka transactions against the real broker', () => {
     expect(offsets?.partitions[0]?.offset).toBe('-1');
     await drop();
   });
+
+  /**
+   * Kafka lists a partition's aborted transactions in the order their markers were written.
+   * Two producers interleaved, the one that began first aborting last: unpatched kafkajs looked
+   * only at the head of that list and returned the first one's records as committed (found by
+   * the freeze-thaw scenario: a zombie's aborted outputs read back as duplicates).
+   */
+  it('hides aborted transactions of two producers interleaved on one partition, the first begun aborted last', async () => {
+    const topic = uniqueName('tx-interleaved');
+    const drop = await createTopics(admin, [{ topic }]);
+    const producer = async (): Promise<ReturnType<typeof kafka.producer>> => {
+      const p = kafka.producer({
+        transactionalId: uniqueName('tx-interleaved'),
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
+      await p.connect();
+      return p;
+    };
+    const [first, second, third] = await Promise.all([producer(), producer(), producer()]);
+    const a = await first.transaction();
+    await a.send({ topic, messages: [{ value: 'a1' }] });
+    const b = await second.transaction();
+    await b.send({ topic, messages: [{ value: 'b1' }] });
+    await a.send({ topic, messages: [{ value: 'a2' }] });
+    await b.abort();
+    await a.send({ topic, messages: [{ value: 'a3' }] });
+    await a.abort();
+    const c = await third.transaction();
+    await c.send({ topic, messages: [{ value: 'committed' }] });
+    await c.commit();
+    await Promise.all([first, second, third].map((p) => p.disconnect()));
+
+    const committedView = await consumeUntil(testConsumer(kafka), [topic], (r) =>
+      r.some((m) => m.message.value?.toString() === 'committed'),
+    );
+    expect(committedView.map((r) => r.message.value?.toString())).toEqual(['committed']);
+    const uncommittedView = await consumeUntil(
+      testConsumer(kafka, { readUncommitted: true }),
+      [topic],
+      (r) => r.some((m) => m.message.value?.toString() === 'committed'),
+    );
+    expect(uncommittedView.map((r) => r.message.value?.toString())).toEqual([
+      'a1',
+      'b1',
+      'a2',
+      'a3',
+      'committed',
+    ]);
+    await drop();
+  });
 });
