@@ -38,6 +38,7 @@ export const ISSUE_CODES = [
   'trust.unknown-key',
   'trust.signature-invalid',
   'upcast.unknown-version',
+  'upcast.compute-failed',
   'map.missing-field',
   'map.invalid-type',
   'map.cast-failed',
@@ -61,7 +62,10 @@ export interface Issue {
   readonly code: IssueCode;
   readonly path: string;
   readonly message: string;
-  /** The invariant's name, for `validate.invariant`. */
+  /**
+   * The invariant's name, for `validate.invariant`; where the failing expression is in the
+   * mapping (`upcast.steps.1.compute.amount`), for `upcast.compute-failed`.
+   */
   readonly rule?: string;
 }
 

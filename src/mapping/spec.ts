@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { expressionSyntaxError } from '../pipeline/stages/upcast.js';
 
 /**
  * The mapping file format. One zod schema is the single source of truth: it validates
@@ -173,7 +174,9 @@ const target = z.strictObject({
   schema: z
     .string()
     .optional()
-    .describe('The Avro schema file (.avsc), relative to the project; required for avro.'),
+    .describe(
+      'The Avro schema file (.avsc), relative to the mapping file (not the working directory); required for avro.',
+    ),
   key: fieldPath.optional().describe('The translated field whose value is the record key.'),
 });
 
@@ -229,6 +232,55 @@ const route = z
     }
   });
 
+/** A CEL expression, parsed when the mapping is loaded: a syntax error is a mapping problem. */
+const celExpression = z
+  .string()
+  .min(1)
+  .superRefine((source, ctx) => {
+    const error = expressionSyntaxError(source);
+    if (error !== undefined) ctx.addIssue({ code: 'custom', message: error });
+  });
+
+/**
+ * One upcast step, version N → N+1. Its operations run in a fixed order, whatever the order
+ * of the keys in the file: rename → default → set → compute → remove.
+ */
+const upcastStep = z
+  .strictObject({
+    rename: z
+      .record(fieldPath, fieldPath)
+      .optional()
+      .describe('Old field path → new field path (1st).'),
+    default: z
+      .record(fieldPath, json)
+      .optional()
+      .describe('Field path → value, where the field is missing or null (2nd).'),
+    set: z.record(fieldPath, json).optional().describe('Field path → value, always (3rd).'),
+    compute: z
+      .record(fieldPath, celExpression)
+      .optional()
+      .describe(
+        'Field path → CEL expression over the record as rename, default and set left it: its top-level fields are variables, plus `record`. All expressions of a step read the same record (4th). A failure quarantines the record as upcast.compute-failed.',
+      ),
+    remove: z.array(fieldPath).optional().describe('Field paths to remove (5th, last).'),
+  })
+  .superRefine((step, ctx) => {
+    for (const path of Object.keys(step.compute ?? {})) {
+      if (step.set !== undefined && Object.hasOwn(step.set, path))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['compute', path],
+          message: `${path} is both set and computed in this step; keep one`,
+        });
+      if (step.remove?.includes(path))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['compute', path],
+          message: `${path} is computed, then removed (remove runs last); keep one`,
+        });
+    }
+  });
+
 const headerOrField = z
   .strictObject({ header: z.string().optional(), field: fieldPath.optional() })
   .refine(
@@ -261,7 +313,7 @@ export const mappingSpec = z
           .string()
           .optional()
           .describe(
-            'A reader schema (.avsc): with avro, writer schemas are resolved to it; required with avro-binary.',
+            'A reader schema (.avsc), relative to the mapping file: with avro, writer schemas are resolved to it; required with avro-binary.',
           ),
       })
       .refine((s) => s.format !== 'avro-binary' || s.schema !== undefined, {
@@ -339,16 +391,10 @@ export const mappingSpec = z
         field: fieldPath.describe('The upstream field carrying the shape version.'),
         current: z.int().positive().describe('The version the routes expect.'),
         steps: z
-          .record(
-            z.string().regex(/^\d+$/, 'must be a version number'),
-            z.strictObject({
-              rename: z.record(fieldPath, fieldPath).optional(),
-              default: z.record(fieldPath, json).optional(),
-              set: z.record(fieldPath, json).optional(),
-              remove: z.array(fieldPath).optional(),
-            }),
-          )
-          .describe('Version N → N+1: rename, then default, then set, then remove.'),
+          .record(z.string().regex(/^\d+$/, 'must be a version number'), upcastStep)
+          .describe(
+            'Version N → N+1, each step in this order: rename, default, set, compute, remove.',
+          ),
       })
       .optional(),
     events: z
