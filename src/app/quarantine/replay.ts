@@ -287,8 +287,15 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
             await transaction.sendBatch({ topicMessages: slice, acks: -1 });
           await transaction.commit();
         } catch (error) {
-          await transaction?.abort().catch(() => undefined);
-          if (isFenced(error))
+          // The abort's own answer tells whether another replay took over: a write refused
+          // mid-takeover does not always say so (the broker answered UNKNOWN_SERVER_ERROR to a
+          // produce while the other replay's InitProducerId fenced this one), but an EndTxn
+          // with a fenced epoch is refused as such.
+          const aborted = await transaction?.abort().then(
+            () => undefined,
+            (abortError: unknown) => abortError,
+          );
+          if (isFenced(error) || isFenced(aborted))
             throw new ReplayTakenOver(topic, outcomes.length, options.records.length, error);
           throw new MembraneError(
             'quarantine.replay-failed',

@@ -55,7 +55,12 @@ function quarantined(n: number, resolution?: QuarantinedRecord['resolution']): Q
  * A Kafka client that records what the replay does with it, in order. No topic exists (so
  * there are no resolutions to read); the `fail`th batch sent throws what `error` makes.
  */
-function recordingKafka(fail?: { readonly batch: number; readonly error: () => Error }): {
+function recordingKafka(fail?: {
+  readonly batch: number;
+  readonly error: () => Error;
+  /** What the abort after the failure throws, if anything. */
+  readonly abortError?: () => Error;
+}): {
   kafka: Kafka;
   log: string[];
 } {
@@ -103,7 +108,8 @@ function recordingKafka(fail?: { readonly batch: number; readonly error: () => E
         },
         abort: () => {
           log.push('abort');
-          return Promise.resolve();
+          const abortError = batches > 0 ? fail?.abortError : undefined;
+          return abortError ? Promise.reject(abortError()) : Promise.resolve();
         },
       });
     },
@@ -226,6 +232,22 @@ describe('replay against another replay of the same quarantine', () => {
     expect(failure).not.toBeInstanceOf(ReplayTakenOver);
     expect(isMembraneError(failure) && failure.code).toBe('quarantine.replay-failed');
     expect(isMembraneError(failure) && failure.retriable).toBe(true);
+    expect(log.slice(log.indexOf('send fails'))).toEqual(['send fails', 'abort', 'disconnect']);
+  });
+
+  it('taken over when the write fails with another error but the abort is refused as fenced', async () => {
+    const { kafka, log } = recordingKafka({
+      batch: 2,
+      error: () =>
+        protocolError('UNKNOWN_SERVER_ERROR', 'The server experienced an unexpected error'),
+      abortError: oldEpoch,
+    });
+    const failure = await replayFour(kafka).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(ReplayTakenOver);
+    expect((failure as Error).message).toMatch(/stopped after 2 of the 4 records/);
     expect(log.slice(log.indexOf('send fails'))).toEqual(['send fails', 'abort', 'disconnect']);
   });
 });
