@@ -62,33 +62,39 @@ interface CompiledStep {
 }
 
 /**
- * Why `source` is not a CEL expression — the parser's first line, and where in the
- * expression (cel-js draws a caret under the spot) — or undefined when it parses.
+ * Why `source` is not a CEL expression — the parser's words, where in the expression, and
+ * for a lone `=` the comparison meant — or undefined when it parses.
  */
 export function expressionSyntaxError(source: string): string | undefined {
   try {
     compileExpression(source);
     return undefined;
   } catch (error) {
-    const [first = '', ...rest] = (error as Error).message.split('\n');
-    return `invalid CEL expression: ${first}${positionIn(rest)}`;
-  }
-}
-
-/** ` (line 2, column 5 of the expression)` from cel-js's `>    2 | text` + caret lines. */
-function positionIn(lines: readonly string[]): string {
-  for (let i = 0; i < lines.length - 1; i++) {
-    const quoted = /^>\s*(\d+) \| /.exec(lines[i] ?? '');
-    const caret = lines[i + 1]?.indexOf('^') ?? -1;
-    if (quoted?.[1] !== undefined && caret >= quoted[0].length) {
-      const line = Number(quoted[1]);
-      const column = caret - quoted[0].length + 1;
-      return line === 1
-        ? ` (column ${column} of the expression)`
-        : ` (line ${line}, column ${column} of the expression)`;
+    // cel-js's errors carry the first line of their message as `summary`, and `range`.
+    const e = error as { summary?: unknown; message?: unknown; range?: { start?: unknown } };
+    const summary =
+      typeof e.summary === 'string' ? e.summary : (String(e.message).split('\n')[0] ?? '');
+    const start = typeof e.range?.start === 'number' ? e.range.start : undefined;
+    const notes: string[] = [];
+    if (start !== undefined) {
+      const before = source.slice(0, start).split('\n');
+      const line = before.length;
+      const column = (before[line - 1]?.length ?? 0) + 1;
+      notes.push(
+        line === 1
+          ? `column ${column} of the expression`
+          : `line ${line}, column ${column} of the expression`,
+      );
+      // `amount_cents = 1`, not `a == = b`: a lone `=` right after an operand.
+      if (
+        source.charAt(start) === '=' &&
+        source.charAt(start + 1) !== '=' &&
+        /[\w)\]"']\s*$/.test(source.slice(0, start))
+      )
+        notes.push(`use == to compare: ${source.slice(0, start)}==${source.slice(start + 1)}`);
     }
+    return `invalid CEL expression: ${summary}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
   }
-  return '';
 }
 
 export function createUpcastStage(config: UpcastConfig): UpcastStage {

@@ -274,6 +274,11 @@ describe('upcast compute: syntax errors', () => {
     expect(expressionSyntaxError('a ==\n  = b')).toBe(
       'invalid CEL expression: Unexpected character: = (line 2, column 3 of the expression)',
     );
+    expect(
+      expressionSyntaxError('has(record.cents)\n  ? double(cents) / 100.0\n  : amount = 0'),
+    ).toBe(
+      'invalid CEL expression: Unexpected character: = (line 3, column 12 of the expression; use == to compare: has(record.cents)\n  ? double(cents) / 100.0\n  : amount == 0)',
+    );
   });
 
   it('refuses a stage built with one, naming its place (mapping files are checked on load)', () => {
@@ -286,7 +291,7 @@ describe('upcast compute: syntax errors', () => {
     expect(error).toBeInstanceOf(MembraneError);
     expect((error as MembraneError).code).toBe('mapping.invalid');
     expect((error as MembraneError).message).toBe(
-      'upcast.steps.1.compute.amount: invalid CEL expression: Unexpected character: = (column 14 of the expression)',
+      'upcast.steps.1.compute.amount: invalid CEL expression: Unexpected character: = (column 14 of the expression; use == to compare: amount_cents == 1)',
     );
   });
 });
