@@ -198,7 +198,10 @@ function compute(step: CompiledStep, version: number, record: DecodedRecord): Is
       if (result.ok) results.push(result.value);
       else reason = result.reason;
     } catch (error) {
-      reason = `failed: ${(error as Error).message.split('\n')[0] ?? ''}`;
+      const first = (error as Error).message.split('\n')[0] ?? '';
+      // A top-level field the expression reads is not in the record (cel-js: "Unknown variable").
+      const missing = /^Unknown variable: (\S+)$/.exec(first)?.[1];
+      reason = `failed: ${missing === undefined ? first : `the record has no field ${missing}`}`;
     }
     if (reason !== undefined) {
       issues ??= [];
@@ -206,7 +209,7 @@ function compute(step: CompiledStep, version: number, record: DecodedRecord): Is
         issue(
           'upcast.compute-failed',
           formatFieldPath(path),
-          `version ${version} → ${version + 1}: ${field} = ${expression.source} ${reason}${readValues(expression, record)}`,
+          `version ${version} → ${version + 1}: ${field} = ${cut(expression.source)} ${reason}${readValues(expression, record)}`,
           rule,
         ),
       );
@@ -217,6 +220,12 @@ function compute(step: CompiledStep, version: number, record: DecodedRecord): Is
     setPath(record, path, results[i]);
   });
   return undefined;
+}
+
+/** An expression as an issue message quotes it: its first 64 characters (`rule` says where it is). */
+function cut(source: string): string {
+  const line = source.replace(/\s+/g, ' ').trim();
+  return line.length > 64 ? `${line.slice(0, 63)}…` : line;
 }
 
 /** ` (read amount_cents: "abc")`: the record's values of the fields an expression names. */

@@ -148,7 +148,7 @@ describe('upcast compute: failures are verdicts', () => {
         path: 'amount',
         rule: 'upcast.steps.2.compute.amount',
         message:
-          'version 2 → 3: amount = double(amount_cents) / 100.0 failed: Unknown variable: amount_cents',
+          'version 2 → 3: amount = double(amount_cents) / 100.0 failed: the record has no field amount_cents',
       },
     ]);
   });
@@ -215,6 +215,14 @@ describe('upcast compute: failures are verdicts', () => {
     const sneaky = oneStep({ compute: { m: '{"__proto__": {"polluted": "yes"}}' } });
     expect(sneaky({ v: 1 })).toEqual({ kind: 'pass', value: { v: 2, m: {} } });
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('quotes a long or multi-line expression on one line, cut at 64 characters', () => {
+    const source = `has(record.amount_cents)\n  ? double(amount_cents) / 100.0\n  : double(total_amount)`;
+    const [failed] = issuesOf(oneStep({ compute: { total: source } })({ v: 1, total_amount: 'x' }));
+    expect(failed?.message).toBe(
+      'version 1 → 2: total = has(record.amount_cents) ? double(amount_cents) / 100.0 : doubl… failed: double() type error: cannot convert to double (read total_amount: "x")',
+    );
   });
 
   it('reports every failing expression of the step, writes none, and leaves the input alone', () => {
