@@ -163,7 +163,7 @@ const NOT_XML = /^(?:[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|\p{Cs}
  */
 function xml(text: string, attribute: boolean): string {
   return text
-    .replace(/[&<>"]/g, (c) => ENTITIES[c] ?? c)
+    .replace(attribute ? /[&<>"]/g : /[&<>]/g, (c) => ENTITIES[c] ?? c)
     .replace(UNSAFE, (char) => {
       const code = char.codePointAt(0) ?? 0;
       if (!attribute && (char === '\n' || char === '\t')) return char;
@@ -188,16 +188,20 @@ const seconds = (ms: number): string => (ms / 1000).toFixed(3);
 function className(file: string): string {
   return file
     .replace(/\\/g, '/')
-    .replace(/^\.\//, '')
+    .replace(/^(?:\.?\/)+/, '')
     .replace(/\.test\.ya?ml$/, '')
     .replace(/\//g, '.');
 }
 
 /**
- * JUnit XML as CI systems read it (Jenkins, GitLab, GitHub Actions' test reporters): one
- * <testsuite> per test file, one <testcase> per case with the file and line of the case, a
- * <failure> with the first difference as its message and every difference as its text; a
- * file that cannot run is one <testcase> with an <error> listing its problems.
+ * JUnit XML as CI systems read it (Jenkins' junit and xunit plugins, GitLab, Azure DevOps,
+ * GitHub Actions' test reporters): one <testsuite> per test file (its `file` attribute the
+ * test file), one <testcase> per case, a <failure> whose message is the first difference and
+ * whose text is `file:line: name` and then every difference; a file that cannot run is one
+ * <testcase> with an <error> listing its problems. Only attributes of the Surefire schema
+ * that Jenkins' xunit plugin validates against (junit-10.xsd), so no `file`/`line` on a
+ * <testcase> (the way pytest's and vitest's JUnit reports leave them out by default): the
+ * case's file:line opens its failure text.
  */
 export function junitReport(reports: readonly FileReport[]): string {
   const t = totals(reports);
@@ -222,13 +226,13 @@ export function junitReport(reports: readonly FileReport[]): string {
     if (report.error !== null) {
       const lines = errorLines(report);
       out.push(
-        `    <testcase name="${file}" classname="${classname}" file="${file}" time="${seconds(report.durationMs)}">`,
-        `      <error message="${xmlAttribute(report.error.message.split('\n')[0] ?? '')}" type="${xmlAttribute(report.error.code)}">${xmlText(lines.join('\n'))}</error>`,
+        `    <testcase name="${file}" classname="${classname}" time="${seconds(report.durationMs)}">`,
+        `      <error message="${xmlAttribute(lines[0] ?? report.error.message)}" type="${xmlAttribute(report.error.code)}">${xmlText(lines.join('\n'))}</error>`,
         '    </testcase>',
       );
     }
     for (const c of report.cases) {
-      const open = `    <testcase name="${xmlAttribute(c.name)}" classname="${classname}" file="${file}" line="${c.line}" time="${seconds(c.durationMs)}"`;
+      const open = `    <testcase name="${xmlAttribute(c.name)}" classname="${classname}" time="${seconds(c.durationMs)}"`;
       if (c.passed) {
         out.push(`${open}/>`);
         continue;
