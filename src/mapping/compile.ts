@@ -12,7 +12,13 @@ import { createStamper } from '../pipeline/stages/stamp.js';
 import { createTrustStage, ed25519PublicKey } from '../pipeline/stages/trust.js';
 import { createUpcastStage } from '../pipeline/stages/upcast.js';
 import { compileInvariants, createValidateStage } from '../pipeline/stages/validate.js';
-import { MappingError, type LoadedMapping, type MappingProblem, type SpecPath } from './load.js';
+import {
+  byPosition,
+  MappingError,
+  type LoadedMapping,
+  type MappingProblem,
+  type SpecPath,
+} from './load.js';
 import type { TargetSpec } from './spec.js';
 
 export interface CompileOptions {
@@ -119,9 +125,12 @@ export async function compileMapping(
     }
   }
 
-  const reader = spec.source.schema
-    ? await loadSchema(mapping, spec.source.schema, ['source', 'schema'], problems, schemaCache)
-    : undefined;
+  // A JSON source's schema (Avro or JSON Schema) only types its expressions, when the mapping
+  // is loaded (check/meaning.ts); decoding JSON needs no reader schema.
+  const reader =
+    spec.source.schema && spec.source.format !== 'json'
+      ? await loadSchema(mapping, spec.source.schema, ['source', 'schema'], problems, schemaCache)
+      : undefined;
 
   const routes: CompiledRoute[] = [];
   for (const [index, route] of spec.events.entries()) {
@@ -230,7 +239,13 @@ export async function compileMapping(
     });
   }
 
-  if (problems.length > 0) throw new MappingError(problems);
+  const found = mapping.problems ?? [];
+  if (found.length > 0 || problems.length > 0) {
+    // The load-time checks said it first (and better) where both looked: a CEL expression's
+    // syntax, a zone.
+    const said = new Set(found.map((p) => p.path));
+    throw new MappingError(byPosition([...found, ...problems.filter((p) => !said.has(p.path))]));
+  }
 
   return new Pipeline({
     name: spec.name,

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import avro from 'avsc';
 import { closest } from 'fastest-levenshtein';
 import {
   isMap,
@@ -13,6 +16,9 @@ import { z } from 'zod';
 import { MembraneError } from '../core/errors.js';
 import { mappingSpec, type MappingSpec } from './spec.js';
 import { PROTOTYPE_KEYS, setOwn } from '../core/objects.js';
+import { DYN, fromAvro, fromJsonSchema } from './check/cel-types.js';
+import { checkMeaning, type SourceShape } from './check/meaning.js';
+import { explainYamlError } from './check/yaml-errors.js';
 
 export type SpecPath = readonly (string | number)[];
 
@@ -38,6 +44,14 @@ export function formatProblem(p: MappingProblem): string {
   return `${p.file}:${p.line}:${p.column}: ${where}${p.message}${p.hint ? ` (${p.hint})` : ''}`;
 }
 
+/** Problems in the order of the file: by line, then column (stable otherwise). */
+export function byPosition(problems: readonly MappingProblem[]): MappingProblem[] {
+  return problems
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => a.p.line - b.p.line || a.p.column - b.p.column || a.i - b.i)
+    .map(({ p }) => p);
+}
+
 /** Every problem of one or more mapping files, reported together. */
 export class MappingError extends MembraneError {
   override readonly name = 'MappingError';
@@ -60,6 +74,12 @@ export class MappingError extends MembraneError {
 export interface LoadedMapping {
   readonly file: string;
   readonly spec: MappingSpec;
+  /**
+   * What the checks of meaning found (CEL types, date formats, zones, units) in a mapping of
+   * the right shape: compileMapping reports them together with its own, so one run names
+   * every problem. (A mapping of the wrong shape throws them at once with the shape's.)
+   */
+  readonly problems?: readonly MappingProblem[];
   /** Line and column (1-based) of the node at `path`, or of its nearest existing parent. */
   locate(path: SpecPath): { line: number; column: number };
   /** A problem at `path`, positioned. */
@@ -72,6 +92,37 @@ interface Located {
   readonly doc: Document;
   readonly lines: LineCounter;
   readonly file: string;
+  readonly text: string;
+}
+
+/**
+ * Where characters `start`–`end` of the string value at `path` are in the file: the value's
+ * own text (plain, quoted or block) is searched for that piece, counting earlier occurrences,
+ * so a column points at the offending token itself. The value's start when it cannot be told.
+ */
+function positionWithin(
+  where: Located,
+  path: SpecPath,
+  start: number,
+  end: number,
+  value: string,
+): { line: number; column: number } {
+  const node = nodeAt(where.doc, path);
+  const range = node?.range;
+  const piece = value.slice(start, end);
+  if (range && piece !== '') {
+    let before = 0;
+    for (let i = value.indexOf(piece); i !== -1 && i < start; i = value.indexOf(piece, i + 1))
+      before += 1;
+    const raw = where.text.slice(range[0], range[1]);
+    let found = raw.indexOf(piece);
+    for (let n = 0; n < before && found !== -1; n++) found = raw.indexOf(piece, found + 1);
+    if (found !== -1) {
+      const { line, col } = where.lines.linePos(range[0] + found);
+      return { line, column: col };
+    }
+  }
+  return positionOf(where, path);
 }
 
 function nodeAt(doc: Document, path: SpecPath): Node | undefined {
@@ -241,10 +292,22 @@ function valueAt(root: unknown, path: SpecPath): unknown {
   return current;
 }
 
+/** A problem at characters `start`–`end` of the text `value` at `path`, positioned in the file. */
+export type Within = (
+  path: SpecPath,
+  start: number,
+  end: number,
+  value: string,
+  message: string,
+  hint?: string,
+) => MappingProblem;
+
 /** A YAML document validated against a zod schema, with the positions of its nodes. */
 export interface LoadedYaml<T> {
   readonly file: string;
   readonly value: T;
+  /** What the `meaning` checks found in a document of the right shape (not thrown). */
+  readonly problems: readonly MappingProblem[];
   locate(path: SpecPath): { line: number; column: number };
   problem(path: SpecPath, message: string, hint?: string): MappingProblem;
 }
@@ -259,10 +322,12 @@ export function loadYaml<S extends z.core.$ZodType>(
   file: string,
   schema: S,
   env: NodeJS.ProcessEnv | undefined,
+  /** Further checks of the (interpolated) document, run whether or not it has the right shape. */
+  meaning?: (value: unknown, within: Within) => MappingProblem[],
 ): LoadedYaml<z.output<S>> {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const where: Located = { doc, lines, file };
+  const where: Located = { doc, lines, file, text };
   const problem = (
     path: SpecPath,
     message: string,
@@ -279,12 +344,14 @@ export function loadYaml<S extends z.core.$ZodType>(
     throw new MappingError(
       doc.errors.map((error) => {
         const pos = lines.linePos(error.pos[0]);
+        const { message, hint } = explainYamlError(error);
         return {
           file,
           line: pos.line,
           column: pos.col,
           path: '',
-          message: error.message.split('\n')[0] ?? error.message,
+          message,
+          ...(hint === undefined ? {} : { hint }),
         };
       }),
     );
@@ -345,11 +412,23 @@ export function loadYaml<S extends z.core.$ZodType>(
       );
     }
   }
-  if (problems.length > 0 || !result.success) throw new MappingError(problems);
+  let meant: MappingProblem[] = [];
+  if (meaning) {
+    const within: Within = (path, start, end, value, message, hint) => {
+      const { line, column } = positionWithin(where, path, start, end, value);
+      return hint === undefined
+        ? { file, line, column, path: formatPath(path), message }
+        : { file, line, column, path: formatPath(path), message, hint };
+    };
+    meant = meaning(interpolated, within);
+  }
+  if (problems.length > 0 || !result.success)
+    throw new MappingError(byPosition([...problems, ...meant]));
 
   return {
     file,
     value: result.data,
+    problems: meant,
     locate: (path) => positionOf(where, path),
     problem: (path, message, hint) => problem(path, message, hint),
   };
@@ -360,13 +439,84 @@ export function loadMappingText(
   file: string,
   env: NodeJS.ProcessEnv = process.env,
 ): LoadedMapping {
-  const loaded = loadYaml(text, file, mappingSpec, env);
+  const loaded = loadYaml(text, file, mappingSpec, env, (value, within) =>
+    meaningProblems(value, file, within),
+  );
   return {
     file,
     spec: loaded.value,
+    problems: loaded.problems,
     locate: (path) => loaded.locate(path),
     problem: (path, message, hint) => loaded.problem(path, message, hint),
   };
+}
+
+/**
+ * The checks of what the mapping means (CEL types, date formats, zones), against the record
+ * `source.schema` describes when it names one: an Avro schema, or for `format: json` a JSON
+ * Schema. Read synchronously: this runs once, when a mapping is loaded.
+ */
+function meaningProblems(value: unknown, file: string, within: Within): MappingProblem[] {
+  const problems: MappingProblem[] = [];
+  const source = sourceShape(value, file, problems, within);
+  for (const p of checkMeaning(value, source)) {
+    problems.push(
+      p.within
+        ? within(p.path, p.within.start, p.within.end, p.within.text, p.message, p.hint)
+        : within(p.path, 0, 0, '', p.message, p.hint),
+    );
+  }
+  return problems;
+}
+
+/**
+ * The upstream record's shape from `source.schema`; undefined without one. A file that cannot
+ * be used is a problem, and the record's shape is then unknown (any field name goes).
+ */
+function sourceShape(
+  value: unknown,
+  file: string,
+  problems: MappingProblem[],
+  within: Within,
+): SourceShape | undefined {
+  const source =
+    value !== null && typeof value === 'object' ? (value as Record<string, unknown>)['source'] : {};
+  const schema =
+    source !== null && typeof source === 'object'
+      ? (source as Record<string, unknown>)['schema']
+      : undefined;
+  if (typeof schema !== 'string' || schema === '') return undefined;
+  const format = (source as Record<string, unknown>)['format'];
+  const full = resolve(dirname(file), schema);
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(full, 'utf8'));
+    const isJsonSchema =
+      format === 'json' &&
+      parsed !== null &&
+      typeof parsed === 'object' &&
+      !Array.isArray(parsed) &&
+      (parsed as Record<string, unknown>)['type'] !== 'record' &&
+      ['$schema', 'properties', 'type', '$ref'].some((key) => Object.hasOwn(parsed, key));
+    return isJsonSchema
+      ? { type: fromJsonSchema(parsed), from: `JSON Schema ${schema}` }
+      : { type: fromAvro(avro.Type.forSchema(parsed as avro.Schema)), from: `schema ${schema}` };
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0] ?? 'invalid schema';
+    problems.push(
+      within(
+        ['source', 'schema'],
+        0,
+        0,
+        '',
+        (error as NodeJS.ErrnoException).code === 'ENOENT' ||
+          (error as NodeJS.ErrnoException).code === 'EISDIR'
+          ? `cannot read schema file ${full}: ${reason}`
+          : `schema file ${full} is not ${format === 'json' ? 'a JSON Schema or an Avro schema' : 'an Avro schema'}: ${reason}`,
+        'paths are relative to the mapping file',
+      ),
+    );
+    return { type: DYN, from: schema };
+  }
 }
 
 export async function readText(file: string, what: string): Promise<string> {
