@@ -210,6 +210,9 @@ const connectionFields = {
   KAFKA_SASL_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
   KAFKA_SASL_OAUTH_SCOPE: z.string().min(1).optional(),
   KAFKA_SASL_OAUTH_EXTENSIONS: extensions.optional(),
+  // The CA(s) that signed an https:// token endpoint's certificate (a private CA); replaces
+  // the system's CAs for the token requests only.
+  KAFKA_SASL_OAUTH_CA_FILE: pemFile.optional(),
   // How long a command keeps trying to reach the brokers before it gives up with one sentence.
   KAFKA_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   SCHEMA_REGISTRY_URL: registryUrl,
@@ -333,7 +336,20 @@ function checkConnection(config: ConnectionFields, ctx: z.RefinementCtx): void {
     'KAFKA_SASL_OAUTH_CLIENT_ID',
     'KAFKA_SASL_OAUTH_CLIENT_SECRET',
   ] as const;
-  const optionalOauth = ['KAFKA_SASL_OAUTH_SCOPE', 'KAFKA_SASL_OAUTH_EXTENSIONS'] as const;
+  const optionalOauth = [
+    'KAFKA_SASL_OAUTH_SCOPE',
+    'KAFKA_SASL_OAUTH_EXTENSIONS',
+    'KAFKA_SASL_OAUTH_CA_FILE',
+  ] as const;
+  checkCa(ctx, 'KAFKA_SASL_OAUTH_CA_FILE', config.KAFKA_SASL_OAUTH_CA_FILE);
+  if (
+    config.KAFKA_SASL_OAUTH_CA_FILE !== undefined &&
+    config.KAFKA_SASL_OAUTH_TOKEN_URL?.startsWith('http://') === true
+  )
+    issue(
+      'KAFKA_SASL_OAUTH_CA_FILE',
+      'is set but KAFKA_SASL_OAUTH_TOKEN_URL is http://, which uses no certificate; give its https:// URL or remove the CA file',
+    );
   const userNames = ['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const;
   if (mechanism === undefined) {
     for (const name of [...userNames, ...oauthNames, ...optionalOauth])

@@ -10,6 +10,7 @@ import type { KafkaConfig, SASLOptions } from 'kafkajs';
 import type { ConnectionConfig } from '../../app/config.js';
 import { isMembraneError, MembraneError, messageOf } from '../../core/errors.js';
 import { redactUrl, redactUrlsIn } from '../../core/redact.js';
+import { registryFetch } from '../registry/connection.js';
 import { createKafka, type ClusterInfo } from './client.js';
 
 /** What createKafka needs to reach the cluster, besides logging and timeouts. */
@@ -42,6 +43,7 @@ export type KafkaConnectionConfig = Pick<
   | 'KAFKA_SASL_OAUTH_CLIENT_SECRET'
   | 'KAFKA_SASL_OAUTH_SCOPE'
   | 'KAFKA_SASL_OAUTH_EXTENSIONS'
+  | 'KAFKA_SASL_OAUTH_CA_FILE'
   | 'KAFKA_CONNECT_TIMEOUT_MS'
 >;
 
@@ -71,16 +73,34 @@ export function kafkaTls(config: KafkaConnectionConfig): true | ConnectionOption
   return Object.keys(options).length === 0 ? true : options;
 }
 
-/** kafkajs's `sasl` option; for OAUTHBEARER a provider that caches its token. */
+/**
+ * What membrane says once per process, outside any logger (the connection is built before
+ * one exists for some commands): one `membrane: …` line on stderr, as its other sentences.
+ */
+const told = new Set<string>();
+export function noticeOnStderr(sentence: string): void {
+  if (told.has(sentence)) return;
+  told.add(sentence);
+  process.stderr.write(`membrane: ${sentence}\n`);
+}
+
+/**
+ * kafkajs's `sasl` option; for OAUTHBEARER a provider that caches its token, asking the
+ * token endpoint through `fetchImpl` (default: fetch, over an https agent trusting
+ * KAFKA_SASL_OAUTH_CA_FILE when it is set) and telling `onNotice` about short-lived tokens.
+ */
 export function kafkaSasl(
   config: KafkaConnectionConfig,
-  fetchImpl: typeof fetch = fetch,
+  fetchImpl?: typeof fetch,
+  onNotice: (sentence: string) => void = noticeOnStderr,
 ): SASLOptions | undefined {
   const mechanism = config.KAFKA_SASL_MECHANISM;
   if (mechanism === undefined) return undefined;
   if (mechanism === 'oauthbearer') {
+    const ca = config.KAFKA_SASL_OAUTH_CA_FILE;
     const provider = oauthTokenProvider(
       {
+        onNotice,
         tokenUrl: config.KAFKA_SASL_OAUTH_TOKEN_URL ?? '',
         clientId: config.KAFKA_SASL_OAUTH_CLIENT_ID ?? '',
         clientSecret: config.KAFKA_SASL_OAUTH_CLIENT_SECRET ?? '',
@@ -93,7 +113,9 @@ export function kafkaSasl(
           ? {}
           : { extensions: config.KAFKA_SASL_OAUTH_EXTENSIONS }),
       },
-      fetchImpl,
+      // Node 20's fetch takes no CA without the undici package: the registry's fetch over
+      // node:https with an agent holding it (src/adapters/registry/connection.ts).
+      fetchImpl ?? (ca === undefined ? fetch : registryFetch({ ca: ca.pem })),
     );
     return { mechanism: 'oauthbearer', oauthBearerProvider: provider };
   }
@@ -115,10 +137,11 @@ export function kafkaSasl(
 export function kafkaConnection(
   config: KafkaConnectionConfig,
   suffix?: string,
-  fetchImpl: typeof fetch = fetch,
+  fetchImpl?: typeof fetch,
+  onNotice?: (sentence: string) => void,
 ): KafkaConnection {
   const ssl = kafkaTls(config);
-  const sasl = kafkaSasl(config, fetchImpl);
+  const sasl = kafkaSasl(config, fetchImpl, onNotice);
   return {
     brokers: config.KAFKA_BROKERS,
     clientId: suffix === undefined ? config.KAFKA_CLIENT_ID : `${config.KAFKA_CLIENT_ID}-${suffix}`,
@@ -156,8 +179,38 @@ export interface OauthSettings {
   readonly timeoutMs?: number;
   /** Part of a token's lifetime it is used for before a new one is asked (0.8). */
   readonly refreshAt?: number;
+  /**
+   * How long before its session ends kafkajs re-authenticates a connection: kafkajs's
+   * `reauthenticationThreshold`, 10 s unless the client sets another (membrane does not).
+   */
+  readonly reauthThresholdMs?: number;
+  /**
+   * Told once, in one sentence, when the identity provider's tokens are so short-lived that
+   * membrane asks for one at (nearly) every re-authentication, or that they cannot work.
+   */
+  readonly onNotice?: (sentence: string) => void;
   readonly now?: () => number;
 }
+
+/** kafkajs's default `reauthenticationThreshold` (src/network/connection.js). */
+export const KAFKAJS_REAUTH_THRESHOLD_MS = 10_000;
+/**
+ * A token is handed out only while it has this much more than kafkajs's threshold left:
+ * the broker makes a connection's session last as long as the token has left, and kafkajs
+ * re-authenticates a connection once its session has less than the threshold left. A token
+ * with less left would give a session that kafkajs re-authenticates at its very next request,
+ * and a broker refuses a re-authentication within a second of the last (ILLEGAL_SASL_STATE).
+ * The margin covers the time a token takes to reach the broker and clocks a little apart.
+ */
+export const OAUTH_REFRESH_MARGIN_MS = 10_000;
+/**
+ * When a refresh fails (the identity provider down), the token in hand is still handed out
+ * while it has at least kafkajs's threshold plus this left: the session it gives lasts long
+ * enough for the next re-authentication not to come within the broker's one second.
+ */
+export const OAUTH_LAST_USE_MARGIN_MS = 2_000;
+/** Tokens shorter-lived than this make membrane say so once (see `onNotice`). */
+export const OAUTH_SHORT_LIFETIME_MS = 60_000;
 
 export interface OauthToken {
   readonly value: string;
@@ -184,13 +237,23 @@ function jwtExpiry(token: string): number | undefined {
  * kafkajs's `oauthBearerProvider`: asks the token endpoint for a client-credentials token
  * (RFC 6749 §4.4, the client authenticated with HTTP Basic as §2.3.1 requires servers to
  * accept) and keeps it for `refreshAt` (80 %) of its lifetime (`expires_in`, else the JWT's
- * `exp`; a token with neither is asked anew for each connection). From then until it expires
- * a failed refresh hands out the still-valid token and is retried on a later call: it fails
- * a call only once the token has expired. kafkajs calls it for every
- * new connection and re-authentication; concurrent calls share one request. A failure is a
- * MembraneError naming the variable to fix: `kafka.oauth-unreachable` (the endpoint does not
- * answer), `kafka.oauth-refused` (it refuses the client), `kafka.oauth-invalid` (its answer is
- * not a token).
+ * `exp`; a token with neither is asked anew for each connection), and never once it has less
+ * than kafkajs's re-authentication threshold plus {@link OAUTH_REFRESH_MARGIN_MS} left (20 s):
+ * kafkajs calls it for every new connection and every re-authentication, which it starts
+ * when a connection's session (the token's remaining lifetime, as the broker counts it) has
+ * less than the threshold left, so every token handed out gives a session kafkajs keeps for
+ * at least the margin. A token that lives less than that is asked anew at every call.
+ *
+ * From the refresh point on, a failed refresh hands out the token in hand while it still has
+ * the threshold plus {@link OAUTH_LAST_USE_MARGIN_MS} left, and is retried on a later call;
+ * after that the failure is thrown: the broker would otherwise get a token whose session
+ * ends before kafkajs's next request, then refuse the re-authentication that follows
+ * (ILLEGAL_SASL_STATE, read as refused credentials). Concurrent calls share one request. A
+ * failure is a MembraneError naming the variable to fix: `kafka.oauth-unreachable` (the
+ * endpoint does not answer or answers 5xx/429; exit 69), `kafka.oauth-tls-untrusted` (its
+ * certificate is not signed by a trusted CA: KAFKA_SASL_OAUTH_CA_FILE, exit 78),
+ * `kafka.oauth-refused` (it refuses the client), `kafka.oauth-invalid` (its answer is not a
+ * token).
  */
 export function oauthTokenProvider(
   settings: OauthSettings,
@@ -198,9 +261,23 @@ export function oauthTokenProvider(
 ): () => Promise<OauthToken> {
   const now = settings.now ?? Date.now;
   const refreshAt = settings.refreshAt ?? 0.8;
+  const threshold = settings.reauthThresholdMs ?? KAFKAJS_REAUTH_THRESHOLD_MS;
   const shown = redactUrl(settings.tokenUrl);
-  let cached: { token: OauthToken; refreshFrom: number; expires: number } | undefined;
+  let cached: { token: OauthToken; refreshFrom: number; lastUse: number } | undefined;
   let pending: Promise<OauthToken> | undefined;
+  let noticed = false;
+
+  const notice = (lifetimeMs: number): void => {
+    if (noticed || settings.onNotice === undefined || lifetimeMs >= OAUTH_SHORT_LIFETIME_MS) return;
+    noticed = true;
+    const seconds = Math.round(lifetimeMs / 100) / 10;
+    const needed = (threshold + OAUTH_LAST_USE_MARGIN_MS) / 1000;
+    settings.onNotice(
+      lifetimeMs <= threshold + OAUTH_LAST_USE_MARGIN_MS
+        ? `The OAuth token endpoint KAFKA_SASL_OAUTH_TOKEN_URL=${shown} issues tokens valid for ${seconds} s, too short for Kafka: a connection needs one valid for more than ${needed} s (kafkajs re-authenticates ${threshold / 1000} s before a token expires, and a broker refuses a second re-authentication within a second), so the brokers will refuse membrane; configure the identity provider to issue tokens valid for a minute or more.`
+        : `The OAuth token endpoint KAFKA_SASL_OAUTH_TOKEN_URL=${shown} issues tokens valid for ${seconds} s only: kafkajs re-authenticates each broker connection ${threshold / 1000} s before its token expires, so membrane asks for a new token every ${Math.max(1, Math.round((lifetimeMs - threshold) / 1000))} s or so per connection (tokens valid for a minute or more avoid this).`,
+    );
+  };
 
   const request = async (): Promise<OauthToken> => {
     const body = new URLSearchParams({ grant_type: 'client_credentials' });
@@ -224,6 +301,15 @@ export function oauthTokenProvider(
       });
     } catch (error) {
       const cause = error instanceof Error && error.cause ? ` (${messageOf(error.cause)})` : '';
+      const codes = chain(error).map((link) => prop(link, 'code'));
+      if (codes.some((code) => typeof code === 'string' && UNTRUSTED.has(code)))
+        throw new MembraneError(
+          'kafka.oauth-tls-untrusted',
+          `The OAuth token endpoint KAFKA_SASL_OAUTH_TOKEN_URL=${shown} has a TLS certificate not signed by a CA membrane trusts${redactUrlsIn(cause)}.`,
+          {
+            hint: "set KAFKA_SASL_OAUTH_CA_FILE to the PEM file of the CA that signed the token endpoint's certificate",
+          },
+        );
       throw new MembraneError(
         'kafka.oauth-unreachable',
         `The OAuth token endpoint KAFKA_SASL_OAUTH_TOKEN_URL=${shown} does not answer: ${redactUrlsIn(messageOf(error))}${redactUrlsIn(cause)}.`,
@@ -295,9 +381,18 @@ export function oauthTokenProvider(
     const token: OauthToken = settings.extensions
       ? { value, extensions: { ...settings.extensions } }
       : { value };
+    if (lifetimeMs > 0) notice(lifetimeMs);
+    const expires = asked + lifetimeMs;
     cached =
       lifetimeMs > 0
-        ? { token, refreshFrom: asked + lifetimeMs * refreshAt, expires: asked + lifetimeMs }
+        ? {
+            token,
+            refreshFrom: Math.min(
+              asked + lifetimeMs * refreshAt,
+              expires - threshold - OAUTH_REFRESH_MARGIN_MS,
+            ),
+            lastUse: expires - threshold - OAUTH_LAST_USE_MARGIN_MS,
+          }
         : undefined;
     return token;
   };
@@ -306,17 +401,41 @@ export function oauthTokenProvider(
       pending = undefined;
     }));
 
+  /**
+   * A failure once membrane has had a token: the one in hand is no longer good for a session,
+   * so the connection cannot authenticate. Not retriable for kafkajs: its retry would send a
+   * second SASL handshake on the connection whose handshake this call interrupted, which the
+   * broker refuses (ILLEGAL_SASL_STATE, read as refused credentials); the failure itself
+   * (the endpoint down: exit 69) is what stops membrane.
+   */
+  const final = (error: unknown): never => {
+    // No `cause`: kafkajs restarts a consumer whose error's innermost cause is retriable.
+    if (isMembraneError(error) && error.retriable && everIssued)
+      throw new MembraneError(
+        error.code,
+        error.message,
+        error.hint === undefined ? {} : { hint: error.hint },
+      );
+    throw error;
+  };
+  let everIssued = false;
+  const ask = (): Promise<OauthToken> =>
+    refresh().then((token) => {
+      everIssued = true;
+      return token;
+    }, final);
+
   return () => {
     const at = now();
     if (cached !== undefined && at < cached.refreshFrom) return Promise.resolve(cached.token);
-    if (cached !== undefined && at < cached.expires) {
-      // Past the refresh point but still valid: a new token is asked; when that fails (the
-      // identity provider down), the valid one is handed out and the refresh tried again on a
-      // later call. A failure surfaces only once the token has expired.
-      const valid = cached.token;
-      return refresh().catch(() => valid);
+    if (cached !== undefined && at < cached.lastUse) {
+      // Past the refresh point but still good for a session kafkajs keeps: a new token is
+      // asked; when that fails (the identity provider down), the one in hand is handed out
+      // and the refresh tried again on a later call.
+      const held = cached.token;
+      return ask().catch(() => held);
     }
-    return refresh();
+    return ask();
   };
 }
 

@@ -28,13 +28,22 @@ describe('oauthTokenProvider when the refresh fails before the token expires', (
       fetchImpl,
     );
     expect((await provider()).value).toBe('token-1');
-    // 90 s in: past the refresh point (80 s), 10 s before the token expires; the IdP is down.
-    clock += 90_000;
+    // 85 s in: past the refresh point (80 s), 15 s before the token expires; the IdP is down.
+    clock += 85_000;
     up = false;
     expect((await provider()).value).toBe('token-1');
-    // The IdP is back and the old token has expired: a new one.
+    // 90 s in: 10 s left is no longer enough for a session kafkajs keeps (it re-authenticates
+    // 10 s before the end): the failure is thrown, not retriable, instead of a token the
+    // broker's re-authentication rule would refuse (ILLEGAL_SASL_STATE).
+    clock += 5_000;
+    const error: unknown = await provider().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'kafka.oauth-unreachable', retriable: false });
+    // The IdP is back: a new one.
     up = true;
-    clock += 11_000;
+    clock += 1_000;
     expect((await provider()).value).toBe('token-2');
   });
 });
