@@ -60,8 +60,7 @@ export interface FileReport {
 }
 
 function describe(result: PipelineResult): string {
-  if (result.kind === 'pass')
-    return `${result.outputs.length === 1 ? 'an output' : `${result.outputs.length} outputs`} to ${result.outputs.map((o) => o.topic).join(', ')}`;
+  if (result.kind === 'pass') return `outputs to ${result.outputs.map((o) => o.topic).join(', ')}`;
   if (result.kind === 'drop') return `a drop (${result.reason})`;
   return `quarantine ${result.issues.map(describeIssue).join('; ')}`;
 }
@@ -130,7 +129,11 @@ function check(expect: Expectation, result: PipelineResult): string[] {
   const count = (n: number): string => (n === 1 ? '1 output' : `${n} outputs`);
   if (result.kind !== 'pass') return [`expected ${count(wanted.length)}, got ${describe(result)}`];
   if (result.outputs.length !== wanted.length)
-    return [`expected ${count(wanted.length)}, got ${describe(result)}`];
+    return [
+      result.outputs.length === 0
+        ? `expected ${count(wanted.length)}, got none`
+        : `expected ${count(wanted.length)}, got ${result.outputs.length} (to ${result.outputs.map((o) => o.topic).join(', ')})`,
+    ];
   return wanted.flatMap((want, i) => {
     const got = result.outputs[i];
     return got ? checkOutput(want, got, `outputs[${i}]`) : [];

@@ -246,8 +246,8 @@ describe('membrane test: outputs', () => {
     expect: { outputs: [{ topic: crm.customer.v1 }] }
 `);
     expect(outcomes(result)).toEqual([
-      ['two expected', 3, ['expected 2 outputs, got an output to crm.customer.v1']],
-      ['none expected', 6, ['expected 0 outputs, got an output to crm.customer.v1']],
+      ['two expected', 3, ['expected 2 outputs, got 1 (to crm.customer.v1)']],
+      ['none expected', 6, ['expected 0 outputs, got 1 (to crm.customer.v1)']],
       ['a drop instead', 9, ['expected 1 output, got a drop (internal: internal test customers)']],
     ]);
   });
@@ -319,9 +319,9 @@ describe('membrane test: quarantine and drop', () => {
       [
         'outputs instead',
         9,
-        ['expected quarantine route.no-match at kind, got an output to crm.customer.v1'],
+        ['expected quarantine route.no-match at kind, got outputs to crm.customer.v1'],
       ],
-      ['a drop expected', 12, ['expected a drop (internal), got an output to crm.customer.v1']],
+      ['a drop expected', 12, ['expected a drop (internal), got outputs to crm.customer.v1']],
       [
         'another drop reason',
         15,
