@@ -18,7 +18,7 @@ import { mappingSpec, type MappingSpec } from './spec.js';
 import { PROTOTYPE_KEYS, setOwn } from '../core/objects.js';
 import { DYN, fromAvro, fromJsonSchema } from './check/cel-types.js';
 import { checkMeaning, type SourceShape } from './check/meaning.js';
-import { explainYamlError } from './check/yaml-errors.js';
+import { explainYamlError, firstYamlErrors } from './check/yaml-errors.js';
 
 export type SpecPath = readonly (string | number)[];
 
@@ -342,7 +342,7 @@ export function loadYaml<S extends z.core.$ZodType>(
 
   if (doc.errors.length > 0) {
     throw new MappingError(
-      doc.errors.map((error) => {
+      firstYamlErrors(doc.errors, (error) => lines.linePos(error.pos[0]).line).map((error) => {
         const pos = lines.linePos(error.pos[0]);
         const { message, hint } = explainYamlError(error);
         return {

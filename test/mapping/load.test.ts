@@ -42,10 +42,10 @@ describe('loading mapping files', () => {
       );
     const problems = await problemsOf(text);
     expect(problems).toEqual([
-      '15:7 events[0].map.__proto__: the key `__proto__` is reserved (__proto__, constructor, prototype cannot be keys or field names)',
       '8:14 identity.aggregate: uses the reserved name `__proto__` (__proto__, constructor, prototype cannot be field names)',
-      '23:20 upcast.steps.1.rename.a: uses the reserved name `prototype` (__proto__, constructor, prototype cannot be field names)',
+      '15:7 events[0].map.__proto__: the key `__proto__` is reserved (__proto__, constructor, prototype cannot be keys or field names)',
       '22:14 upcast.steps.1.set.constructor.prototype.polluted: key uses the reserved name `constructor` (__proto__, constructor, prototype cannot be field names)',
+      '23:20 upcast.steps.1.rename.a: uses the reserved name `prototype` (__proto__, constructor, prototype cannot be field names)',
     ]);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
@@ -56,9 +56,10 @@ describe('loading mapping files', () => {
     ]);
   });
 
-  it('reports YAML syntax errors with their position', async () => {
-    const [problem] = await problemsOf(`${BASE_MAPPING}  - name: [unclosed\n`);
-    expect(problem).toMatch(/^17:1 : Flow sequence in block collection must be .* end with a \]$/);
+  it('reports YAML syntax errors with their position, explained', async () => {
+    expect(await problemsOf(`${BASE_MAPPING}  - name: [unclosed\n`)).toEqual([
+      '17:1 : Flow sequence in block collection must be sufficiently indented and end with a ] (a [ is not closed: end it with ] on the same line, or indent the lines it continues on)',
+    ]);
   });
 
   it('interpolates ${env:NAME}, names a missing variable, and never shows a secret', async () => {

@@ -314,7 +314,15 @@ function declareTypes(env: Environment, roots: Iterable<CelType>): (type: CelTyp
   return nameOf;
 }
 
-function environment(scope: Scope, unknown: ReadonlySet<string>): Environment {
+/**
+ * The checking environment; names found unknown so far are declared (as a string where the
+ * name stands for text — `== U`, `[A, B]` — else dyn), so the next check finds the next one.
+ */
+function environment(
+  scope: Scope,
+  unknown: ReadonlySet<string>,
+  text: ReadonlySet<string> = new Set(),
+): Environment {
   const env = new Environment({ unlistedVariablesAreDyn: !scope.closed });
   const nameOf = declareTypes(env, [...scope.fields.values(), ...scope.extras.values()]);
   const declare = (name: string, type: CelType): void => {
@@ -327,7 +335,7 @@ function environment(scope: Scope, unknown: ReadonlySet<string>): Environment {
   };
   for (const [name, type] of scope.extras) declare(name, type);
   for (const [name, type] of scope.fields) declare(name, type);
-  for (const name of unknown) declare(name, DYN);
+  for (const name of unknown) declare(name, text.has(name) ? STRING : DYN);
   return env;
 }
 
@@ -391,26 +399,37 @@ export function checkExpression(source: string, scope: Scope, condition: boolean
   } catch (error) {
     return { problems: [syntaxProblem(source, error)] };
   }
+  const nodes = [...walk(ast)];
   const unknown = new Set<string>();
+  const text = new Set<string>();
   const unknownAt: { name: string; start: number; end: number }[] = [];
   let result: TypeCheckResult | undefined;
   for (let round = 0; round < 50; round++) {
-    result = environment(scope, unknown).check(source);
+    result = environment(scope, unknown, text).check(source);
     const error = result.error as
       { code?: string; summary?: string; range?: { start: number; end: number } } | undefined;
     if (result.valid || error?.code !== 'unknown_variable' || !error.range) break;
-    const name = source.slice(error.range.start, error.range.end);
+    const { start, end } = error.range;
+    const name = source.slice(start, end);
     if (unknown.has(name)) break;
     unknown.add(name);
-    unknownAt.push({ name, start: error.range.start, end: error.range.end });
+    const at = nodes.find((n) => n.node.op === 'id' && n.node.start === start);
+    const parent = at?.parent;
+    if (
+      parent?.op === 'list' ||
+      (parent && COMPARISONS.has(parent.op) && (parent.args as ASTNode[])[1] === at.node)
+    )
+      text.add(name);
+    unknownAt.push({ name, start, end });
   }
   const problems: CelProblem[] = [];
-  const nodes = [...walk(ast)];
+  const bare: { start: number; end: number }[] = [];
   const fieldNames = [...scope.fields.keys()];
   for (const { name, start, end } of unknownAt) {
     const at = nodes.find((n) => n.node.op === 'id' && n.node.start === start);
     if (at && isBareWord(at.node, at.parent, unknown)) {
       const quoted = `${source.slice(0, start)}${QUOTE(name)}${source.slice(end)}`;
+      bare.push({ start, end });
       problems.push({
         start,
         end,
@@ -421,9 +440,9 @@ export function checkExpression(source: string, scope: Scope, condition: boolean
     }
     const near = nearest(name, fieldNames);
     const fields = fieldNames.length > 0 ? `its fields: ${listed(fieldNames)}` : undefined;
-    const hint = [near ? `did you mean ${near}?` : fields, scope.otherwise?.(name)]
-      .filter((h) => h !== undefined)
-      .join('; ');
+    const hint = near
+      ? `did you mean ${near}?`
+      : [fields, scope.otherwise?.(name)].filter((h) => h !== undefined).join('; ');
     problems.push({
       start,
       end,
@@ -434,8 +453,12 @@ export function checkExpression(source: string, scope: Scope, condition: boolean
   const error = result?.error as
     | { code?: string; summary?: string; range?: { start: number; end: number }; node?: ASTNode }
     | undefined;
+  const range = error?.range;
+  // A type error around a bare word is that word's (declared as text to go on): said already.
+  const fromBareWord =
+    range !== undefined && bare.some((b) => b.start >= range.start && b.end <= range.end);
   if (result && !result.valid && error && error.code !== 'unknown_variable') {
-    problems.push(typeProblem(source, error, scope, unknown));
+    if (!fromBareWord) problems.push(typeProblem(source, error, scope, unknown));
   } else if (result?.valid && condition && result.type !== 'bool' && result.type !== 'dyn') {
     problems.push({
       start: 0,
@@ -490,8 +513,11 @@ function typeProblem(
     if (node && (node.op === '.' || node.op === '[]')) {
       const target = node.args[0];
       owner = source.slice(target.start, target.end);
-      const checked = environment(scope, unknown).check(owner);
-      const typeName = checked.valid ? checked.type : undefined;
+      // The checker leaves the type it found on the node (a macro's variable, like `l` in
+      // `lines.all(l, …)`, has no type outside it).
+      const typeName =
+        (target as { checkedType?: { name?: string } }).checkedType?.name ??
+        environment(scope, unknown).check(owner).type;
       const object = typeName === undefined ? undefined : findObject(scope, typeName);
       fields = object ? [...object.fields.keys()] : [];
     }

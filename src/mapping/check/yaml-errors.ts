@@ -17,7 +17,7 @@ const EXPLANATIONS: Partial<Record<YAMLError['code'], (message: string) => strin
     'a key runs over more than one line; usually a line without `key:` (or `- `) in a mapping, or a value continued without indent: indent the continuation under its key, or quote the value',
   BAD_INDENT: (message) =>
     /Flow (sequence|map)/.test(message)
-      ? `a ${message.includes('sequence') ? '[' : '{'} is not closed before the next line at a lower indent: close it with ${message.includes('sequence') ? ']' : '}'} (on the same line, or indent its continuation lines)`
+      ? `a ${message.includes('sequence') ? '[' : '{'} is not closed: end it with ${message.includes('sequence') ? ']' : '}'} on the same line, or indent the lines it continues on`
       : 'the keys of one mapping must line up in the same column: indent this line like its siblings (two spaces per level), or further to nest it under the key above',
   TAB_AS_INDENT: () => 'YAML indents with spaces only: replace the tab with spaces',
   DUPLICATE_KEY: () =>
@@ -26,8 +26,10 @@ const EXPLANATIONS: Partial<Record<YAMLError['code'], (message: string) => strin
     /quote/i.test(message)
       ? "a quoted value is not closed: end it with the same quote it starts with (inside single quotes write a quote as two: 'it''s')"
       : 'a bracket, brace or quote is not closed, or a separator (`:` or `,`) is missing',
-  UNEXPECTED_TOKEN: () =>
-    "something follows a complete value on the same line; usually a quoted value followed by more text (`'it's'` — write 'it''s' or \"it's\") or a stray character",
+  UNEXPECTED_TOKEN: (message) =>
+    /flow-(seq|map)-(start|end)|comma/.test(message)
+      ? "inside { } or [ ], a plain value ends at [ ] { } or a comma: quote the value, e.g. { expr: 'lines[0].sku' }"
+      : "something follows a complete value on the same line; usually a quoted value followed by more text (`'it's'` — write 'it''s' or \"it's\") or a stray character",
   BAD_SCALAR_START: (message) =>
     `a plain value cannot start with ${/character (\S+)/.exec(message)?.[1] ?? 'this character'} (YAML reserves @, \`, |, >, %, &, *, ! and others at the start): put the value in quotes`,
   BLOCK_IN_FLOW: () =>
@@ -49,6 +51,27 @@ const EXPLANATIONS: Partial<Record<YAMLError['code'], (message: string) => strin
   BAD_COLLECTION_TYPE: () => 'the tag does not fit the kind of value (a list tagged as a map?)',
   RESOURCE_EXHAUSTION: () => 'too many aliases: the file expands beyond what a mapping can be',
 };
+
+/**
+ * The errors worth showing: after the first, the parser is often lost, and reports every
+ * following token as unexpected. Keeps the first error of each line, and of the later lines
+ * only those that are not such a cascade (UNEXPECTED_TOKEN), at most ten.
+ */
+export function firstYamlErrors<E extends Pick<YAMLError, 'code'>>(
+  errors: readonly E[],
+  lineOf: (error: E) => number,
+): E[] {
+  const kept: E[] = [];
+  const lines = new Set<number>();
+  for (const error of errors) {
+    const line = lineOf(error);
+    if (lines.has(line) || (kept.length > 0 && error.code === 'UNEXPECTED_TOKEN')) continue;
+    lines.add(line);
+    kept.push(error);
+    if (kept.length === 10) break;
+  }
+  return kept;
+}
 
 /** The parser's message (first line) with an explanation for the common codes. */
 export function explainYamlError(error: Pick<YAMLError, 'code' | 'message'>): ExplainedYamlError {
