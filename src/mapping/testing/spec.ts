@@ -93,7 +93,9 @@ const issueFields = {
   path: z
     .string()
     .optional()
-    .describe("The field path of the issue, e.g. lines[1].qty; '' for the whole record."),
+    .describe(
+      "The field path the issue names, as quarantine show prints it (e.g. line_items[1].qty); '' for the whole record.",
+    ),
   rule: z.string().optional().describe('For validate.invariant: the name of the rule.'),
   message: z.string().optional().describe('A part of the issue message.'),
 };
