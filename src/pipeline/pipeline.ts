@@ -132,6 +132,12 @@ export class Pipeline {
   readonly system: string;
   readonly topics: readonly string[];
   readonly ref: string;
+  /**
+   * A digest of the mapping's text (comments and layout aside), set by whoever loaded it from
+   * a file: two members running `legacy-orders@3` with different digests run different
+   * mappings under one version number.
+   */
+  digest: string | undefined;
   private readonly parts: PipelineParts;
   private readonly route: ReturnType<typeof createRouteStage<CompiledRoute>>;
   private outputLimits: ReadonlyMap<string, number> = new Map();

@@ -80,14 +80,25 @@ export const TASK_ASSIGNER_NAME = 'MembraneTaskAssigner';
  * Version of the userData layout. Version 1 is JSON:
  * `{"v":1,"mappings":{"<mapping>":["<topic>",…]},"owned":{"<mapping>":[<partition>,…]}}`.
  * A later version may add fields but keeps these two, so a leader reads any version ≥ 1.
+ * Members since the mapping-version check add
+ * `"versions":{"<mapping>":{"version":<n>,"digest":"<hex>"}}`: what `membrane status` shows and
+ * what `quarantine replay` compares its own mappings with. Older members leave it out.
  */
 export const MEMBER_DATA_VERSION = 1;
+
+/** Which version of a mapping a member runs: its `version:` and a digest of its text. */
+export interface MappingVersion {
+  readonly version: number;
+  readonly digest: string;
+}
 
 export interface MemberData {
   /** The mappings the member runs, with their input topics. */
   readonly mappings: ReadonlyMap<string, readonly string[]>;
   /** The tasks the member owns now. */
   readonly owned: readonly TaskId[];
+  /** The version of each mapping it runs (absent for members that do not say). */
+  readonly versions?: ReadonlyMap<string, MappingVersion>;
 }
 
 export function encodeMemberData(data: MemberData): Buffer {
@@ -97,7 +108,19 @@ export function encodeMemberData(data: MemberData): Buffer {
   const owned: Record<string, number[]> = {};
   for (const { mapping, partition } of data.owned) (owned[mapping] ??= []).push(partition);
   for (const partitions of Object.values(owned)) partitions.sort((a, b) => a - b);
-  return Buffer.from(JSON.stringify({ v: MEMBER_DATA_VERSION, mappings, owned }));
+  const versions: Record<string, MappingVersion> = {};
+  for (const [mapping, { version, digest }] of [...(data.versions ?? [])].sort(([a], [b]) =>
+    compare(a, b),
+  ))
+    versions[mapping] = { version, digest };
+  return Buffer.from(
+    JSON.stringify({
+      v: MEMBER_DATA_VERSION,
+      mappings,
+      owned,
+      ...(data.versions ? { versions } : {}),
+    }),
+  );
 }
 
 const NOTHING: MemberData = { mappings: new Map(), owned: [] };
@@ -135,7 +158,17 @@ export function decodeMemberData(userData: Buffer | null | undefined): MemberDat
         for (const partition of partitions)
           if (Number.isSafeInteger(partition) && (partition as number) >= 0)
             owned.push({ mapping, partition: partition as number });
-  return { mappings, owned };
+  if (!isRecord(parsed.versions)) return { mappings, owned };
+  const versions = new Map<string, MappingVersion>();
+  for (const [mapping, entry] of Object.entries(parsed.versions))
+    if (
+      isRecord(entry) &&
+      Number.isSafeInteger(entry.version) &&
+      typeof entry.digest === 'string' &&
+      /^[0-9a-f]{1,64}$/.test(entry.digest)
+    )
+      versions.set(mapping, { version: entry.version as number, digest: entry.digest });
+  return { mappings, owned, versions };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -777,6 +810,8 @@ export interface TaskAssignerOptions {
    * Without it the member claims nothing, so the leader cannot keep its tasks in place.
    */
   readonly ownedTasks?: () => Iterable<TaskId>;
+  /** The version of each mapping this member runs, published in its join metadata. */
+  readonly versions?: ReadonlyMap<string, MappingVersion>;
   /** Called on the leader with every plan it makes (report unassigned/skipped, count moves). */
   readonly onPlan?: (plan: TaskPlan) => void;
 }
@@ -873,7 +908,11 @@ export function taskAssigner(
         metadata: AssignerProtocol.MemberMetadata.encode({
           version: 1,
           topics,
-          userData: encodeMemberData({ mappings: topicsByMapping, owned }),
+          userData: encodeMemberData({
+            mappings: topicsByMapping,
+            owned,
+            ...(options.versions ? { versions: options.versions } : {}),
+          }),
         }),
       };
     },

@@ -22,6 +22,7 @@ import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { RunConfig } from '../config.js';
 import { startHttp } from '../http.js';
 import { Metrics } from '../metrics.js';
+import { mappingVersions } from '../versions.js';
 import { BatchLoop } from './loop.js';
 import { systemClock, type Clock, type TaskPorts } from './ports.js';
 import { TaskManager } from './task-manager.js';
@@ -160,6 +161,7 @@ export class Runtime {
       partitionAssigners: [
         taskAssigner(new Map(pipelines.map((p) => [p.name, p.topics])), {
           ownedTasks: () => this.manager?.ownedTasks() ?? [],
+          versions: mappingVersions(pipelines),
         }),
       ],
       readUncommitted: false,

@@ -9,13 +9,17 @@ import { registryOptions } from '../../adapters/registry/connection.js';
 import { ConfluentRegistryPort } from '../../adapters/registry/port.js';
 import { MembraneError } from '../../core/errors.js';
 import { compileMapping } from '../../mapping/compile.js';
-import { loadMappingFile } from '../../mapping/load.js';
+import { mappingDigest } from '../../mapping/digest.js';
+import { loadMappingText, readText } from '../../mapping/load.js';
 import { findFiles, isMappingFile } from '../../mapping/files.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { RunConfig } from '../config.js';
 import { changelogTopic } from './state.js';
 
-/** Loads and compiles every mapping under the configured folder; problems are fatal. */
+/**
+ * Loads and compiles every mapping under the configured folder, each with the digest of its
+ * text; problems are fatal.
+ */
 export async function loadPipelines(
   config: RunConfig,
   env: NodeJS.ProcessEnv,
@@ -33,7 +37,9 @@ export async function loadPipelines(
   const registry = new ConfluentRegistryPort(registryOptions(config));
   const pipelines: Pipeline[] = [];
   for (const file of files) {
-    const pipeline = await compileMapping(await loadMappingFile(file, env), { registry });
+    const text = await readText(file, 'mapping file');
+    const pipeline = await compileMapping(loadMappingText(text, file, env), { registry });
+    pipeline.digest = mappingDigest(text);
     pipeline.limitEnvelope({
       maxHeaders: config.MEMBRANE_MAX_HEADERS,
       maxHeaderBytes: config.MEMBRANE_MAX_HEADER_BYTES,

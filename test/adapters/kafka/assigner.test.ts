@@ -246,6 +246,37 @@ describe('the task assigner', () => {
       expect(decodeMemberData(garbage)).toEqual({ mappings: new Map(), owned: [] });
   });
 
+  it('carries the versions of the mappings a member runs; an older member says none', () => {
+    const versions = new Map([
+      ['orders', { version: 3, digest: 'a1b2c3d4e5f6' }],
+      ['stock', { version: 1, digest: '00ff00ff00ff' }],
+    ]);
+    const decoded = decodeMemberData(
+      encodeMemberData({ mappings: new Map([['orders', ['erp.orders']]]), owned: [], versions }),
+    );
+    expect(decoded.versions).toEqual(versions);
+    expect(decodeMemberData(encodeMemberData({ mappings: new Map(), owned: [] })).versions).toBe(
+      undefined,
+    );
+    // Malformed entries are dropped one by one.
+    const odd = decodeMemberData(
+      Buffer.from(
+        JSON.stringify({
+          v: 1,
+          mappings: {},
+          owned: {},
+          versions: {
+            a: { version: 2, digest: 'abc' },
+            b: { version: '2', digest: 'abc' },
+            c: { version: 2, digest: 'XYZ' },
+            d: 7,
+          },
+        }),
+      ),
+    );
+    expect(odd.versions).toEqual(new Map([['a', { version: 2, digest: 'abc' }]]));
+  });
+
   it('gives a mapping only members that run it, and balances the rest around them', () => {
     // a runs x and y, b only x: y is all on a, and b takes enough of x to even the loads.
     const counts: Record<string, number> = { tx: 6, ty: 2 };

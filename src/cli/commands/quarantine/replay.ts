@@ -1,7 +1,10 @@
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { replay, type ReplayOutcome } from '../../../app/quarantine/replay.js';
+import { liveMembers } from '../../../adapters/kafka/members.js';
 import { ensureResolutionsTopic } from '../../../app/quarantine/store.js';
+import { versionMismatches } from '../../../app/versions.js';
+import { MembraneError } from '../../../core/errors.js';
 import { loadPipelines } from '../../../app/runtime/bootstrap.js';
 import { escapeBytes, escapeText, safeJson } from '../../text.js';
 import { select, withQuarantine } from './common.js';
@@ -39,6 +42,7 @@ export interface ReplayCommandOptions extends FilterOptions {
   dryRun?: boolean;
   rate?: number;
   chunk: number;
+  force?: boolean;
 }
 
 export function replayCommand(): Command {
@@ -58,6 +62,7 @@ export function replayCommand(): Command {
       '--dry-run',
       'show what would pass (and how it translates) or still fail; write nothing',
     )
+    .option('--force', 'replay even though the live group runs other versions of the mappings used')
     .addOption(new Option('--rate <n>', 'at most n records per second').argParser(parseRate))
     .addOption(
       new Option('--chunk <n>', 'records per transaction')
@@ -73,9 +78,23 @@ export function replayCommand(): Command {
         // Unresolved records only, whatever else the options say: a resolved record's outputs are
         // written already (or it was junk), and a superseded one has a newer quarantine record.
         const { selected: records } = await select(session, options, 'unresolved', refs);
-        const pipelines = new Map(
-          (await loadPipelines(session.config, process.env)).map((p) => [p.name, p]),
-        );
+        const loaded = await loadPipelines(session.config, process.env);
+        const pipelines = new Map(loaded.map((p) => [p.name, p]));
+        // One mapping version at a time: the members running now translate new records with
+        // their version; a replay with another one would translate the same kind of record
+        // differently (or fix what they keep quarantining).
+        const used = new Set(records.map((r) => r.entry.mapping.split('@')[0] ?? ''));
+        const [group] = (await session.admin.describeGroups([session.config.MEMBRANE_GROUP_ID]))
+          .groups;
+        const mismatches = versionMismatches(liveMembers(group), loaded, used);
+        if (mismatches.length > 0 && !options.force && !options.dryRun)
+          throw new MembraneError('quarantine.version-mismatch', mismatches.join(' '), {
+            hint: `run the replay with the mappings the group runs, or roll the new mappings out to every member of ${session.config.MEMBRANE_GROUP_ID} first (membrane status shows what each member runs); --force replays anyway`,
+          });
+        for (const mismatch of mismatches)
+          process.stderr.write(
+            `membrane: ${mismatch}${options.dryRun ? ' (a replay without --dry-run refuses unless --force)' : ' (--force: replaying anyway)'}\n`,
+          );
         if (!options.dryRun)
           await ensureResolutionsTopic(session.admin, session.config.MEMBRANE_QUARANTINE_TOPIC);
         const out = process.stdout;
