@@ -8,7 +8,7 @@ import { InMemorySchemaRegistry } from '../../pipeline/ports.js';
 export function validateCommand(): Command {
   return new Command('validate')
     .description(
-      'check mapping files without running them: syntax, keys, types, expressions, schemas, env vars',
+      'check mapping files without running them: syntax, keys, expressions type-checked against the record, date formats, zones, schemas, env vars; every problem at once',
     )
     .argument('[paths...]', 'mapping files or folders', ['mappings'])
     .option('--env-file <file>', 'load environment variables (for ${env:…}) from this file first')
