@@ -81,6 +81,16 @@ export class TransactionalTaskProducer implements TaskProducer {
     }
   }
 
+  /**
+   * Sends outside any transaction, through the producer's idempotent producer ID (kafkajs
+   * gives a transactional producer one of its own for plain sends): acknowledged at once,
+   * never fenced, never aborted.
+   */
+  async sendOutside(records: readonly TopicRecords[]): Promise<void> {
+    for (const slice of sendSlices(asTopicMessages(records)))
+      await this.producer.sendBatch({ topicMessages: slice, acks: -1 });
+  }
+
   async close(): Promise<void> {
     await this.producer.disconnect().catch(() => undefined);
   }
@@ -96,17 +106,15 @@ export class TransactionalTaskProducer implements TaskProducer {
  * takes a zombie's older clocks after the new owner's, and the group's offsets never go back.
  */
 export class AtLeastOnceTaskProducer implements TaskProducer {
-  private readonly outputs: Producer;
+  /** One kafkajs producer, hence one set of connections: plain sends and the transaction. */
   private readonly state: TransactionalTaskProducer;
   private closed = false;
 
   constructor(kafka: Kafka, transactionalId: string, groupId: string) {
-    this.outputs = taskProducer(kafka, undefined);
     this.state = new TransactionalTaskProducer(kafka, transactionalId, groupId);
   }
 
   async init(revoked: AbortSignal): Promise<void> {
-    await this.outputs.connect();
     await this.state.init(revoked);
   }
 
@@ -117,8 +125,7 @@ export class AtLeastOnceTaskProducer implements TaskProducer {
     // its task is revoked commits like exactly-once's: before the new owner's fence, which
     // then reads what it committed, or refused by it.
     this.refuseIfClosed();
-    for (const slice of sendSlices(asTopicMessages(records.filter((r) => !r.state))))
-      await this.outputs.sendBatch({ topicMessages: slice, acks: -1 });
+    await this.state.sendOutside(records.filter((r) => !r.state));
     this.refuseIfClosed();
     await this.state.commit(
       records.filter((r) => r.state),
@@ -132,7 +139,7 @@ export class AtLeastOnceTaskProducer implements TaskProducer {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([this.outputs.disconnect().catch(() => undefined), this.state.close()]);
+    await this.state.close();
   }
 }
 

@@ -180,21 +180,19 @@ class FakeKafka {
     const log = this.log;
     const connect = (): Promise<void> => Promise.resolve();
     const disconnect = (): Promise<void> => Promise.resolve();
-    if (options.transactionalId === undefined)
-      return {
-        connect,
-        disconnect,
-        sendBatch: async ({ topicMessages }: { topicMessages: TopicMessages[] }) => {
-          this.signalSending();
-          await this.gate;
-          for (const { topic, messages } of topicMessages)
-            log.push(`outputs: ${messages.length} to ${topic}`);
-        },
-      };
+    // A plain send (outside any transaction): kafkajs's idempotent producer ID.
+    const sendBatch = async ({ topicMessages }: { topicMessages: TopicMessages[] }) => {
+      this.signalSending();
+      await this.gate;
+      for (const { topic, messages } of topicMessages)
+        log.push(`outputs: ${messages.length} to ${topic}`);
+    };
+    if (options.transactionalId === undefined) return { connect, disconnect, sendBatch };
     let begun = false;
     return {
       connect,
       disconnect,
+      sendBatch,
       transaction: () => {
         const first = !begun;
         begun = true;
