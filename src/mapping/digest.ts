@@ -4,14 +4,16 @@ import { parse } from 'yaml';
 /** Hex characters of the digest kept: 64 bits, plenty to tell versions of one mapping apart. */
 const LENGTH = 16;
 
+/** Objects as sorted [key, value] pairs: no key order, and no key (`__proto__`) is special. */
 function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value !== null && typeof value === 'object') {
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort())
-      sorted[key] = canonical((value as Record<string, unknown>)[key]);
-    return sorted;
-  }
+  if (Array.isArray(value)) return ['list', value.map(canonical)];
+  if (value !== null && typeof value === 'object')
+    return [
+      'map',
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, canonical((value as Record<string, unknown>)[key])]),
+    ];
   return value;
 }
 

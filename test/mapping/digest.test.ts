@@ -38,4 +38,8 @@ source:
     expect(mappingDigest('a: [')).toMatch(/^[0-9a-f]{16}$/);
     expect(mappingDigest('a: [')).not.toBe(mappingDigest('a: [ '));
   });
+
+  it('counts every key, __proto__ too', () => {
+    expect(mappingDigest('a: 1\n__proto__: { b: 2 }\n')).not.toBe(mappingDigest('a: 1\n'));
+  });
 });
