@@ -130,7 +130,12 @@ export class ConfluentRegistryPort implements SchemaRegistryPort {
         throw this.invalidAnswer(id, 'its "schema" is not JSON', answer.schema);
       }
       try {
-        type = avro.Type.forSchema(schema as avro.Schema);
+        // A registry of names without a prototype: a writer schema naming a type
+        // `toString` or `constructor` (a reference the registry resolved, which avsc is not
+        // given) must be an undefined name, not Object.prototype's function.
+        type = avro.Type.forSchema(schema as avro.Schema, {
+          registry: Object.create(null) as Record<string, Type>,
+        });
       } catch (error) {
         const reason = messageOf(error);
         const unparseable = new UnparseableSchemaError(
