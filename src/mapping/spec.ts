@@ -313,7 +313,7 @@ export const mappingSpec = z
           .string()
           .optional()
           .describe(
-            'A reader schema (.avsc), relative to the mapping file: with avro, writer schemas are resolved to it; required with avro-binary.',
+            'A schema file, relative to the mapping file. With avro, a reader schema (.avsc) writer schemas are resolved to; required with avro-binary. With json, a JSON Schema or an Avro schema that types the expressions `membrane validate` checks (records are not validated against it).',
           ),
       })
       .refine((s) => s.format !== 'avro-binary' || s.schema !== undefined, {

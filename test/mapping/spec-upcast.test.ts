@@ -29,6 +29,15 @@ describe('upcast compute in mapping files', () => {
     ]);
   });
 
+  it('lets a route read a field only an upcast computes (validate knows computed fields)', async () => {
+    const text = withUpcast('      compute: { big: double(total) > 100.0 }\n').replace(
+      '  - name: placed\n',
+      '  - name: placed\n    when: big == false\n',
+    );
+    expect(text).toContain('when: big == false');
+    expect(await problemsOf(text)).toEqual([]);
+  });
+
   it('quarantines a record its expression fails on as upcast.compute-failed', async () => {
     const pipeline = await compileText(
       withUpcast('      compute: { total: double(total_cents) / 100.0 }\n'),
@@ -123,7 +132,7 @@ describe('schema file paths', () => {
     expect(described).toContain(
       'The Avro schema file (.avsc), relative to the mapping file (not the working directory)',
     );
-    expect(described).toContain('A reader schema (.avsc), relative to the mapping file');
+    expect(described).toContain('A schema file, relative to the mapping file.');
     expect(described).not.toContain('relative to the project');
   });
 });

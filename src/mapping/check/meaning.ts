@@ -80,7 +80,7 @@ function upstreamNames(raw: Obj): Set<string> {
   return names;
 }
 
-/** Names an upcast writes (renamed to, defaulted, set) and its version field. */
+/** Names an upcast writes (renamed to, defaulted, set, computed) and its version field. */
 function upcastNames(raw: Obj): Set<string> {
   const names = new Set<string>();
   const upcast = isObj(raw['upcast']) ? raw['upcast'] : undefined;
@@ -93,7 +93,7 @@ function upcastNames(raw: Obj): Set<string> {
     if (isObj(step['rename']))
       for (const to of Object.values(step['rename']))
         if (typeof to === 'string') names.add(head(to));
-    for (const key of ['default', 'set'])
+    for (const key of ['default', 'set', 'compute'])
       if (isObj(step[key])) for (const path of Object.keys(step[key])) names.add(head(path));
   }
   return names;
