@@ -119,12 +119,12 @@ const RESOURCE_OF: Readonly<Record<string, AclResource>> = {
   CLUSTER_AUTHORIZATION_FAILED: 'cluster',
 };
 
-/** `READ and DESCRIBE on topic q`, `READ on groups prefixed membrane-cli.` */
+/** `READ and DESCRIBE on topic q`, ``READ on groups prefixed `membrane-cli.` `` */
 export function aclText(need: AclNeed): string {
   const operations = need.operations.join(' and ');
   if (need.resource === 'cluster') return `${operations} on the cluster`;
   return need.prefixed
-    ? `${operations} on ${need.resource}s prefixed ${need.name}`
+    ? `${operations} on ${need.resource}s prefixed \`${need.name}\``
     : `${operations} on ${need.resource} ${need.name}`;
 }
 
@@ -159,7 +159,7 @@ export function aclRefusal(
       ? 'by the Kafka cluster'
       : resource === 'cluster'
         ? 'on the cluster'
-        : `to use ${[...new Set(relevant.map((n) => (n.prefixed ? `${resource}s prefixed ${n.name}` : `${resource} ${n.name}`)))].join(', ')}`;
+        : `to use ${[...new Set(relevant.map((n) => (n.prefixed ? `${resource}s prefixed \`${n.name}\`` : `${resource} ${n.name}`)))].join(', ')}`;
   return new MembraneError(
     'kafka.authorization',
     `${command} is not authorised ${what} (${type}).`,

@@ -18,6 +18,38 @@ export interface GroupStatus {
   readonly partitions: readonly PartitionStatus[];
   /** Quarantine records by the code of their first issue (read_committed, all retained). */
   readonly quarantined: Readonly<Record<string, number>> | undefined;
+  /**
+   * Input topics (of `inputs`) the principal may not describe (TOPIC_AUTHORIZATION_FAILED):
+   * their partitions, committed offsets and lag are unknown, and are not in `partitions`.
+   */
+  readonly undescribable: readonly string[];
+}
+
+export interface GroupStatusOptions {
+  /**
+   * The topics the group reads (the mappings' inputs), besides those it has committed
+   * offsets on. Kafka leaves a topic the principal may not describe out of the group's
+   * committed offsets and out of the topic list, as if the group had never read it: asked by
+   * name, it answers TOPIC_AUTHORIZATION_FAILED (listed in `undescribable`), or
+   * UNKNOWN_TOPIC_OR_PARTITION when it does not exist (left out). One the group has not
+   * committed on yet shows every partition `committed: -1`, its lag the whole partition.
+   */
+  readonly inputs?: readonly string[];
+}
+
+/** Whether `topic` exists (it is describable): false when it does not; throws otherwise. */
+async function describable(admin: Admin, topic: string): Promise<boolean> {
+  try {
+    await admin.fetchTopicMetadata({ topics: [topic] });
+    return true;
+  } catch (error) {
+    if ((error as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return false;
+    throw error;
+  }
+}
+
+function isTopicRefusal(error: unknown): boolean {
+  return (error as { type?: unknown }).type === 'TOPIC_AUTHORIZATION_FAILED';
 }
 
 /**
@@ -29,15 +61,33 @@ export async function groupStatus(
   admin: Admin,
   group: string,
   quarantineTopic: string,
+  options: GroupStatusOptions = {},
 ): Promise<GroupStatus> {
-  const [{ groups }, committed, topics] = await Promise.all([
+  const [{ groups }, fetched, topics] = await Promise.all([
     admin.describeGroups([group]),
     admin.fetchOffsets({ groupId: group }),
     admin.listTopics(),
   ]);
+  const committed: { topic: string; partitions: { partition: number; offset: string }[] }[] = [
+    ...fetched,
+  ];
+  const undescribable: string[] = [];
+  const present = new Set(topics);
+  for (const topic of new Set(options.inputs ?? [])) {
+    if (committed.some((c) => c.topic === topic)) continue;
+    try {
+      if (present.has(topic) || (await describable(admin, topic))) {
+        present.add(topic);
+        committed.push({ topic, partitions: [] });
+      }
+    } catch (error) {
+      if (!isTopicRefusal(error)) throw error;
+      undescribable.push(topic);
+    }
+  }
   const partitions: PartitionStatus[] = [];
   for (const { topic, partitions: offsets } of committed) {
-    if (!topics.includes(topic)) continue;
+    if (!present.has(topic)) continue;
     const ends = await admin.fetchTopicOffsets(topic);
     for (const end of ends) {
       const at = Number(offsets.find((p) => p.partition === end.partition)?.offset ?? -1);
@@ -53,7 +103,7 @@ export async function groupStatus(
     }
   }
   let quarantined: Record<string, number> | undefined;
-  if (topics.includes(quarantineTopic)) {
+  if (present.has(quarantineTopic)) {
     // A Map: a code is a header value anyone writing to the topic chose (__proto__, constructor).
     const counts = new Map<string, number>();
     const all = (await admin.fetchTopicOffsets(quarantineTopic)).map((p) => p.partition);
@@ -86,5 +136,6 @@ export async function groupStatus(
       a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1,
     ),
     quarantined,
+    undescribable: undescribable.sort(),
   };
 }

@@ -1,11 +1,20 @@
+import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
+import { parse } from 'yaml';
 import { createKafka } from '../../adapters/kafka/client.js';
 import { clientOptions, kafkaConnection, reachKafka } from '../../adapters/kafka/connection.js';
 import { withKafkaErrors } from '../../adapters/kafka/errors.js';
 import { groupStatus, type GroupStatus } from '../../adapters/kafka/status.js';
 import { existingTopics } from '../../adapters/kafka/topics.js';
-import { loadRunConfig } from '../../app/config.js';
-import { loadQuarantine, type QuarantinedRecord } from '../../app/quarantine/store.js';
+import { loadRunConfig, type RunConfig } from '../../app/config.js';
+import {
+  loadQuarantine,
+  resolutionsTopic,
+  type QuarantinedRecord,
+} from '../../app/quarantine/store.js';
+import { MembraneError } from '../../core/errors.js';
+import { findFiles, isMappingFile } from '../../mapping/files.js';
+import { aclRefusal, aclText, type AclNeed } from '../errors.js';
 import { escapeText, safeJson } from '../text.js';
 import { countLine, table, unresolvedIn } from './quarantine/common.js';
 
@@ -123,6 +132,75 @@ export function statusJson(
 }
 
 /**
+ * The input topics of the mapping files in `folder` (`source.topics`, `${env:NAME}` filled in
+ * from `env`), read without compiling anything: `status` needs no registry, nor the
+ * variables only the mappings' other fields use. A folder that is not there, a file that is
+ * not YAML or a reference to a variable that is not set yields nothing for that part:
+ * status then shows the topics the group has committed on, as it always did.
+ */
+export async function mappingInputs(
+  folder: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string[]> {
+  const files = await findFiles([folder], isMappingFile).catch(() => []);
+  const topics = new Set<string>();
+  for (const file of files) {
+    let spec: unknown;
+    try {
+      spec = parse(await readFile(file, 'utf8'));
+    } catch {
+      continue;
+    }
+    const source = (spec as { source?: { topics?: unknown } } | null)?.source;
+    const listed = Array.isArray(source?.topics) ? (source.topics as unknown[]) : [];
+    for (const topic of listed) {
+      if (typeof topic !== 'string') continue;
+      const names = [...topic.matchAll(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g)].map(
+        (m) => m[1] ?? '',
+      );
+      if (names.some((name) => env[name] === undefined)) continue;
+      const filled = topic.replace(
+        /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g,
+        (_all, name: string) => env[name] ?? '',
+      );
+      if (filled !== '') topics.add(filled);
+    }
+  }
+  return [...topics].sort();
+}
+
+/** What `status` reads, as ACLs: what an ACL refusal names. */
+export function statusAcls(config: RunConfig, inputs: readonly string[]): AclNeed[] {
+  const quarantine = config.MEMBRANE_QUARANTINE_TOPIC;
+  return [
+    { operations: ['DESCRIBE'], resource: 'group', name: config.MEMBRANE_GROUP_ID },
+    ...inputs.map((name): AclNeed => ({ operations: ['DESCRIBE'], resource: 'topic', name })),
+    { operations: ['DESCRIBE', 'READ'], resource: 'topic', name: quarantine },
+    { operations: ['DESCRIBE', 'READ'], resource: 'topic', name: resolutionsTopic(quarantine) },
+    // loadQuarantine reads each topic through a throwaway group `membrane-cli.restore.<uuid>`,
+    // deleted afterwards (without DELETE it stays behind, empty).
+    { operations: ['READ', 'DELETE'], resource: 'group', name: 'membrane-cli.', prefixed: true },
+  ];
+}
+
+/**
+ * Input topics the principal may not describe: their lag is unknown, never 0. Exit 77, naming
+ * them and the ACL to grant.
+ */
+export function undescribableError(topics: readonly string[], group: string): MembraneError {
+  const named = topics.length === 1 ? `topic ${topics[0] ?? ''}` : `topics ${topics.join(', ')}`;
+  return new MembraneError(
+    'kafka.authorization',
+    `membrane status may not describe ${named}, read by group ${group} according to the mappings in MEMBRANE_MAPPINGS (TOPIC_AUTHORIZATION_FAILED), so the group's lag there is unknown.`,
+    {
+      hint: `allow the principal membrane connects as ${topics
+        .map((name) => aclText({ operations: ['DESCRIBE'], resource: 'topic', name }))
+        .join('; ')}`,
+    },
+  );
+}
+
+/**
  * groupStatus counts the quarantine by code too, resolved records and all; status counts it
  * with `loadQuarantine` instead, as `quarantine stats` does, so both say the same. Given a
  * topic name Kafka never has, groupStatus skips its own count: the quarantine is read once.
@@ -137,26 +215,34 @@ export function statusCommand(): Command {
     .option('--json', 'one JSON object instead of a table')
     .action(async (options: { json?: boolean }) => {
       const config = loadRunConfig();
+      const inputs = await mappingInputs(config.MEMBRANE_MAPPINGS);
+      // An ACL refusal (the group, a topic) is one sentence naming the ACLs to grant, exit 77.
+      const acls = statusAcls(config, inputs);
+      const refused = (error: unknown): never => {
+        throw aclRefusal(error, 'membrane status', acls);
+      };
       const connection = kafkaConnection(config, 'status');
       await reachKafka(connection);
       const kafka = createKafka(clientOptions(connection));
       const admin = kafka.admin();
-      // An ACL refusal (the group, the quarantine topic) is one sentence, exit 77.
-      await withKafkaErrors(() => admin.connect());
+      await withKafkaErrors(() => admin.connect()).catch(refused);
       try {
         const topic = config.MEMBRANE_QUARANTINE_TOPIC;
         const [status, topics] = await withKafkaErrors(() =>
           Promise.all([
-            groupStatus(kafka, admin, config.MEMBRANE_GROUP_ID, NO_TOPIC),
+            groupStatus(kafka, admin, config.MEMBRANE_GROUP_ID, NO_TOPIC, { inputs }),
             // A quarantine topic membrane may not read is a refusal, not "no quarantine yet".
             existingTopics(admin, [topic]),
           ]),
-        );
+        ).catch(refused);
+        // A lag status cannot know is not 0: no table that would add up to a wrong total.
+        if (status.undescribable.length > 0)
+          throw undescribableError(status.undescribable, config.MEMBRANE_GROUP_ID);
         let census: QuarantineCensus | undefined;
         if (topics.has(topic)) {
           const { records, skipped } = await withKafkaErrors(() =>
             loadQuarantine(kafka, admin, topic),
-          );
+          ).catch(refused);
           census = censusOf(topic, records, skipped);
         }
         const out = process.stdout;

@@ -68,6 +68,9 @@ describe('membrane status refused by an ACL', () => {
     } as unknown as NodeJS.WriteStream;
     expect(reportError(error, stream)).toBe(77);
     expect(written.join('')).not.toMatch(/\n\s+at /);
+    expect(written.join('')).toMatch(
+      /^membrane: membrane status is not authorised to use group membrane, groups prefixed `membrane-cli\.` \(GROUP_AUTHORIZATION_FAILED\)\.\n {2}What to do: allow the principal membrane connects as DESCRIBE on group membrane; READ and DELETE on groups prefixed `membrane-cli\.`\.\n$/,
+    );
   });
 });
 
@@ -75,8 +78,9 @@ describe('the quarantine commands refused by an ACL', () => {
   it('end in kafka.authorization (exit 77), not an unexpected error', async () => {
     process.env['KAFKA_BROKERS'] = '127.0.0.1:9092';
     process.env['SCHEMA_REGISTRY_URL'] = 'http://127.0.0.1:8081';
-    const error: unknown = await withQuarantine(({ admin }) =>
-      admin.fetchTopicOffsets('membrane.quarantine'),
+    const error: unknown = await withQuarantine(
+      { name: 'membrane quarantine list', access: 'read' },
+      ({ admin }) => admin.fetchTopicOffsets('membrane.quarantine'),
     ).then(
       () => undefined,
       (e: unknown) => e,
@@ -87,6 +91,10 @@ describe('the quarantine commands refused by an ACL', () => {
       write: (text: string) => written.push(text),
     } as unknown as NodeJS.WriteStream;
     expect(reportError(error, stream)).toBe(77);
-    expect(written.join('')).toContain('GROUP_AUTHORIZATION_FAILED');
+    // The group kind of ACL this command needs, named: its throwaway restore groups.
+    expect(written.join('')).toBe(
+      'membrane: membrane quarantine list is not authorised to use groups prefixed `membrane-cli.` (GROUP_AUTHORIZATION_FAILED).\n' +
+        '  What to do: allow the principal membrane connects as READ and DELETE on groups prefixed `membrane-cli.`.\n',
+    );
   });
 });

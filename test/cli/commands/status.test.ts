@@ -97,6 +97,7 @@ const GROUP: GroupStatus = {
     { topic: 'erp.orders', partition: 1, committed: -1, end: 7, lag: 7 },
   ],
   quarantined: undefined,
+  undescribable: [],
 };
 
 describe('membrane status: the group', () => {

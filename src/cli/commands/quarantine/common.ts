@@ -3,9 +3,15 @@ import { createKafka } from '../../../adapters/kafka/client.js';
 import { clientOptions, kafkaConnection, reachKafka } from '../../../adapters/kafka/connection.js';
 import { withKafkaErrors } from '../../../adapters/kafka/errors.js';
 import { compileFilter, type QuarantineFilter } from '../../../app/quarantine/filters.js';
-import { loadQuarantine, type QuarantinedRecord } from '../../../app/quarantine/store.js';
+import { replayTransactionalId } from '../../../app/quarantine/replay.js';
+import {
+  loadQuarantine,
+  resolutionsTopic,
+  type QuarantinedRecord,
+} from '../../../app/quarantine/store.js';
 import { loadRunConfig, type RunConfig } from '../../../app/config.js';
 import { MembraneError } from '../../../core/errors.js';
+import { aclRefusal, type AclNeed } from '../../errors.js';
 import {
   bytesJson,
   CELL_COLUMNS,
@@ -22,19 +28,93 @@ export interface QuarantineSession {
   readonly admin: Admin;
 }
 
-/** Connects, runs `work`, disconnects. Configuration from the same variables as `membrane run`. */
+/**
+ * What a quarantine command does with the quarantine, for the ACLs it needs: `read` (list,
+ * show, stats, any --dry-run), `resolve` (resolve, unresolve: write resolution markers) or
+ * `replay` (a transaction writing outputs, re-quarantined records and markers).
+ */
+export type QuarantineAccess = 'read' | 'resolve' | 'replay';
+
+/**
+ * The ACLs a quarantine command needs (README, "ACLs membrane needs"), which an ACL refusal
+ * names. `outputs`: the mappings' output topics, for `replay`.
+ */
+export function quarantineAcls(
+  quarantine: string,
+  access: QuarantineAccess,
+  outputs: readonly string[] = [],
+  group = 'membrane',
+): AclNeed[] {
+  const read = ['DESCRIBE', 'READ'];
+  const writes = access === 'read' ? [] : ['WRITE', 'CREATE'];
+  return [
+    {
+      operations: access === 'replay' ? [...read, 'WRITE', 'DESCRIBE_CONFIGS'] : read,
+      resource: 'topic',
+      name: quarantine,
+    },
+    // CREATE: resolve and replay create the resolutions topic when it is not there yet.
+    { operations: [...read, ...writes], resource: 'topic', name: resolutionsTopic(quarantine) },
+    ...(access === 'replay'
+      ? [
+          ...outputs.map((name): AclNeed => ({
+            operations: ['DESCRIBE', 'WRITE', 'DESCRIBE_CONFIGS'],
+            resource: 'topic',
+            name,
+          })),
+          {
+            operations: ['DESCRIBE', 'WRITE'],
+            resource: 'transactional ID',
+            name: replayTransactionalId(quarantine),
+          } satisfies AclNeed,
+          // Which mapping versions the running members use (their join metadata).
+          { operations: ['DESCRIBE'], resource: 'group', name: group } satisfies AclNeed,
+        ]
+      : []),
+    // Each topic is read through a throwaway group `membrane-cli.restore.<uuid>`, deleted
+    // afterwards (without DELETE it stays behind, empty).
+    { operations: ['READ', 'DELETE'], resource: 'group', name: 'membrane-cli.', prefixed: true },
+  ];
+}
+
+export interface QuarantineCommand {
+  /** `membrane quarantine list`: who was refused, in the sentence of an ACL refusal. */
+  readonly name: string;
+  readonly access: QuarantineAccess;
+  /** The output topics, once known (replay loads the mappings inside `work`). */
+  readonly outputs?: () => readonly string[];
+}
+
+/**
+ * Connects, runs `work`, disconnects. Configuration from the same variables as `membrane run`.
+ * What kafkajs throws is one sentence: an ACL refusal anywhere in it (kafkajs and membrane
+ * nest errors: a restore's failure, a retry wrapper, an aggregate) names the ACLs `command`
+ * needs, exit 77.
+ */
 export async function withQuarantine<T>(
+  command: QuarantineCommand,
   work: (session: QuarantineSession) => Promise<T>,
 ): Promise<T> {
   const config = loadRunConfig();
+  const refused = (error: unknown): never => {
+    throw aclRefusal(
+      error,
+      command.name,
+      quarantineAcls(
+        config.MEMBRANE_QUARANTINE_TOPIC,
+        command.access,
+        command.outputs?.() ?? [],
+        config.MEMBRANE_GROUP_ID,
+      ),
+    );
+  };
   const connection = kafkaConnection(config, 'cli');
   await reachKafka(connection);
   const kafka = createKafka(clientOptions(connection));
   const admin = kafka.admin();
-  // What kafkajs throws (an ACL refusing the quarantine topic: exit 77) is one sentence.
-  await withKafkaErrors(() => admin.connect());
+  await withKafkaErrors(() => admin.connect()).catch(refused);
   try {
-    return await withKafkaErrors(() => work({ config, kafka, admin }));
+    return await withKafkaErrors(() => work({ config, kafka, admin })).catch(refused);
   } finally {
     await admin.disconnect();
   }

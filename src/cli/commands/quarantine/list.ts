@@ -75,7 +75,7 @@ export function listCommand(): Command {
     ),
   ).action(async (options: FilterOptions & { resolved?: boolean; all?: boolean }) => {
     checkTimes(options);
-    await withQuarantine(async (session) => {
+    await withQuarantine({ name: 'membrane quarantine list', access: 'read' }, async (session) => {
       const { selected } = await select(session, options, stateOf(options));
       const out = process.stdout;
       if (options.json) {

@@ -7,7 +7,7 @@ import { versionMismatches } from '../../../app/versions.js';
 import { MembraneError } from '../../../core/errors.js';
 import { loadPipelines } from '../../../app/runtime/bootstrap.js';
 import { escapeBytes, escapeText, safeJson } from '../../text.js';
-import { select, withQuarantine } from './common.js';
+import { select, withQuarantine, type QuarantineCommand } from './common.js';
 import {
   checkTimes,
   parseRate,
@@ -74,12 +74,20 @@ export function replayCommand(): Command {
       requireSelection(options, refs, 'replay', 'every unresolved record');
       checkTimes(options);
       const { rate, chunk } = options;
-      const failing = await withQuarantine(async (session) => {
+      // The output topics an ACL refusal names, once the mappings are loaded.
+      let outputs: readonly string[] = [];
+      const command: QuarantineCommand = {
+        name: 'membrane quarantine replay',
+        access: options.dryRun ? 'read' : 'replay',
+        outputs: () => outputs,
+      };
+      const failing = await withQuarantine(command, async (session) => {
         // Unresolved records only, whatever else the options say: a resolved record's outputs are
         // written already (or it was junk), and a superseded one has a newer quarantine record.
         const { selected: records } = await select(session, options, 'unresolved', refs);
         const loaded = await loadPipelines(session.config, process.env);
         const pipelines = new Map(loaded.map((p) => [p.name, p]));
+        outputs = [...new Set(loaded.flatMap((p) => p.outputTopics()))].sort();
         // One mapping version at a time: the members running now translate new records with
         // their version; a replay with another one would translate the same kind of record
         // differently (or fix what they keep quarantining).

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { resolveRecords } from '../../../app/quarantine/replay.js';
 import { ensureResolutionsTopic } from '../../../app/quarantine/store.js';
 import { escapeText, safeJson } from '../../text.js';
-import { select, summaryOf, withQuarantine } from './common.js';
+import { select, summaryOf, withQuarantine, type QuarantineCommand } from './common.js';
 import { listTable } from './list.js';
 import {
   checkTimes,
@@ -42,7 +42,11 @@ export function resolveCommand(): Command {
       // Before connecting: a command that would resolve the whole quarantine says so first.
       requireSelection(options, refs, 'resolve', 'every unresolved record');
       checkTimes(options);
-      await withQuarantine(async (session) => {
+      const command: QuarantineCommand = {
+        name: 'membrane quarantine resolve',
+        access: options.dryRun ? 'read' : 'resolve',
+      };
+      await withQuarantine(command, async (session) => {
         const { selected } = await select(session, options, 'unresolved', refs);
         const out = process.stdout;
         if (options.dryRun) {

@@ -8,7 +8,7 @@ import { loadQuarantine, type QuarantinedRecord } from '../../../app/quarantine/
 import type { TruncatedBytes, Truncation } from '../../../adapters/quarantine/codec.js';
 import { MembraneError } from '../../../core/errors.js';
 import { bytesJson, escapeText, escapeValue, safeJson } from '../../text.js';
-import { isoOfEpoch, summaryOf, withQuarantine } from './common.js';
+import { isoOfEpoch, summaryOf, withQuarantine, type QuarantineCommand } from './common.js';
 import { parseRef } from './options.js';
 
 /** 16 bytes a line: offset, hex, printable characters. */
@@ -126,7 +126,8 @@ export function showCommand(): Command {
     .argument('<ref>', 'partition:offset in the quarantine topic, as `list` shows it', parseRef)
     .option('--json', 'one JSON object')
     .action(async (ref: string, options: { json?: boolean }) => {
-      await withQuarantine(async (session) => {
+      const command: QuarantineCommand = { name: 'membrane quarantine show', access: 'read' };
+      await withQuarantine(command, async (session) => {
         const { records } = await loadQuarantine(
           session.kafka,
           session.admin,

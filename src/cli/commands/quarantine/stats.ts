@@ -104,7 +104,7 @@ export function statsCommand(): Command {
     ),
   ).action(async (options: FilterOptions & { resolved?: boolean; all?: boolean }) => {
     checkTimes(options);
-    await withQuarantine(async (session) => {
+    await withQuarantine({ name: 'membrane quarantine stats', access: 'read' }, async (session) => {
       const state = stateOf(options);
       const selection = await select(session, options, state);
       const { matching, selected } = selection;

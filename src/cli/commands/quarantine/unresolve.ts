@@ -7,7 +7,7 @@ import {
   type QuarantinedRecord,
 } from '../../../app/quarantine/store.js';
 import { safeJson } from '../../text.js';
-import { select, summaryOf, withQuarantine } from './common.js';
+import { select, summaryOf, withQuarantine, type QuarantineCommand } from './common.js';
 import { listTable } from './list.js';
 import {
   checkTimes,
@@ -110,7 +110,11 @@ export function unresolveCommand(): Command {
     .action(async (refs: string[], options: UnresolveOptions) => {
       requireSelection(options, refs, 'unresolve', 'every resolved record');
       checkTimes(options);
-      await withQuarantine(async (session) => {
+      const command: QuarantineCommand = {
+        name: 'membrane quarantine unresolve',
+        access: options.dryRun ? 'read' : 'resolve',
+      };
+      await withQuarantine(command, async (session) => {
         const topic = session.config.MEMBRANE_QUARANTINE_TOPIC;
         const { selected } = await select(session, options, 'resolved', refs);
         const { take, left } = splitForUnresolve(selected, options.force === true);
