@@ -52,3 +52,35 @@ export function versionMismatches(
   }
   return problems;
 }
+
+/**
+ * What `membrane status` says of the live members' mapping versions: a line per member (its
+ * client ID and host, then each mapping it runs), and a warning line per mapping the members
+ * run in more than one version (a rolling restart half-way, or a member left behind).
+ */
+export function memberVersionLines(live: readonly LiveMember[]): string[] {
+  const lines = live.map((member) => {
+    const runs =
+      member.versions === undefined
+        ? 'does not say which mapping versions it runs (an older membrane)'
+        : [...member.versions]
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([name, v]) => formatVersion(name, v))
+            .join(', ') || 'runs no mapping';
+    return `  ${who(member)}  ${runs}`;
+  });
+  const byMapping = new Map<string, Map<string, number>>();
+  for (const member of live)
+    for (const [name, v] of member.versions ?? []) {
+      const seen = byMapping.get(name) ?? new Map<string, number>();
+      const key = formatVersion(name, v);
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      byMapping.set(name, seen);
+    }
+  for (const [name, seen] of [...byMapping].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    if (seen.size > 1)
+      lines.push(
+        `  warning: the members run ${name} in ${seen.size} versions: ${[...seen].map(([v, n]) => `${v} on ${n}`).join(', ')}; records are translated by whichever member owns their partition`,
+      );
+  return lines;
+}
