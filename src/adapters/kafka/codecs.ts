@@ -209,3 +209,32 @@ export function registerCodecs(): void {
 }
 
 export { codecs };
+
+/** What kafkajs's record decoder (patched) may build from one fetched batch; process-wide. */
+interface DecoderLimits {
+  maxHeaders: number;
+  maxRecordsPerBatch: number;
+}
+
+const decoderLimits = (
+  require('kafkajs/src/protocol/recordBatch/record/v0/decoder.js') as { limits: DecoderLimits }
+).limits;
+
+/**
+ * Bounds what decoding one fetched batch may build, before membrane's own checks see a record.
+ * `maxHeaders` (MEMBRANE_MAX_HEADERS): a record declaring more keeps only its first
+ * `maxHeaders + 1` headers — enough for the envelope check to quarantine it as
+ * trust.too-many-headers — and the rest is skipped unread. `maxRecordsPerBatch`: a compressed
+ * batch declaring more records is refused whole, as one that decompresses to more than
+ * MAX_BATCH_BYTES is. Without a call (the CLI), 65,536 headers and 1,000,000 records.
+ */
+export function limitDecoding(limits: Partial<DecoderLimits>): void {
+  if (limits.maxHeaders !== undefined) decoderLimits.maxHeaders = limits.maxHeaders;
+  if (limits.maxRecordsPerBatch !== undefined)
+    decoderLimits.maxRecordsPerBatch = limits.maxRecordsPerBatch;
+}
+
+/** The limits in force (for tests and the startup log). */
+export function decodingLimits(): Readonly<DecoderLimits> {
+  return { ...decoderLimits };
+}

@@ -3,6 +3,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { taskAssigner } from '../../adapters/kafka/assigner.js';
 import { createKafka } from '../../adapters/kafka/client.js';
+import { limitDecoding } from '../../adapters/kafka/codecs.js';
 import {
   classifyKafkaError,
   fatalKafkaError,
@@ -145,6 +146,9 @@ export class Runtime {
         logger.debug({ attempt, error: messageOf(error) }, 'the brokers do not answer yet');
       },
     });
+    // A record is judged before it costs more than its size: kafkajs decodes at most one
+    // header more than MEMBRANE_MAX_HEADERS of any record it fetches for this process.
+    limitDecoding({ maxHeaders: config.MEMBRANE_MAX_HEADERS });
     const kafka = createKafka({ ...clientOptions(connection), logger });
     this.kafka = kafka;
     const admin = kafka.admin();

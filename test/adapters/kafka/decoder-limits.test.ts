@@ -1,0 +1,121 @@
+import { createRequire } from 'node:module';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  decodingLimits,
+  limitDecoding,
+  registerCodecs,
+} from '../../../src/adapters/kafka/codecs.js';
+import { checkEnvelope, DEFAULT_ENVELOPE_LIMITS } from '../../../src/pipeline/pipeline.js';
+import { sourceRecord } from '../../support/records.js';
+
+/**
+ * Found by a review (review11): membrane's header limits were checked after kafkajs had decoded
+ * the whole fetched batch, and the broker bounds a batch by its compressed size only. A header
+ * with an empty name and value takes 2 bytes before compression: a 61 KB gzip batch decoded to
+ * one record with 31,457,280 headers (56 s of one synchronous loop, 3.1 GB heap); a 92 KB one
+ * to 8,987,794 empty records (49 s, 1.65 GB). membrane's patch to kafkajs's record decoder
+ * (patches/kafkajs+2.2.4.patch) keeps at most MEMBRANE_MAX_HEADERS + 1 headers of a record and
+ * refuses a compressed batch declaring more than a million records.
+ */
+const require = createRequire(import.meta.url);
+interface Coder {
+  readonly buffer: Buffer;
+  writeVarInt(n: number): Coder;
+  writeInt8(n: number): Coder;
+  writeInt16(n: number): Coder;
+  writeInt32(n: number): Coder;
+  writeInt64(n: number): Coder;
+  writeBuffer(b: Buffer): Coder;
+}
+const Encoder = require('kafkajs/src/protocol/encoder') as new () => Coder;
+const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
+const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (
+  decoder: unknown,
+) => Promise<{ records: { headers: Record<string, unknown> }[] }>;
+
+const varint = (n: number): Buffer => new Encoder().writeVarInt(n).buffer;
+
+/** A record with `headers` headers, each with an empty name and an empty value. */
+function record(headers: number): Buffer {
+  const body = Buffer.concat([
+    Buffer.from([0]), // attributes
+    varint(0), // timestamp delta
+    varint(0), // offset delta
+    varint(-1), // key: null
+    varint(-1), // value: null
+    varint(headers),
+    Buffer.alloc(headers * 2),
+  ]);
+  return Buffer.concat([varint(body.length), body]);
+}
+
+/** A gzip record batch (magic 2) of `records`, declaring `count` records, as a fetch carries it. */
+function gzipBatch(records: Buffer, count: number): Buffer {
+  const compressed = gzipSync(records, { level: 9 });
+  const now = Date.now();
+  const body = new Encoder()
+    .writeInt16(1) // attributes: gzip
+    .writeInt32(count - 1) // last offset delta
+    .writeInt64(now)
+    .writeInt64(now)
+    .writeInt64(-1) // producer ID
+    .writeInt16(-1)
+    .writeInt32(-1)
+    .writeInt32(count)
+    .writeBuffer(compressed);
+  const batch = new Encoder()
+    .writeInt32(0) // partition leader epoch
+    .writeInt8(2) // magic
+    .writeInt32(0) // crc (kafkajs does not check it)
+    .writeBuffer(body.buffer);
+  return new Encoder().writeInt64(0).writeInt32(batch.buffer.length).writeBuffer(batch.buffer)
+    .buffer;
+}
+
+describe("kafkajs's record decoder, bounded (patched)", () => {
+  const defaults = decodingLimits();
+  afterEach(() => {
+    limitDecoding(defaults);
+  });
+
+  it('keeps MEMBRANE_MAX_HEADERS + 1 headers of a flood, enough for the envelope check to quarantine it', async () => {
+    registerCodecs();
+    limitDecoding({ maxHeaders: DEFAULT_ENVELOPE_LIMITS.maxHeaders });
+    const count = 2_000_000;
+    const wire = gzipBatch(record(count), 1);
+    expect(wire.length).toBeLessThan(16 * 1024);
+    const decoded = await decodeBatch(new Decoder(wire));
+    const headers = decoded.records[0]?.headers ?? {};
+    expect((headers[''] as unknown[]).length).toBe(DEFAULT_ENVELOPE_LIMITS.maxHeaders + 1);
+    const refused = checkEnvelope(
+      sourceRecord({ headers: headers as never }),
+      DEFAULT_ENVELOPE_LIMITS,
+    );
+    expect(refused?.code).toBe('trust.too-many-headers');
+  });
+
+  it('decodes every header of a record within the limit, and the records after a flood', async () => {
+    registerCodecs();
+    limitDecoding({ maxHeaders: 10 });
+    const wire = gzipBatch(Buffer.concat([record(50), record(10), record(0)]), 3);
+    const decoded = await decodeBatch(new Decoder(wire));
+    expect(
+      decoded.records.map((r) => ((r.headers[''] as unknown[] | undefined) ?? []).length),
+    ).toEqual([11, 10, 0]);
+  });
+
+  it('refuses a compressed batch declaring more records than the limit, before decoding any', async () => {
+    registerCodecs();
+    limitDecoding({ maxRecordsPerBatch: 1000 });
+    const wire = gzipBatch(Buffer.concat(Array.from({ length: 1001 }, () => record(0))), 1001);
+    const thrown = await decodeBatch(new Decoder(wire)).catch((error: unknown) => error);
+    expect(thrown).toBeInstanceOf(Error);
+    expect((thrown as Error).name).toBe('CompressedBatchError');
+    expect((thrown as Error).message).toBe(
+      'compressed batch refused: it declares 1001 records, more than 1000',
+    );
+    limitDecoding({ maxRecordsPerBatch: 1001 });
+    expect((await decodeBatch(new Decoder(wire))).records).toHaveLength(1001);
+  });
+});
