@@ -11,6 +11,8 @@ export const INFRA_ERROR_CODES = [
   'infra.start-failed',
   'infra.not-ready',
   'infra.not-running',
+  'infra.not-answering',
+  'infra.version-mismatch',
   'infra.config-invalid',
 ] as const;
 

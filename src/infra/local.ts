@@ -156,8 +156,75 @@ export async function localDown(
 }
 
 /**
+ * What to do with the instance the state file names: reuse it (healthy, or both processes
+ * alive and answering within `timeoutMs`: a busy or still starting instance is somebody's,
+ * never torn down), or replace it (a process is gone). One that runs another Kafka release
+ * than MEMBRANE_KAFKA_VERSION asks for, or whose processes live but do not answer in time,
+ * is left alone and refused with one sentence.
+ */
+export async function reuseOrReplace(
+  existing: LocalInfraStatus,
+  paths: InfraPaths,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  progress?: Progress,
+): Promise<LocalInfraState | undefined> {
+  const { state } = existing;
+  if (state === undefined) return undefined;
+  const alive = existing.components.length > 0 && existing.components.every((c) => c.running);
+  if (!alive) return undefined;
+  if (state.kafka.version !== paths.kafka.version)
+    throw new InfraError(
+      'infra.version-mismatch',
+      `The local instance in ${paths.run} runs Kafka ${state.kafka.version} (pid ${state.kafka.pid}), not the ${paths.kafka.version} that MEMBRANE_KAFKA_VERSION${env['MEMBRANE_KAFKA_VERSION'] === undefined ? ' (unset)' : `=${env['MEMBRANE_KAFKA_VERSION']}`} asks for; it is left running.`,
+      {
+        hint: `to run Kafka ${paths.kafka.version}, give it a folder of its own (MEMBRANE_INFRA_DIR=${paths.run}-${paths.kafka.version}), or stop this one first (npm run infra -- down); to use this one, set MEMBRANE_KAFKA_VERSION=${state.kafka.version}`,
+      },
+    );
+  if (existing.healthy) return state;
+  progress?.say(
+    `The local instance in ${paths.run} is running but not answering yet; waiting up to ${Math.round(timeoutMs / 1000)} s for it`,
+  );
+  const answered = await waitFor(
+    async () => {
+      const now = await localStatus(env);
+      if (!now.healthy)
+        throw new Error(
+          now.components
+            .filter((c) => !c.healthy)
+            .map((c) => `${c.name}: ${c.detail}`)
+            .join('; '),
+        );
+    },
+    {
+      timeoutMs,
+      intervalMs: 500,
+      giveUp: () =>
+        isAlive(state.kafka.pid, KAFKA_MAIN_CLASS) &&
+        isAlive(state.registry.pid, REGISTRY_MARKER)
+          ? undefined
+          : 'a process exited',
+    },
+  );
+  if (answered.ok) return state;
+  if (
+    !isAlive(state.kafka.pid, KAFKA_MAIN_CLASS) ||
+    !isAlive(state.registry.pid, REGISTRY_MARKER)
+  )
+    return undefined;
+  throw new InfraError(
+    'infra.not-answering',
+    `The local instance in ${paths.run} is running (Kafka pid ${state.kafka.pid}, registry pid ${state.registry.pid}) but did not answer within ${Math.round(timeoutMs / 1000)} s (${answered.reason}); it is left running.`,
+    {
+      hint: `look at ${paths.kafkaLog} and ${paths.registryLog}; if it is stuck, replace it with npm run infra -- down, then up`,
+    },
+  );
+}
+
+/**
  * Starts Kafka and the registry (downloading them the first time) and waits until both
- * answer. Reuses an instance that is already up and healthy.
+ * answer. Reuses an instance that is up (see {@link reuseOrReplace}); replaces one whose
+ * processes are gone.
  */
 export async function localUp(
   options: LocalInfraOptions,
@@ -165,8 +232,15 @@ export async function localUp(
   const env = options.env ?? process.env;
   const paths = infraPaths(env);
   const existing = await localStatus(env);
-  if (existing.state && existing.healthy) return { state: existing.state, started: false };
-  if (existing.state) await localDown(env); // a stale or half-dead instance
+  const reused = await reuseOrReplace(
+    existing,
+    paths,
+    env,
+    options.readyTimeoutMs ?? 120_000,
+    options.progress,
+  );
+  if (reused) return { state: reused, started: false };
+  if (existing.state) await localDown(env); // a process is gone: replace the instance
 
   // Cheap checks first: a missing JDK or a taken port is reported before any download.
   const java = requireJava(env);
