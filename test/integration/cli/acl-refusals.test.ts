@@ -8,7 +8,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../../support/cli.js';
 import { createTopics } from '../../support/kafka.js';
+import { spawnCli } from '../../support/membrane-process.js';
 import { orderMessages, useOrderTopics } from '../../support/orders.js';
+import { committedOf, until } from '../../support/scenario.js';
 import { restrictedUser, secureEnv } from '../../support/secure.js';
 
 /**
@@ -203,5 +205,62 @@ describe('membrane quarantine replay without its transactional ID', () => {
         `  What to do: allow the principal membrane connects as (User:${s.user()}) DESCRIBE and WRITE on transactional ID membrane-replay.${q}.`,
       ].join('\n'),
     );
+  });
+});
+
+/**
+ * The README's list ("ACLs membrane needs"), granted operation by operation and nothing
+ * more, is enough: `run` translates and commits, `status` shows the lag, the quarantine
+ * commands read, resolve and replay. A missing entry would fail one of these with exit 77.
+ */
+describe("the README's ACLs, and only those", () => {
+  const s = useRestricted();
+
+  it('let run, status, quarantine list, resolve and replay do their work', async () => {
+    const topics = s.ctx.topics();
+    const { PREFIXED } = ResourcePatternTypes;
+    const { TRANSACTIONAL_ID } = AclResourceTypes;
+    // run
+    await s.grant(TOPIC, topics.input, [READ, DESCRIBE, DESCRIBE_CONFIGS]);
+    for (const topic of [topics.placed, topics.cancelled, topics.quarantine])
+      await s.grant(TOPIC, topic, [WRITE, DESCRIBE, DESCRIBE_CONFIGS, CREATE]);
+    await s.grant(TOPIC, `${topics.group}.`, [CREATE, DESCRIBE, READ, WRITE], PREFIXED);
+    await s.grant(GROUP, topics.group, [READ, DESCRIBE]);
+    await s.grant(GROUP, `${topics.group}.restore.`, [READ, AclOperationTypes.DELETE], PREFIXED);
+    await s.grant(TRANSACTIONAL_ID, `${topics.group}.`, [WRITE, DESCRIBE], PREFIXED);
+    // status and the quarantine commands
+    await s.grant(TOPIC, topics.quarantine, [READ]);
+    await s.grant(TOPIC, `${topics.quarantine}.resolutions`, [DESCRIBE, READ, WRITE, CREATE]);
+    await s.grant(GROUP, 'membrane-cli.', [READ, AclOperationTypes.DELETE], PREFIXED);
+    await s.grant(TRANSACTIONAL_ID, `membrane-replay.${topics.quarantine}`, [WRITE, DESCRIBE]);
+
+    const membrane = spawnCli(['run'], s.env());
+    const committed = committedOf(() => s.ctx.admin(), topics.group, topics.input);
+    await until('all 10 committed', async () => (await committed()) >= 10, [membrane]);
+    membrane.child.kill('SIGTERM');
+    expect(await membrane.exited, membrane.output()).toBe(0);
+
+    const status = await runCli(['status'], s.env());
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^total lag 0$/m);
+    expect(status.stdout).toMatch(/unresolved of 3 quarantine records/);
+
+    const list = await runCli(['quarantine', 'list', '--json'], s.env());
+    expect(list.code, list.stderr).toBe(0);
+    const refs = list.stdout
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { ref: string }).ref);
+    expect(refs).toHaveLength(3);
+
+    const resolve = await runCli(
+      ['quarantine', 'resolve', refs[0] ?? '', '--reason', 'known junk'],
+      s.env(),
+    );
+    expect(resolve.code, resolve.stderr).toBe(0);
+    // The other two still fail the same mapping: replayed, re-quarantined, exit 2.
+    const replay = await runCli(['quarantine', 'replay', '--all'], s.env());
+    expect(replay.code, replay.stderr).toBe(2);
+    expect(replay.stdout).toMatch(/^0 replayed, 0 dropped by the mapping, 2 still failing/m);
   });
 });

@@ -78,7 +78,7 @@ export function replayCommand(): Command {
       let outputs: readonly string[] = [];
       const command: QuarantineCommand = {
         name: 'membrane quarantine replay',
-        access: options.dryRun ? 'read' : 'replay',
+        access: 'replay',
         outputs: () => outputs,
       };
       const failing = await withQuarantine(command, async (session) => {
