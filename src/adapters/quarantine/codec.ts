@@ -5,7 +5,7 @@ import {
   messageBytes,
   RECORD_OVERHEAD_BYTES as RECORD_OVERHEAD,
 } from '../kafka/send-slices.js';
-import type { Issue, IssueCode, Stage } from '../../core/issues.js';
+import { cut, type Issue, type IssueCode, type Stage } from '../../core/issues.js';
 import type { HeaderValue, Headers } from '../../core/records.js';
 
 /**
@@ -48,6 +48,13 @@ export interface Truncation {
   readonly value?: TruncatedBytes;
   readonly key?: TruncatedBytes;
   readonly headers?: { readonly count: number; readonly bytes: number; readonly sha256: string };
+  /**
+   * Membrane's own issues header, bounded as a last resort (when the record still does not
+   * fit with the upstream parts cut away): how many issues the entry had, how many the header
+   * keeps (each with its path and message cut to SHORT_ISSUE_TEXT characters, marked
+   * `…(N chars)`), and how many bytes the whole header would have taken.
+   */
+  readonly issues?: { readonly count: number; readonly kept: number; readonly bytes: number };
 }
 
 export interface QuarantineEntry {
@@ -97,7 +104,11 @@ function values(value: HeaderValue): (Buffer | string)[] {
  * would not fit is cut to fit and says so in `membrane.quarantine.truncated`, with the
  * original's sizes and SHA-256: a quarantine record the broker refuses would stop its
  * partition for ever. The upstream headers go first when they are the largest part (a header
- * flood), else the value is cut first, then the key, then the headers go.
+ * flood), else the value is cut first, then the key, then the headers go. Should membrane's
+ * own headers still not fit (issues are bounded where they are made — a path at 1 KiB, a
+ * message at 1 KiB — but a record may carry up to 100 of them), the issues header is cut as a
+ * last resort: the first issues that fit are kept, each shortened, and the truncation header
+ * says how many there were. The first issue (the record's code) always stays.
  */
 export function encodeQuarantine(
   upstream: {
@@ -145,7 +156,51 @@ export function encodeQuarantine(
     truncation.key = note;
   }
   if (over > 0 && truncation.headers === undefined) dropHeaders();
-  return build(key, value, headers, ourHeaders(entry, truncation)).message;
+  let issues = entry.issues;
+  if (over > 0) {
+    const full = Buffer.byteLength(issuesHeader(entry.issues));
+    issues = fewerIssues(entry.issues, full - over);
+    over -= full - Buffer.byteLength(issuesHeader(issues));
+    truncation.issues = { count: entry.issues.length, kept: issues.length, bytes: full };
+  }
+  return build(key, value, headers, ourHeaders(entry, truncation, issues)).message;
+}
+
+/** Characters of an issue's path and message kept when the issues header is cut. */
+export const SHORT_ISSUE_TEXT = 64;
+
+/**
+ * The first issues, shortened, whose header takes at most `budget` bytes — the first one
+ * always. Each keeps its code (and rule, which the mapping names), its path and message cut
+ * to SHORT_ISSUE_TEXT characters.
+ */
+function fewerIssues(all: readonly Issue[], budget: number): Issue[] {
+  const kept: Issue[] = [];
+  let bytes = 2; // []
+  for (const one of all) {
+    const short: Issue = {
+      ...one,
+      path: cut(one.path, SHORT_ISSUE_TEXT),
+      message: cut(one.message, SHORT_ISSUE_TEXT),
+      ...(one.rule === undefined ? {} : { rule: cut(one.rule, SHORT_ISSUE_TEXT) }),
+    };
+    const size = Buffer.byteLength(JSON.stringify(short)) + (kept.length === 0 ? 0 : 1);
+    if (kept.length > 0 && bytes + size > budget) break;
+    kept.push(short);
+    bytes += size;
+  }
+  return kept;
+}
+
+/** The `membrane.quarantine.issues` header: the issues as JSON, in a fixed key order. */
+function issuesHeader(issues: readonly Issue[]): string {
+  return JSON.stringify(
+    issues.map((i) =>
+      i.rule === undefined
+        ? { code: i.code, path: i.path, message: i.message }
+        : { code: i.code, path: i.path, message: i.message, rule: i.rule },
+    ),
+  );
 }
 
 /** Room for the truncation header, generously (it is at most about 400 bytes). */
@@ -199,16 +254,13 @@ export function quarantineBytes(message: QuarantineMessage): number {
 function ourHeaders(
   entry: QuarantineEntry,
   truncation: Truncation | undefined,
+  issues: readonly Issue[] = entry.issues,
 ): Record<string, string> {
   const first = entry.issues[0];
   return {
     [QUARANTINE_HEADERS.code]: first?.code ?? `${entry.stage}.unknown`,
     [QUARANTINE_HEADERS.stage]: entry.stage,
-    [QUARANTINE_HEADERS.issues]: JSON.stringify(
-      entry.issues.map((i) =>
-        i.rule === undefined ? { code: i.code, path: i.path, message: i.message } : { ...i },
-      ),
-    ),
+    [QUARANTINE_HEADERS.issues]: issuesHeader(issues),
     [QUARANTINE_HEADERS.topic]: entry.source.topic,
     [QUARANTINE_HEADERS.partition]: String(entry.source.partition),
     [QUARANTINE_HEADERS.offset]: entry.source.offset,
@@ -376,6 +428,7 @@ function parseTruncation(text: string): Truncation {
   const value = bytes(whole['value']);
   const key = bytes(whole['key']);
   const h = whole['headers'] === undefined ? undefined : object(whole['headers']);
+  const i = whole['issues'] === undefined ? undefined : object(whole['issues']);
   return {
     ...(value === undefined ? {} : { value }),
     ...(key === undefined ? {} : { key }),
@@ -388,5 +441,8 @@ function parseTruncation(text: string): Truncation {
             sha256: hash(h['sha256']),
           },
         }),
+    ...(i === undefined
+      ? {}
+      : { issues: { count: count(i['count']), kept: count(i['kept']), bytes: count(i['bytes']) } }),
   };
 }

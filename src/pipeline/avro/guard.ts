@@ -566,6 +566,17 @@ function compileSteps(root: AnyType, maxDepth: number): { root: Step; bounded: b
   };
 }
 
+/** `TypeError: x is not a function`, cut to 200 characters, for a refusal's message. */
+export function describeError(error: unknown): string {
+  let text: string;
+  try {
+    text = error instanceof Error ? `${error.name}: ${error.message}` : `a thrown ${typeof error}`;
+  } catch {
+    text = 'an unreadable error';
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
 /**
  * Compiles the guard for a writer schema, or says why no body written with it is decoded.
  * For a reader schema, see `readerSchemaRefusal`.
@@ -581,7 +592,15 @@ export function compileAvroGuard(type: Type, maxDepth: number): AvroGuard | Sche
     // deep already, the schema is still the record's problem, not the runtime's.
     if (error instanceof RangeError)
       return { code: 'decode.too-deep', path: '', message: 'nests too deep to be checked' };
-    throw error;
+    // Anything else came from a writer schema shaped like nothing the guard expects (a type
+    // object avsc built oddly from a hostile schema: a field type that is not a type…). The
+    // schema is the producer's choice, so it is the record's problem: thrown, the runtime
+    // would read it as a bug and stop, on every restart.
+    return {
+      code: 'decode.unparseable-schema',
+      path: '',
+      message: `cannot be checked: ${describeError(error)}`,
+    };
   }
   return {
     bounded,

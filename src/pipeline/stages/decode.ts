@@ -7,6 +7,7 @@ import type { SourceRecord } from '../../core/records.js';
 import { pass, quarantine, type Verdict } from '../../core/verdict.js';
 import {
   compileAvroGuard,
+  describeError,
   isForbiddenKey,
   readerSchemaRefusal,
   type AvroGuard,
@@ -261,8 +262,19 @@ export function createDecodeStage(
       ? decodeAvroBody(writer.guard, writer.type, bytes, 5)
       : decodeAvroBody(writer.guard, reader as Type, bytes, 5, writer.resolver);
   };
+  // Everything here is driven by the writer schema, which the producer chose: whatever it
+  // throws is that schema's problem (a quarantine for its records), never the runtime's.
   const writerFor = (id: number, type: Type): Writer => {
-    const guard = compileAvroGuard(type, MAX_DEPTH);
+    let guard: AvroGuard | SchemaRefusal;
+    try {
+      guard = compileAvroGuard(type, MAX_DEPTH);
+    } catch (error) {
+      guard = {
+        code: 'decode.unparseable-schema',
+        path: '',
+        message: `cannot be checked: ${describeError(error)}`,
+      };
+    }
     if (isRefusal(guard)) return refusedWriter(id, guard);
     if (!reader) return { type, guard, resolver: undefined };
     try {
@@ -272,7 +284,7 @@ export function createDecodeStage(
         issue(
           'decode.unknown-schema',
           '',
-          `writer schema ${id} cannot be read as the reader schema: ${(error as Error).message.slice(0, 200)}`,
+          `writer schema ${id} cannot be read as the reader schema: ${describeError(error)}`,
         ),
       );
     }

@@ -238,6 +238,41 @@ describe('Avro guard: prototype keys', () => {
   });
 });
 
+describe('Avro guard: writer schemas shaped like nothing it expects', () => {
+  it('refuses, never throws, when compiling throws: a field type that is a function', () => {
+    // What avsc built for a type named toString looked up in a plain {} (before 4de7f96): the
+    // field's type is Object.prototype.toString.
+    const type = avro.Type.forSchema(
+      { type: 'record', name: 'R', fields: [{ name: 'a', type: 'toString' }] },
+      { registry: {} },
+    );
+    expect(typeof (type as unknown as { fields: { type: unknown }[] }).fields[0]?.type).toBe(
+      'function',
+    );
+    expect(compileAvroGuard(type, MAX_DEPTH)).toEqual({
+      code: 'decode.unparseable-schema',
+      path: '',
+      message:
+        "cannot be checked: TypeError: Cannot read properties of undefined (reading 'startsWith')",
+    });
+  });
+
+  it('refuses whatever is thrown, an Error or not', () => {
+    const hostile = {
+      typeName: 'record',
+      get fields(): never {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- what a hostile getter may do
+        throw 'not an Error';
+      },
+    } as unknown as avro.Type;
+    expect(compileAvroGuard(hostile, MAX_DEPTH)).toEqual({
+      code: 'decode.unparseable-schema',
+      path: '',
+      message: 'cannot be checked: a thrown string',
+    });
+  });
+});
+
 describe('Avro guard: values per byte', () => {
   const wide = record({
     rows: {

@@ -261,6 +261,41 @@ describe('decode: Avro in the Confluent wire format', () => {
     });
   });
 
+  it('quarantines, never throws, when a writer schema makes the guard or the resolver throw', async () => {
+    // A field type that is a function: what avsc built for a type named toString (4de7f96).
+    const odd = avro.Type.forSchema(
+      { type: 'record', name: 'Adj', fields: [{ name: 'a', type: 'toString' }] },
+      { registry: {} },
+    );
+    const lookups: number[] = [];
+    const registry: SchemaRegistryPort = {
+      schemaById: (id) => {
+        lookups.push(id);
+        return Promise.resolve(odd);
+      },
+      register: () => Promise.reject(new Error('unused')),
+    };
+    for (const withReader of [undefined, reader]) {
+      lookups.length = 0;
+      const stage = createDecodeStage('avro', { registry, reader: withReader });
+      for (let n = 0; n < 2; n++) {
+        expect(await stage(sourceRecord({ value: wire(70, Buffer.from([2])) }))).toEqual({
+          kind: 'quarantine',
+          issues: [
+            {
+              code: 'decode.unparseable-schema',
+              path: '',
+              message:
+                "writer schema 70 cannot be checked: TypeError: Cannot read properties of undefined (reading 'startsWith')",
+            },
+          ],
+        });
+      }
+      // Remembered per ID, like every refused writer schema.
+      expect(lookups).toEqual([70]);
+    }
+  });
+
   it('never throws on arbitrary bytes', async () => {
     const registry = new InMemorySchemaRegistry();
     await registry.register('adj-value', writer);
