@@ -18,9 +18,13 @@ function report(result: CliResult): string {
     .join('\n');
 }
 
-/** One sentence, then what to grant (README, "When something is wrong"); no stack trace. */
+/**
+ * One sentence, then what to grant (README, "When something is wrong"); no stack trace. `run`
+ * says what it needs in general; `status` and the quarantine commands name the command and the
+ * ACLs of the kind refused (README, "ACLs membrane needs").
+ */
 const REFUSED =
-  /^membrane: membrane is not authorised [^\n]+\.\n {2}What to do: grant the principal membrane connects as: [^\n]+\.$/;
+  /^membrane: membrane( status| quarantine \w+)? is not authorised [^\n]+\.\n {2}What to do: (grant the principal membrane connects as: |allow the principal membrane connects as (\(User:[^)]+\) )?[A-Z_]+ (and [A-Z_]+ )?on )[^\n]+\.$/;
 
 /**
  * Credentials the cluster accepts, permissions it does not give: the local broker checks ACLs
