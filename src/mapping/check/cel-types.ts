@@ -1,6 +1,7 @@
 import { Environment, parse, type ASTNode, type TypeCheckResult } from '@marcbachmann/cel-js';
 import type { Type } from 'avsc';
 import { closest, distance } from 'fastest-levenshtein';
+import { patternProblem } from './regex.js';
 
 /**
  * What a CEL expression in a mapping can see, as types, and the check of an expression against
@@ -467,9 +468,40 @@ export function checkExpression(source: string, scope: Scope, condition: boolean
       hint: 'a condition or rule must be a comparison or another boolean expression, e.g. x == "A"',
     });
   }
+  problems.push(...patternProblems(source, nodes));
   return result?.valid && result.type !== undefined && unknownAt.length === 0
     ? { problems, type: result.type }
     : { problems };
+}
+
+/**
+ * The problems of `matches()` patterns: each must be a string literal (a pattern read from
+ * the record lets its producer choose one that backtracks for minutes), and one the linear
+ * engine can run (see regex.ts). Both forms: `s.matches(p)` and `matches(s, p)`.
+ */
+function patternProblems(source: string, nodes: readonly { node: ASTNode }[]): CelProblem[] {
+  const problems: CelProblem[] = [];
+  for (const { node } of nodes) {
+    const args = node.args as unknown[];
+    let pattern: ASTNode | undefined;
+    if (node.op === 'rcall' && args[0] === 'matches') pattern = (args[2] as ASTNode[])[0];
+    else if (node.op === 'call' && args[0] === 'matches') pattern = (args[1] as ASTNode[])[1];
+    if (pattern === undefined) continue;
+    const { start, end } = pattern;
+    if (pattern.op !== 'value') {
+      const text = source.slice(start, end);
+      problems.push({
+        start,
+        end,
+        message: `the pattern of matches() must be a string literal, not ${text}: a pattern taken from the record lets its producer choose a regular expression that backtracks for minutes`,
+        hint: "write the regular expression in the mapping, e.g. matches('^[A-Z0-9-]+$'); to compare with a field, use ==, contains(), startsWith() or endsWith()",
+      });
+    } else if (typeof pattern.args === 'string') {
+      const problem = patternProblem(pattern.args);
+      if (problem) problems.push({ start, end, ...problem });
+    }
+  }
+  return problems;
 }
 
 function syntaxProblem(source: string, error: unknown): CelProblem {
