@@ -200,17 +200,13 @@ export async function reuseOrReplace(
       timeoutMs,
       intervalMs: 500,
       giveUp: () =>
-        isAlive(state.kafka.pid, KAFKA_MAIN_CLASS) &&
-        isAlive(state.registry.pid, REGISTRY_MARKER)
+        isAlive(state.kafka.pid, KAFKA_MAIN_CLASS) && isAlive(state.registry.pid, REGISTRY_MARKER)
           ? undefined
           : 'a process exited',
     },
   );
   if (answered.ok) return state;
-  if (
-    !isAlive(state.kafka.pid, KAFKA_MAIN_CLASS) ||
-    !isAlive(state.registry.pid, REGISTRY_MARKER)
-  )
+  if (!isAlive(state.kafka.pid, KAFKA_MAIN_CLASS) || !isAlive(state.registry.pid, REGISTRY_MARKER))
     return undefined;
   throw new InfraError(
     'infra.not-answering',
