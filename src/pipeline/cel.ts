@@ -1,5 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
-import { parse } from '@marcbachmann/cel-js';
+import { Environment } from '@marcbachmann/cel-js';
 import { setOwn } from '../core/objects.js';
 
 // A mapping's `matches()` runs its regular expression over upstream text, through V8's
@@ -8,6 +8,35 @@ import { setOwn } from '../core/objects.js';
 // to its linear-time engine (same result; patterns it cannot run, with backreferences or
 // lookarounds, keep backtracking). Set once, for every entry point that evaluates CEL.
 setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+
+type Arithmetic = (a: number, b: number) => number;
+const ARITHMETIC: readonly (readonly [string, Arithmetic])[] = [
+  ['+', (a, b) => a + b],
+  ['-', (a, b) => a - b],
+  ['*', (a, b) => a * b],
+  ['/', (a, b) => a / b],
+];
+
+/**
+ * Arithmetic and equality between `int` and `double`, giving a `double` (`score * 1.5`,
+ * `weightKg == 2`). CEL has no implicit conversion between them, but a JSON number carries no
+ * type: 10 and 10.0 are the same value, and whole numbers reach CEL as `int` (see `toCel`) — so
+ * without these, an expression over a field declared double passed `membrane validate` and
+ * failed at run time for every whole value (found by a review). Registered on the run-time
+ * environment and on the one `validate` type-checks with, so both agree.
+ */
+export function withMixedNumbers(env: Environment): Environment {
+  for (const [op, apply] of ARITHMETIC) {
+    env.registerOperator(`int ${op} double`, (a: bigint, b: number) => apply(Number(a), b));
+    env.registerOperator(`double ${op} int`, (a: number, b: bigint) => apply(a, Number(b)));
+  }
+  // The library registers the mirrored `double == int` (and `!=`) itself.
+  env.registerOperator('int == double', (a: bigint, b: number) => Number(a) === b);
+  return env;
+}
+
+/** The environment every mapping expression runs in: CEL's standard library, mixed numbers. */
+const runtime = withMixedNumbers(new Environment({ unlistedVariablesAreDyn: true }));
 
 /**
  * CEL (via @marcbachmann/cel-js, chosen over @bufbuild/cel: about 5x faster on our
@@ -46,7 +75,7 @@ export function activation(
 
 /** Throws the parser's error (with its message) for an invalid expression. */
 export function compileExpression(source: string): CompiledExpression {
-  const program = parse(source);
+  const program = runtime.parse(source);
   const names = referencedNames(source);
   return {
     source,

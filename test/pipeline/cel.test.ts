@@ -62,3 +62,17 @@ describe('CEL regular expressions over upstream text', () => {
     expect(rule.evaluate({ s: 'a'.repeat(28) })).toBe(true);
   });
 });
+
+describe('numbers: int and double mix', () => {
+  it('adds, subtracts, multiplies, divides and compares an int with a double, giving a double', () => {
+    const run = (source: string, variables: Record<string, unknown> = {}): unknown =>
+      compileExpression(source).evaluate(variables);
+    expect(run('x * 1.5', { x: 10 })).toBe(15);
+    expect(run('x * 1.5', { x: 10.5 })).toBe(15.75);
+    expect(run('1.5 + x - 0.5', { x: 2 })).toBe(3);
+    expect(run('x / 4.0', { x: 10 })).toBe(2.5);
+    expect(run('x == 2 && 2 == x && x != 3', { x: 2.0 })).toBe(true);
+    // int with int stays int (CEL): 7 / 2 is 3.
+    expect(run('7 / 2')).toBe(3n);
+  });
+});

@@ -59,85 +59,10 @@ async function value(name: string, json: unknown): Promise<string> {
   return file;
 }
 
-const HEAD = (name: string, format: string, schema: string): string => `name: ${name}
-version: 1
-source:
-  system: crm
-  topics: [crm.contacts]
-  format: ${format}
-  schema: ${schema}
-identity:
-  event: event_id
-`;
-
 describe(
   'review13 PROBLEM: validate says ok, then records quarantine',
   { timeout: 180_000 },
   () => {
-    it('PROBLEM: double arithmetic on a JSON Schema number type-checks but fails for whole values', async () => {
-      const file = await mapping(
-        'json-number',
-        `${HEAD('crm-json', 'json', 'contact.json')}events:
-  - name: c
-    when: rec_type == "U" && score * 1.5 > 10.0
-    to: { topic: crm.c.v1, format: json }
-    map:
-      id: contact_id
-`,
-      );
-      const validated = await runCli(['validate', file], env);
-      expect(validated.stdout).toContain('1 valid, 0 invalid');
-      const whole = await runCli(
-        [
-          'try',
-          file,
-          await value('whole', { event_id: 'e', contact_id: 'c', rec_type: 'U', score: 10 }),
-        ],
-        env,
-      );
-      expect(whole.code).toBe(1);
-      expect(whole.stdout).toContain('no such overload: dyn<int> * double');
-      const fraction = await runCli(
-        [
-          'try',
-          file,
-          await value('frac', { event_id: 'e', contact_id: 'c', rec_type: 'U', score: 10.5 }),
-        ],
-        env,
-      );
-      expect(fraction.code).toBe(0);
-    });
-
-    it('PROBLEM: an Avro double field and an `as: double` + unit field, whole at run time, fail double arithmetic', async () => {
-      const file = await mapping(
-        'avro-double',
-        `${HEAD('crm-avro', 'avro', 'contact.avsc')}events:
-  - name: c
-    to: { topic: crm.c.v1, format: json }
-    map:
-      score: { expr: 'score * 2.0' }
-      weightKg: { from: weight, as: double, unit: { from: g, to: kg } }
-    invariants:
-      - { name: light, rule: 'weightKg * 1000.0 < 100000.0' }
-`,
-      );
-      expect((await runCli(['validate', file], env)).stdout).toContain('1 valid, 0 invalid');
-      const run = async (score: number, weight: number): Promise<string> =>
-        (
-          await runCli(
-            ['try', file, await value(`avro-${score}-${weight}`, { event_id: 'e', score, weight })],
-            env,
-          )
-        ).stdout;
-      expect(await run(10.5, 1500)).toContain('output 1 of 1');
-      expect(await run(10, 1500)).toContain(
-        'map.expression-failed: expression for score failed: no such overload: dyn<int> * double',
-      );
-      expect(await run(10.5, 2000)).toContain(
-        'rule light could not be evaluated: no such overload: dyn<int> * double',
-      );
-    });
-
     it('PROBLEM: upcast compute expressions are not type-checked (misspelled field, bare word, headers)', async () => {
       const file = await mapping(
         'upcast',

@@ -1,4 +1,5 @@
 import { Environment, parse, type ASTNode, type TypeCheckResult } from '@marcbachmann/cel-js';
+import { withMixedNumbers } from '../../pipeline/cel.js';
 import type { Type } from 'avsc';
 import { closest, distance } from 'fastest-levenshtein';
 import { patternProblem } from './regex.js';
@@ -324,7 +325,7 @@ function environment(
   unknown: ReadonlySet<string>,
   text: ReadonlySet<string> = new Set(),
 ): Environment {
-  const env = new Environment({ unlistedVariablesAreDyn: !scope.closed });
+  const env = withMixedNumbers(new Environment({ unlistedVariablesAreDyn: !scope.closed }));
   const nameOf = declareTypes(env, [...scope.fields.values(), ...scope.extras.values()]);
   const declare = (name: string, type: CelType): void => {
     if (!IDENTIFIER.test(name) || KEYWORDS.has(name) || env.hasVariable(name)) return;
