@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mappingDigest } from '../../src/mapping/digest.js';
+import { mappingDigest, schemaFilesOf } from '../../src/mapping/digest.js';
 
 const MAPPING = `# orders from the ERP
 name: legacy-orders
@@ -41,5 +41,27 @@ source:
 
   it('counts every key, __proto__ too', () => {
     expect(mappingDigest('a: 1\n__proto__: { b: 2 }\n')).not.toBe(mappingDigest('a: 1\n'));
+  });
+
+  it('counts the schema files a mapping names, in order', () => {
+    const plain = mappingDigest(MAPPING);
+    expect(mappingDigest(MAPPING, [])).toBe(plain);
+    const withSchema = mappingDigest(MAPPING, ['{"type":"string"}']);
+    expect(withSchema).not.toBe(plain);
+    expect(mappingDigest(MAPPING, ['{"type":"long"}'])).not.toBe(withSchema);
+    expect(mappingDigest(MAPPING, ['a', 'b'])).not.toBe(mappingDigest(MAPPING, ['b', 'a']));
+  });
+
+  it('finds the schema files of the source and of every target', () => {
+    expect(
+      schemaFilesOf({
+        source: { schema: 'in.avsc' },
+        events: [
+          { to: { schema: 'a.avsc' } },
+          { to: [{ schema: 'b.avsc' }, {}] },
+          { to: undefined },
+        ],
+      }),
+    ).toEqual(['in.avsc', 'a.avsc', 'b.avsc']);
   });
 });

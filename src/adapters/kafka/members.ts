@@ -1,4 +1,5 @@
-import { AssignerProtocol, type GroupDescription } from 'kafkajs';
+import { AssignerProtocol, type Admin, type GroupDescription } from 'kafkajs';
+import { waitFor } from '../../infra/wait.js';
 import { decodeMemberData, TASK_ASSIGNER_NAME, type MappingVersion } from './assigner.js';
 
 /** A member of the live group, as far as the mapping versions go. */
@@ -33,4 +34,31 @@ export function liveMembers(group: GroupDescription | undefined): LiveMember[] {
       versions,
     };
   });
+}
+
+/** States in which Kafka describes no member metadata, though members may be running. */
+const SETTLING = new Set(['PreparingRebalance', 'CompletingRebalance']);
+
+/**
+ * The live members of `groupId` once Kafka can describe them: a group rebalancing (a rolling
+ * restart, a member that died and whose session has not expired) lists its members without
+ * metadata, so this asks again until the group is Stable (or Empty, or gone), for at most
+ * `timeoutMs`. `settled: false` with the last state when it never was.
+ */
+export async function settledMembers(
+  admin: Admin,
+  groupId: string,
+  timeoutMs = 30_000,
+): Promise<{ settled: true; members: LiveMember[] } | { settled: false; state: string }> {
+  let state = 'Unknown';
+  const result = await waitFor(
+    async () => {
+      const [group] = (await admin.describeGroups([groupId])).groups;
+      state = group?.state ?? 'Dead';
+      if (SETTLING.has(state)) throw new Error(`the group is ${state}`);
+      return liveMembers(group);
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+  return result.ok ? { settled: true, members: result.value } : { settled: false, state };
 }

@@ -1,3 +1,4 @@
+import { liveMembers, type LiveMember } from './members.js';
 import type { Admin, Kafka } from 'kafkajs';
 import { QUARANTINE_HEADERS } from '../quarantine/codec.js';
 import { restorePartitions } from './restore.js';
@@ -23,6 +24,11 @@ export interface GroupStatus {
    * their partitions, committed offsets and lag are unknown, and are not in `partitions`.
    */
   readonly undescribable: readonly string[];
+  /**
+   * The members with the mapping versions each publishes. Kafka describes a group's member
+   * metadata only while it is Stable: empty otherwise.
+   */
+  readonly live: readonly LiveMember[];
 }
 
 export interface GroupStatusOptions {
@@ -137,5 +143,6 @@ export async function groupStatus(
     ),
     quarantined,
     undescribable: undescribable.sort(),
+    live: liveMembers(description),
   };
 }

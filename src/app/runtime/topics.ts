@@ -9,7 +9,9 @@ import { registryOptions } from '../../adapters/registry/connection.js';
 import { ConfluentRegistryPort } from '../../adapters/registry/port.js';
 import { MembraneError } from '../../core/errors.js';
 import { compileMapping } from '../../mapping/compile.js';
-import { mappingDigest } from '../../mapping/digest.js';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { mappingDigest, schemaFilesOf } from '../../mapping/digest.js';
 import { loadMappingText, readText } from '../../mapping/load.js';
 import { findFiles, isMappingFile } from '../../mapping/files.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
@@ -38,8 +40,15 @@ export async function loadPipelines(
   const pipelines: Pipeline[] = [];
   for (const file of files) {
     const text = await readText(file, 'mapping file');
-    const pipeline = await compileMapping(loadMappingText(text, file, env), { registry });
-    pipeline.digest = mappingDigest(text);
+    const loaded = loadMappingText(text, file, env);
+    const pipeline = await compileMapping(loaded, { registry });
+    // compileMapping read every schema file it names: they are there.
+    const schemas = await Promise.all(
+      schemaFilesOf(loaded.spec).map((schema) =>
+        readFile(resolve(dirname(file), schema), 'utf8').catch(() => ''),
+      ),
+    );
+    pipeline.digest = mappingDigest(text, schemas);
     pipeline.limitEnvelope({
       maxHeaders: config.MEMBRANE_MAX_HEADERS,
       maxHeaderBytes: config.MEMBRANE_MAX_HEADER_BYTES,

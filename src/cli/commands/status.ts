@@ -15,6 +15,7 @@ import {
 import { MembraneError } from '../../core/errors.js';
 import { findFiles, isMappingFile } from '../../mapping/files.js';
 import { aclRefusal, aclText, type AclNeed } from '../errors.js';
+import { memberVersionLines } from '../../app/versions.js';
 import { escapeText, safeJson } from '../text.js';
 import { countLine, table, unresolvedIn } from './quarantine/common.js';
 
@@ -84,6 +85,10 @@ export function groupLines(status: GroupStatus): string {
   for (const p of status.partitions) lag += p.lag;
   return [
     `group ${escapeText(status.group)}: ${escapeText(status.state)}, ${status.members} member(s)\n`,
+    ...memberVersionLines(status.live).map((line) => `${escapeText(line)}\n`),
+    status.members > 0 && status.state !== 'Stable'
+      ? '  (the mapping versions each member runs show once the group is stable)\n'
+      : '',
     table(
       ['TOPIC', 'PARTITION', 'COMMITTED', 'END', 'LAG'],
       status.partitions.map((p) => [
@@ -111,6 +116,16 @@ export function statusJson(
     group: status.group,
     state: status.state,
     members: status.members,
+    // The mapping versions each member publishes (null: a member that does not say).
+    memberVersions: status.live.map((m) => ({
+      memberId: m.memberId,
+      clientId: m.clientId,
+      host: m.host,
+      mappings:
+        m.versions === undefined
+          ? null
+          : Object.fromEntries([...m.versions].map(([name, v]) => [name, { ...v }])),
+    })),
     partitions: status.partitions.map((p) => ({
       ...p,
       committed: p.committed < 0 ? null : p.committed,

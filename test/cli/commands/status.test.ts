@@ -98,6 +98,7 @@ const GROUP: GroupStatus = {
   ],
   quarantined: undefined,
   undescribable: [],
+  live: [],
 };
 
 describe('membrane status: the group', () => {
@@ -116,6 +117,32 @@ describe('membrane status: the group', () => {
     );
   });
 
+  it('lists the mapping versions each member runs; while rebalancing, says they show later', () => {
+    const live = [
+      {
+        memberId: 'm-1',
+        clientId: 'membrane',
+        host: '10.0.0.7',
+        versions: new Map([['legacy-orders', { version: 3, digest: '5f0c1d2e00000000' }]]),
+      },
+    ];
+    const lines = groupLines({ ...GROUP, partitions: [], live });
+    expect(lines).toContain(
+      'group membrane: Stable, 1 member(s)\n  membrane@10.0.0.7  legacy-orders@3 (5f0c1d2e)\n',
+    );
+    expect(statusJson({ ...GROUP, partitions: [], live }, undefined)['memberVersions']).toEqual([
+      {
+        memberId: 'm-1',
+        clientId: 'membrane',
+        host: '10.0.0.7',
+        mappings: { 'legacy-orders': { version: 3, digest: '5f0c1d2e00000000' } },
+      },
+    ]);
+    expect(groupLines({ ...GROUP, state: 'PreparingRebalance', partitions: [] })).toContain(
+      '  (the mapping versions each member runs show once the group is stable)\n',
+    );
+  });
+
   it('--json: committed null where nothing is committed; the census; every record by code', () => {
     const census = censusOf(
       'q',
@@ -126,6 +153,7 @@ describe('membrane status: the group', () => {
       group: 'membrane',
       state: 'Stable',
       members: 1,
+      memberVersions: [],
       partitions: [
         { topic: 'erp.orders', partition: 0, committed: 212, end: 212, lag: 0 },
         { topic: 'erp.orders', partition: 1, committed: null, end: 7, lag: 7 },

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { replay, type ReplayOutcome } from '../../../app/quarantine/replay.js';
-import { liveMembers } from '../../../adapters/kafka/members.js';
+import { settledMembers } from '../../../adapters/kafka/members.js';
 import { ensureResolutionsTopic } from '../../../app/quarantine/store.js';
 import { versionMismatches } from '../../../app/versions.js';
 import { MembraneError } from '../../../core/errors.js';
@@ -92,12 +92,18 @@ export function replayCommand(): Command {
         // their version; a replay with another one would translate the same kind of record
         // differently (or fix what they keep quarantining).
         const used = new Set(records.map((r) => r.entry.mapping.split('@')[0] ?? ''));
-        const [group] = (await session.admin.describeGroups([session.config.MEMBRANE_GROUP_ID]))
-          .groups;
-        const mismatches = versionMismatches(liveMembers(group), loaded, used);
+        const group = session.config.MEMBRANE_GROUP_ID;
+        const live = await settledMembers(session.admin, group);
+        const mismatches = live.settled
+          ? versionMismatches(live.members, loaded, used)
+          : [
+              `The group ${group} has been rebalancing (${live.state}) for 30 s, so the mapping versions its members run cannot be read (Kafka describes them only once it is stable).`,
+            ];
         if (mismatches.length > 0 && !options.force && !options.dryRun)
           throw new MembraneError('quarantine.version-mismatch', mismatches.join(' '), {
-            hint: `run the replay with the mappings the group runs, or roll the new mappings out to every member of ${session.config.MEMBRANE_GROUP_ID} first (membrane status shows what each member runs); --force replays anyway`,
+            hint: live.settled
+              ? `run the replay with the mappings the group runs, or roll the new mappings out to every member of ${group} first (membrane status shows what each member runs); --force replays anyway`
+              : 'try again once the group is stable (membrane status shows its state); --force replays anyway',
           });
         for (const mismatch of mismatches)
           process.stderr.write(
