@@ -288,136 +288,121 @@ const headerOrField = z
     'give either `header` or `field`',
   );
 
-export const mappingSpec = z
-  .strictObject({
-    $schema: z.string().optional(),
-    name: name.describe('The mapping name; it namespaces the deterministic IDs.'),
-    version: z
-      .int()
-      .positive()
-      .describe('Bump it on every change; stamped on every output and quarantine record.'),
-    description: z.string().optional(),
-    source: z
-      .strictObject({
-        system: name.describe('The upstream system, e.g. legacy-erp.'),
-        topics: z
-          .array(z.string().min(1))
-          .min(1)
-          .describe('Upstream topics; several must be co-partitioned.'),
-        format: z
-          .enum(['json', 'avro', 'avro-binary'])
-          .describe(
-            'json; avro = Confluent wire format through the schema registry; avro-binary = plain Avro with `schema`.',
-          ),
-        schema: z
-          .string()
-          .optional()
-          .describe(
-            'A schema file, relative to the mapping file. With avro, a reader schema (.avsc) writer schemas are resolved to; required with avro-binary. With json, a JSON Schema or an Avro schema that types the expressions `membrane validate` checks (records are not validated against it).',
-          ),
-      })
-      .refine((s) => s.format !== 'avro-binary' || s.schema !== undefined, {
-        path: ['schema'],
-        message: '`format: avro-binary` needs `schema`',
-      }),
-    trust: z
-      .strictObject({
-        allow: z
-          .strictObject({
-            header: z.string().min(1),
-            values: z.array(z.string()).min(1),
-          })
-          .optional()
-          .describe('Only records whose header has one of these values are let in.'),
-        signature: z
-          .strictObject({
-            algorithm: z.enum(['hmac-sha256', 'ed25519']),
-            header: z.string().min(1).describe('The header carrying the base64 signature.'),
-            keyIdHeader: z
-              .string()
-              .min(1)
-              .describe('The header naming the key, so keys can rotate.'),
-            covers: z
-              .array(z.string().min(1))
-              .default([])
-              .describe('Headers signed together with the value bytes, in this order.'),
-            keys: z
-              .record(z.string().min(1), z.string().min(1))
-              .refine((keys) => Object.keys(keys).length > 0, 'needs at least one key')
-              .describe(
-                'Key ID → HMAC secret, or Ed25519 public key (PEM or base64 of the raw 32 bytes). Use ${env:NAME}.',
-              ),
-          })
-          .optional(),
-      })
-      .optional(),
-    identity: z
-      .strictObject({
-        aggregate: fieldPath
-          .optional()
-          .describe('The upstream field naming the aggregate: orders and clocks records.'),
-        event: fieldPath
-          .optional()
-          .describe('The upstream event ID; without it, IDs come from topic/partition/offset.'),
-        correlation: headerOrField.optional(),
-        causation: headerOrField.optional(),
-        clock: z
-          .strictObject({
-            header: z.string().optional(),
-            field: fieldPath.optional(),
-            onConcurrent: z
-              .enum(['flag', 'quarantine'])
-              .default('flag')
-              .describe(
-                'An upstream clock concurrent with the aggregate’s: flag the output (membrane.concurrent) or quarantine.',
-              ),
-            maxComponents: z
-              .int()
-              .min(1)
-              .max(1000)
-              .default(32)
-              .describe('Upstream clocks with more components are refused (stamp.invalid-clock).'),
-          })
-          .refine(
-            (v) => (v.header === undefined) !== (v.field === undefined),
-            'give either `header` or `field`',
-          )
-          .optional()
-          .describe('Where an upstream vector clock is carried, if any, and what to do with it.'),
-      })
-      .default({}),
-    upcast: z
-      .strictObject({
-        field: fieldPath.describe('The upstream field carrying the shape version.'),
-        current: z.int().positive().describe('The version the routes expect.'),
-        steps: z
-          .record(z.string().regex(/^\d+$/, 'must be a version number'), upcastStep)
-          .describe(
-            'Version N → N+1, each step in this order: rename, default, set, compute, remove.',
-          ),
-      })
-      .optional(),
-    events: z
-      .array(route)
-      .min(1)
-      .describe('Routes, tried in order; the first whose `when` holds wins.'),
-    otherwise: z
-      .union([z.literal('quarantine'), z.strictObject({ drop: z.string().min(1) })])
-      .default('quarantine')
-      .describe('What happens to a record no route matches.'),
-  })
-  .superRefine((m, ctx) => {
-    const seen = new Set<string>();
-    m.events.forEach((r, i) => {
-      if (seen.has(r.name))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['events', i, 'name'],
-          message: `route name ${r.name} is used twice`,
-        });
-      seen.add(r.name);
-    });
-  });
+export const mappingSpec = z.strictObject({
+  $schema: z.string().optional(),
+  name: name.describe('The mapping name; it namespaces the deterministic IDs.'),
+  version: z
+    .int()
+    .positive()
+    .describe('Bump it on every change; stamped on every output and quarantine record.'),
+  description: z.string().optional(),
+  source: z
+    .strictObject({
+      system: name.describe('The upstream system, e.g. legacy-erp.'),
+      topics: z
+        .array(z.string().min(1))
+        .min(1)
+        .describe('Upstream topics; several must be co-partitioned.'),
+      format: z
+        .enum(['json', 'avro', 'avro-binary'])
+        .describe(
+          'json; avro = Confluent wire format through the schema registry; avro-binary = plain Avro with `schema`.',
+        ),
+      schema: z
+        .string()
+        .optional()
+        .describe(
+          'A schema file, relative to the mapping file. With avro, a reader schema (.avsc) writer schemas are resolved to; required with avro-binary. With json, a JSON Schema or an Avro schema that types the expressions `membrane validate` checks (records are not validated against it).',
+        ),
+    })
+    .refine((s) => s.format !== 'avro-binary' || s.schema !== undefined, {
+      path: ['schema'],
+      message: '`format: avro-binary` needs `schema`',
+    }),
+  trust: z
+    .strictObject({
+      allow: z
+        .strictObject({
+          header: z.string().min(1),
+          values: z.array(z.string()).min(1),
+        })
+        .optional()
+        .describe('Only records whose header has one of these values are let in.'),
+      signature: z
+        .strictObject({
+          algorithm: z.enum(['hmac-sha256', 'ed25519']),
+          header: z.string().min(1).describe('The header carrying the base64 signature.'),
+          keyIdHeader: z.string().min(1).describe('The header naming the key, so keys can rotate.'),
+          covers: z
+            .array(z.string().min(1))
+            .default([])
+            .describe('Headers signed together with the value bytes, in this order.'),
+          keys: z
+            .record(z.string().min(1), z.string().min(1))
+            .refine((keys) => Object.keys(keys).length > 0, 'needs at least one key')
+            .describe(
+              'Key ID → HMAC secret, or Ed25519 public key (PEM or base64 of the raw 32 bytes). Use ${env:NAME}.',
+            ),
+        })
+        .optional(),
+    })
+    .optional(),
+  identity: z
+    .strictObject({
+      aggregate: fieldPath
+        .optional()
+        .describe('The upstream field naming the aggregate: orders and clocks records.'),
+      event: fieldPath
+        .optional()
+        .describe('The upstream event ID; without it, IDs come from topic/partition/offset.'),
+      correlation: headerOrField.optional(),
+      causation: headerOrField.optional(),
+      clock: z
+        .strictObject({
+          header: z.string().optional(),
+          field: fieldPath.optional(),
+          onConcurrent: z
+            .enum(['flag', 'quarantine'])
+            .default('flag')
+            .describe(
+              'An upstream clock concurrent with the aggregate’s: flag the output (membrane.concurrent) or quarantine.',
+            ),
+          maxComponents: z
+            .int()
+            .min(1)
+            .max(1000)
+            .default(32)
+            .describe('Upstream clocks with more components are refused (stamp.invalid-clock).'),
+        })
+        .refine(
+          (v) => (v.header === undefined) !== (v.field === undefined),
+          'give either `header` or `field`',
+        )
+        .optional()
+        .describe('Where an upstream vector clock is carried, if any, and what to do with it.'),
+    })
+    .default({}),
+  upcast: z
+    .strictObject({
+      field: fieldPath.describe('The upstream field carrying the shape version.'),
+      current: z.int().positive().describe('The version the routes expect.'),
+      steps: z
+        .record(z.string().regex(/^\d+$/, 'must be a version number'), upcastStep)
+        .describe(
+          'Version N → N+1, each step in this order: rename, default, set, compute, remove.',
+        ),
+    })
+    .optional(),
+  events: z
+    .array(route)
+    .min(1)
+    .describe('Routes, tried in order; the first whose `when` holds wins.'),
+  otherwise: z
+    .union([z.literal('quarantine'), z.strictObject({ drop: z.string().min(1) })])
+    .default('quarantine')
+    .describe('What happens to a record no route matches.'),
+});
+// A route name used twice: checkMeaning (check/meaning.ts) reports it, with the other problems.
 
 export type MappingSpec = z.output<typeof mappingSpec>;
 export type RouteSpec = MappingSpec['events'][number];

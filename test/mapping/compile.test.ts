@@ -68,7 +68,7 @@ describe('compiling mappings', () => {
       expect.stringMatching(
         /^12:54 events\[0\]\.to\.schema: cannot read schema file .*nope\.avsc.* \(paths are relative to the mapping file\)$/,
       ),
-      '12:70 events[0].to.key: key order is not a field of the map',
+      '12:70 events[0].to.key: key order is not a field of the map (did you mean orderId?)',
     ]);
   });
 

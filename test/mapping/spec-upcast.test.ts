@@ -40,7 +40,9 @@ describe('upcast compute in mapping files', () => {
 
   it('quarantines a record its expression fails on as upcast.compute-failed', async () => {
     const pipeline = await compileText(
-      withUpcast('      compute: { total: double(total_cents) / 100.0 }\n'),
+      withUpcast(
+        '      compute: { total: double(total_cents) / 100.0 }\n      remove: [total_cents]\n',
+      ),
     );
     const result = await pipeline.process(
       jsonRecord({ v: 1, event_id: 'e-1', order_id: 'o-1', total_cents: 'n/a' }),
@@ -81,7 +83,7 @@ describe('upcast compute in mapping files', () => {
       [
         '      set: { total: 0 }',
         '      compute: { total: double(total_cents), cents: int(total_cents) }',
-        '      remove: [cents]',
+        '      remove: [cents, total_cents]',
         '',
       ].join('\n'),
     );
@@ -92,7 +94,7 @@ describe('upcast compute in mapping files', () => {
   });
 
   it('takes expressions as text only, and field paths as keys', async () => {
-    const text = withUpcast("      compute: { total: 100, 'lines[x]': amount }\n");
+    const text = withUpcast("      compute: { total: 100, 'lines[x]': record.amount }\n");
     expect(await problemsOf(text)).toEqual([
       '21:25 upcast.steps.1.compute.total: Invalid input: expected string, received number',
       '21:30 upcast.steps.1.compute.lines[x]: key is not a field path (like `order_id`, `customer.address.city`, `lines[0].sku`)',

@@ -1,9 +1,22 @@
 import { Command } from 'commander';
-import { isMembraneError } from '../../core/errors.js';
+import { isMembraneError, MembraneError, messageOf } from '../../core/errors.js';
 import { compileMapping } from '../../mapping/compile.js';
 import { formatProblem, loadMappingFile, MappingError } from '../../mapping/load.js';
 import { findFiles, isMappingFile } from '../../mapping/files.js';
 import { InMemorySchemaRegistry } from '../../pipeline/ports.js';
+import { escapeText } from '../text.js';
+
+/** The mapping files under `paths`; a path that does not exist is one sentence, exit 1. */
+async function mappingFilesUnder(paths: readonly string[]): Promise<string[]> {
+  try {
+    return await findFiles(paths, isMappingFile);
+  } catch (error) {
+    throw new MembraneError('mapping.not-found', `${escapeText(messageOf(error))}.`, {
+      cause: error,
+      hint: 'give mapping files (*.yaml) or folders that exist',
+    });
+  }
+}
 
 export function validateCommand(): Command {
   return new Command('validate')
@@ -14,7 +27,7 @@ export function validateCommand(): Command {
     .option('--env-file <file>', 'load environment variables (for ${env:…}) from this file first')
     .action(async (paths: string[], options: { envFile?: string }) => {
       if (options.envFile) process.loadEnvFile(options.envFile);
-      const files = await findFiles(paths, isMappingFile);
+      const files = await mappingFilesUnder(paths);
       let failed = 0;
       for (const file of files) {
         try {

@@ -262,7 +262,7 @@ export interface Scope {
   /** Whether any other name is an error; false: it is dyn (what the record holds is unknown). */
   readonly closed: boolean;
   /** Said after an unknown name, e.g. how to read a field the mapping does not know. */
-  readonly otherwise?: (name: string) => string;
+  readonly otherwise?: (name: string) => string | undefined;
 }
 
 /** A problem in an expression, at `start`–`end` of its text. */
@@ -444,7 +444,7 @@ export function checkExpression(source: string, scope: Scope, condition: boolean
     const fields = fieldNames.length > 0 ? `its fields: ${listed(fieldNames)}` : undefined;
     const hint = near
       ? `did you mean ${near}?`
-      : [fields, scope.otherwise?.(name)].filter((h) => h !== undefined).join('; ');
+      : [fields, scope.otherwise?.(name)].filter((h) => h !== undefined && h !== '').join('; ');
     problems.push({
       start,
       end,

@@ -18,6 +18,7 @@ import {
 import { closest, distance } from 'fastest-levenshtein';
 import { unitConverter } from '../../pipeline/units.js';
 import { luxonFormatProblems, zoneProblem } from './luxon.js';
+import { expressionSyntaxError } from '../../pipeline/stages/upcast.js';
 
 /**
  * The checks of what a mapping means, beyond its shape: every CEL expression type-checked
@@ -63,6 +64,13 @@ function namesRead(map: unknown, into: Set<string>): void {
 
 /** Every upstream top-level field the mapping names outside CEL. */
 function upstreamNames(raw: Obj): Set<string> {
+  const names = namesReadAfterUpcast(raw);
+  for (const path of upcastNames(raw)) names.add(path);
+  return names;
+}
+
+/** The top-level fields the routes and the identity read (outside CEL). */
+function namesReadAfterUpcast(raw: Obj): Set<string> {
   const names = new Set<string>();
   const events = Array.isArray(raw['events']) ? raw['events'] : [];
   for (const route of events) if (isObj(route)) namesRead(route['map'], names);
@@ -76,7 +84,6 @@ function upstreamNames(raw: Obj): Set<string> {
     const path = isObj(spec) ? str(spec['field']) : undefined;
     if (path !== undefined) names.add(head(path));
   }
-  for (const path of upcastNames(raw)) names.add(path);
   return names;
 }
 
@@ -237,12 +244,11 @@ export function checkMeaning(raw: unknown, source: SourceShape | undefined): Mea
               : unwrapped.of
             : undefined;
         const elementFields = new Map<string, CelType>();
-        let elementClosed = true;
         if (element?.kind === 'object') {
           for (const [n, t] of element.fields) elementFields.set(n, t);
-        } else if (element !== undefined && inputType !== undefined) {
-          elementClosed = false;
         } else {
+          // No schema says what an element holds: any name goes (dyn), as record.x does at
+          // the top level; the names the map reads are listed for their types.
           const read = new Set<string>();
           namesRead(spec['map'], read);
           for (const n of read) elementFields.set(n, DYN);
@@ -251,13 +257,7 @@ export function checkMeaning(raw: unknown, source: SourceShape | undefined): Mea
           what: `an element of ${spec['each']}`,
           fields: elementFields,
           extras: new Map([['record', recordType]]),
-          closed: elementClosed,
-          ...(element?.kind === 'object' || !elementClosed
-            ? {}
-            : {
-                otherwise: () =>
-                  'an element’s fields are the ones its map reads; give source.schema to check against all of them',
-              }),
+          closed: element?.kind === 'object',
         };
         const elementOut = checkMap(
           spec['map'],
@@ -311,7 +311,147 @@ export function checkMeaning(raw: unknown, source: SourceShape | undefined): Mea
         cel([...at, 'invariants', i, 'rule'], invariant['rule'], translated, true);
     });
   });
+  routeNamesAndKeys(events, problems);
+  checkComputes(raw, upstreamType, upstream.otherwise, cel);
   return problems;
+}
+
+/** `upcast.field`, `upcast.steps.N.compute.x`: a path's first segment, a variable of the record. */
+const isTopLevel = (path: string): boolean => head(path) === path;
+
+/**
+ * The `compute` expressions of the upcast steps, each against the record as its step finds
+ * it: the upstream fields (`source.schema`'s, or without one the names the mapping reads),
+ * as the steps before and this step's rename, default and set left them, plus `record`. Not
+ * `topic` or `headers`: an upcast computes from the record alone. The expressions of one step
+ * read the same record (one never sees another's result). A syntax error is the schema's to
+ * report (spec.ts), once.
+ */
+function checkComputes(
+  raw: Obj,
+  upstreamType: CelType | undefined,
+  upstreamOtherwise: ((name: string) => string | undefined) | undefined,
+  cel: (path: SpecPath, text: unknown, scope: Scope, condition: boolean) => string | undefined,
+): void {
+  const upcast = isObj(raw['upcast']) ? raw['upcast'] : undefined;
+  const steps = upcast && isObj(upcast['steps']) ? upcast['steps'] : undefined;
+  if (!steps) return;
+  const versions = Object.keys(steps)
+    .filter((v) => /^\d+$/.test(v) && isObj(steps[v]))
+    .sort((a, b) => Number(a) - Number(b));
+  if (!versions.some((v) => isObj((steps[v] as Obj)['compute']))) return;
+  const closed = upstreamType === undefined || upstreamType.kind === 'object';
+  const current = new Map<string, CelType>();
+  if (upstreamType?.kind === 'object')
+    for (const [name, type] of upstreamType.fields) current.set(name, type);
+  // Without a schema: the names the mapping reads. With one or not, an older version's fields
+  // (which a schema of one version may not have): the version field, and the fields a step
+  // renames, defaults or removes.
+  const older = upstreamType === undefined ? namesReadAfterUpcast(raw) : new Set<string>();
+  const field = str(upcast?.['field']);
+  if (field !== undefined) older.add(head(field));
+  for (const v of versions) {
+    const step = steps[v] as Obj;
+    for (const key of ['rename', 'default'])
+      if (isObj(step[key])) for (const from of Object.keys(step[key])) older.add(head(from));
+    if (Array.isArray(step['remove']))
+      for (const path of step['remove']) if (typeof path === 'string') older.add(head(path));
+  }
+  if (upstreamType === undefined || upstreamType.kind === 'object')
+    for (const name of older) if (!current.has(name)) current.set(name, DYN);
+  const write = (path: string, type: CelType): void => {
+    // A nested path changes an object the checker cannot follow: dyn from then on.
+    current.set(head(path), isTopLevel(path) ? type : DYN);
+  };
+  for (const v of versions) {
+    const step = steps[v] as Obj;
+    if (isObj(step['rename']))
+      for (const [from, to] of Object.entries(step['rename'])) {
+        if (typeof to !== 'string') continue;
+        const type = isTopLevel(from) ? (current.get(from) ?? DYN) : DYN;
+        if (isTopLevel(from)) current.delete(from);
+        write(to, type);
+      }
+    if (isObj(step['default']))
+      for (const [path, value] of Object.entries(step['default'])) {
+        const had = current.get(head(path));
+        write(path, had === undefined ? typeOfJson(value) : commonType([had, typeOfJson(value)]));
+      }
+    if (isObj(step['set']))
+      for (const [path, value] of Object.entries(step['set'])) write(path, typeOfJson(value));
+    const computed = new Map<string, CelType>();
+    if (isObj(step['compute'])) {
+      const fields = new Map(current);
+      const scope: Scope = {
+        what: `the record at version ${v}`,
+        fields,
+        extras: new Map([
+          [
+            'record',
+            upstreamType?.kind === 'object' ? objectOf(upstreamType.name, fields) : mapOf(DYN),
+          ],
+        ]),
+        closed,
+        otherwise: (name) =>
+          name === 'topic' || name === 'headers'
+            ? `an upcast computes from the record alone; ${name} is read by a route's when`
+            : upstreamOtherwise?.(name),
+      };
+      for (const [path, text] of Object.entries(step['compute'])) {
+        if (typeof text !== 'string' || expressionSyntaxError(text) !== undefined) continue;
+        const type = cel(['upcast', 'steps', v, 'compute', path], text, scope, false);
+        computed.set(path, type === undefined ? DYN : celTypeNamed(type));
+      }
+    }
+    for (const [path, type] of computed) write(path, type);
+    if (Array.isArray(step['remove']))
+      for (const path of step['remove'])
+        if (typeof path === 'string' && isTopLevel(path)) current.delete(path);
+  }
+}
+
+/**
+ * Whole-file checks of the routes, made here (not in the schema, whose whole-file refinement
+ * waits for every field to fit) so they come in the same report as the rest: a route name used
+ * twice, and an output key that is not a field of the route's map.
+ */
+function routeNamesAndKeys(events: readonly unknown[], problems: MeaningProblem[]): void {
+  const seen = new Set<string>();
+  events.forEach((route: unknown, index) => {
+    if (!isObj(route)) return;
+    const name = str(route['name']);
+    if (name !== undefined) {
+      if (seen.has(name))
+        problems.push({
+          path: ['events', index, 'name'],
+          message: `route name ${name} is used twice`,
+          hint: 'give each route its own name',
+        });
+      seen.add(name);
+    }
+    const map = route['map'];
+    if (!isObj(map)) return;
+    const targets: [unknown, SpecPath][] = Array.isArray(route['to'])
+      ? route['to'].map((t: unknown, i) => [t, ['events', index, 'to', i, 'key']])
+      : [[route['to'], ['events', index, 'to', 'key']]];
+    for (const [target, at] of targets) {
+      const key = isObj(target) ? str(target['key']) : undefined;
+      if (key === undefined) continue;
+      const first = (key.split('.')[0] ?? '').replace(/\[\d+\]$/, '');
+      if (Object.hasOwn(map, first)) continue;
+      const fields = Object.keys(map);
+      const near = closestName(first, fields);
+      problems.push({
+        path: at,
+        message: `key ${key} is not a field of the map`,
+        ...(near
+          ? { hint: `did you mean ${near}?` }
+          : fields.length > 0
+            ? { hint: `its fields: ${fields.join(', ')}` }
+            : {}),
+      });
+    }
+  });
 }
 
 /** The checker's name of a result type back as a CelType (scalars; the rest dyn). */

@@ -38,4 +38,15 @@ describe('membrane validate checks meaning', () => {
     );
     expect(result.code).toBe(1);
   });
+
+  it('says in one sentence that a path does not exist, exit 1 (not a bug with a stack)', async () => {
+    const dir = await folderWith({});
+    const missing = join(dir, 'no-such-mapping.yaml');
+    const result = await runCli(['validate', missing], { ...env, NO_COLOR: '1' });
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `membrane: ${missing} does not exist.\n  What to do: give mapping files (*.yaml) or folders that exist.\n`,
+    );
+    expect(result.code).toBe(1);
+  });
 });

@@ -186,6 +186,26 @@ describe('validate checks CEL expressions against what the record can contain', 
   });
 });
 
+describe('validate inside each', () => {
+  const withEach = (rest: string): string =>
+    `${BASE_MAPPING}      lines:\n        each: line_items\n        map:\n          sku: sku\n${rest}`;
+
+  it('without a schema, lets an expr read any field of an element (none of the siblings reads)', async () => {
+    const text = withEach("          first: { expr: 'primary == true && qty > 0' }\n");
+    expect(await problemsOf(text)).toEqual([]);
+  });
+
+  it('with a schema, names an element field the schema does not have', async () => {
+    const dir = await folderWith({ 'order.avsc': AVRO_ORDER });
+    const text = withEach("          first: { expr: 'primary == true' }\n")
+      .replace('each: line_items', 'each: lines')
+      .replace('  format: json\n', '  format: avro\n  schema: order.avsc\n');
+    expect(await problemsOf(text, { dir })).toEqual([
+      '21:27 events[0].map.lines.map.first.expr: primary is not a field of an element of lines (its fields: sku, qty)',
+    ]);
+  });
+});
+
 describe('validate checks date formats and zones', () => {
   it('names each Moment-style token of a format, at the token, with the Luxon one', async () => {
     const text = `${BASE_MAPPING}      at: { from: created, as: timestamp, format: 'DD.MM.YYYY hh:mm:ss', zone: Europe/Berlin }\n`;
@@ -228,9 +248,25 @@ describe('validate reports every problem of a file at once', () => {
         '      total: { from: total, as: decimal, scale: 2 }\n      w: { from: w, as: double, unit: { from: g, to: m } }\n',
       );
     expect(await problemsOf(text)).toEqual([
-      '12:51 events[0].to.key: key order is not a field of the map',
+      '12:51 events[0].to.key: key order is not a field of the map (did you mean orderId?)',
       '16:39 events[0].map.w.unit: cannot convert mass (g) to length (m)',
       '18:28 events[0].invariants[0].rule: emial is not a field of the translated record (its fields: orderId, total, w; rules read the translated record’s fields (the keys of map); the upstream record is record)',
+    ]);
+  });
+
+  it('a bad cast, a route name used twice and an output key not in the map, in one run', async () => {
+    const text = `${BASE_MAPPING.replace('key: orderId', 'key: ordreId').replace(
+      'orderId: order_id\n',
+      'orderId: { from: order_id, as: strng }\n',
+    )}  - name: placed
+    to: [{ topic: sales.again, format: json, key: nope }]
+    map: { id: order_id }
+`;
+    expect(await problemsOf(text)).toEqual([
+      '12:51 events[0].to.key: key ordreId is not a field of the map (did you mean orderId?)',
+      '14:38 events[0].map.orderId.as: Invalid option: expected one of "string"|"int"|"long"|"double"|"decimal"|"boolean"|"timestamp"|"date" (did you mean "string"?)',
+      '16:11 events[1].name: route name placed is used twice (give each route its own name)',
+      '17:51 events[1].to[0].key: key nope is not a field of the map (its fields: id)',
     ]);
   });
 
