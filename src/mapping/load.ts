@@ -275,10 +275,20 @@ function flatten(
   return out;
 }
 
-function hintFor(issue: z.core.$ZodIssue, _path: SpecPath, value: unknown): string | undefined {
+function hintFor(issue: z.core.$ZodIssue, path: SpecPath, value: unknown): string | undefined {
   if (issue.code === 'invalid_value' && typeof value === 'string' && issue.values.length > 0) {
     const candidates = issue.values.map(String);
     return `did you mean "${closest(value, candidates)}"?`;
+  }
+  // YAML reads `key: 4712` and `flag: true` as a number and a boolean: text must be quoted.
+  if (
+    issue.code === 'invalid_type' &&
+    issue.expected === 'string' &&
+    (typeof value === 'number' || typeof value === 'boolean')
+  ) {
+    const key = path[path.length - 1];
+    const quoted = `'${String(value)}'`;
+    return `YAML reads ${String(value)} as a ${typeof value}: quote it to make it text, ${typeof key === 'string' ? `${key}: ${quoted}` : quoted}`;
   }
   return undefined;
 }

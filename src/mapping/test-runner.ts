@@ -69,14 +69,28 @@ function describeIssue(i: Issue): string {
   return `${i.code}${i.path ? ` at ${i.path}` : ''}${i.rule ? ` by rule ${i.rule}` : ''} (${i.message})`;
 }
 
-/** The quarantine expectation, its fields given beside `quarantine:` or inside it. */
-function quarantineOf(
-  expect: Expectation,
-): { code: string; path?: string; rule?: string; message?: string } | undefined {
+/**
+ * The quarantine expectation, its fields given beside `quarantine:`, inside it, or some of
+ * each (`quarantine: { code }` with `rule:` beside): all of them count, as the README says
+ * both places mean the same. One field in both places is refused by the test-file schema.
+ */
+function quarantineOf(expect: Expectation):
+  | {
+      code: string;
+      path?: string | undefined;
+      rule?: string | undefined;
+      message?: string | undefined;
+    }
+  | undefined {
   const q = expect.quarantine;
   if (q === undefined) return undefined;
-  if (typeof q === 'object') return q;
-  return { code: q, path: expect.path, rule: expect.rule, message: expect.message };
+  const inside = typeof q === 'object' ? q : { code: q };
+  return {
+    code: inside.code,
+    path: inside.path ?? expect.path,
+    rule: inside.rule ?? expect.rule,
+    message: inside.message ?? expect.message,
+  };
 }
 
 function checkOutput(want: ExpectedOutput, got: OutputRecord, at: string): string[] {

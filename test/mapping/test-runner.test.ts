@@ -281,6 +281,26 @@ describe('membrane test: quarantine and drop', () => {
     ]);
   });
 
+  it('counts fields beside an object-form quarantine too: quarantine: { code } with rule: beside', async () => {
+    const result = await run(`  - name: the wrong rule beside, a message that is not there inside
+    input: { value: ${EMPTY_NAME} }
+    expect: { quarantine: { code: validate.invariant, message: no such text }, rule: has-city }
+  - name: the right rule beside, the message inside
+    input: { value: ${EMPTY_NAME} }
+    expect: { quarantine: { code: validate.invariant, message: does not hold }, rule: has-name }
+`);
+    expect(outcomes(result)).toEqual([
+      [
+        'the wrong rule beside, a message that is not there inside',
+        3,
+        [
+          'expected quarantine validate.invariant by rule has-city with a message containing "no such text", got quarantine validate.invariant by rule has-name (rule has-name (customer.name != "") does not hold)',
+        ],
+      ],
+      ['the right rule beside, the message inside', 6, []],
+    ]);
+  });
+
   it('names what was expected and what the record got', async () => {
     const result = await run(`  - name: another rule
     input: { value: ${EMPTY_NAME} }
@@ -402,6 +422,9 @@ cases:
   - name: contains is an object
     input: { value: { id: '1' } }
     expect: { outputs: [{ topic: x, contains: [1] }] }
+  - name: an unquoted key
+    input: { key: 4712, value: { id: '1' } }
+    expect: { outputs: [{ topic: x, key: 4712 }] }
 `),
     ).toEqual([
       '5:79: cases[0].expect.rule: rule is given twice: inside quarantine: { … } and beside it; keep one',
@@ -411,6 +434,8 @@ cases:
       '17:58: cases[4].expect.outputs[0].contains: give value (the whole value) or contains (only the fields given), not both for one output',
       '20:13: cases[5].expect: expect exactly one of outputs, quarantine, drop',
       '23:47: cases[6].expect.outputs[0].contains: Invalid input: expected record, received array',
+      "25:19: cases[7].input.key: Invalid input: expected string, received number (YAML reads 4712 as a number: quote it to make it text, key: '4712')",
+      "26:42: cases[7].expect.outputs[0].key: Invalid input: expected string, received number (YAML reads 4712 as a number: quote it to make it text, key: '4712')",
     ]);
   });
 

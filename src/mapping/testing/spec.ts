@@ -112,7 +112,7 @@ const expectation = z
       .union([issueCode, quarantineObject])
       .optional()
       .describe(
-        'The record must be quarantined with an issue of this code; its path, rule and message go beside quarantine or inside it: quarantine: { code, path }.',
+        'The record must be quarantined with an issue of this code; its path, rule and message go beside quarantine or inside it (quarantine: { code, path }), or some in each place; each one once.',
       ),
     ...issueFields,
     drop: z.string().optional().describe('The record must be dropped; a part of the reason.'),
