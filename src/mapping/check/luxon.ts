@@ -164,7 +164,9 @@ export function luxonFormatProblems(format: string): FormatProblem[] {
   const problems: FormatProblem[] = [];
   const tokens = letterTokens(format);
   const has = (letters: RegExp): boolean => tokens.some((t) => letters.test(t.text));
-  const hasCalendar = has(/^(y+|M+|L+|d+|k+|W+|o+)$/);
+  // Parts of a date (Moment's YYYY too) and of a time, written with their own tokens.
+  const hasDateParts = has(/^(y+|Y+|M+|L+|d+|k+|W+|o+)$/);
+  const hasTimeParts = has(/^(H+|h+|m+|s+)$/);
   const unterminated = (format.match(/'/g)?.length ?? 0) % 2 === 1;
   if (unterminated) {
     problems.push({
@@ -177,9 +179,17 @@ export function luxonFormatProblems(format: string): FormatProblem[] {
   for (const { text, offset } of tokens) {
     const moment = MOMENT[text];
     if (MACRO_TOKENS.has(text)) {
-      // `DD` beside a month or year is Moment's day; alone it is Luxon's localized date.
-      if (!hasCalendar && !has(/^[Hhms]+$/)) continue;
+      // `DD` beside a month or year is Moment's day; alone, or beside only the parts of a
+      // time (`D HH:mm`), it is Luxon's localized date, which Luxon parses. Likewise `T` beside
+      // only the parts of a date (`dd.MM.yyyy T`) is its localized time.
       const what = /^D/.test(text) ? 'date' : /^[tT]/.test(text) ? 'time' : 'date and time';
+      const overlaps =
+        what === 'date'
+          ? hasDateParts
+          : what === 'time'
+            ? hasTimeParts
+            : hasDateParts || hasTimeParts;
+      if (!overlaps) continue;
       problems.push({
         offset,
         token: text,

@@ -12,9 +12,21 @@ describe('Luxon formats', () => {
       'EEE, dd MMM yyyy HH:mm:ss z',
       "dd.MM.yyyy 'um' HH:mm",
       'DD', // alone: Luxon's localized date, on purpose
+      'D HH:mm', // the localized date, then the time
+      'dd.MM.yyyy T', // the date, then the localized 24-hour time
     ]) {
       expect(luxonFormatProblems(format), format).toEqual([]);
     }
+    // The localized macros as Luxon parses them (en-US, as the machine's default may differ).
+    const utc = { zone: 'UTC', locale: 'en-US' };
+    expect(DateTime.fromFormat('3/7/2024 15:04', 'D HH:mm', utc).toISO()).toBe(
+      '2024-03-07T15:04:00.000Z',
+    );
+    expect(DateTime.fromFormat('07.03.2024 15:04', 'dd.MM.yyyy T', utc).toISO()).toBe(
+      '2024-03-07T15:04:00.000Z',
+    );
+    expect(luxonFormatProblems('D.M.yyyy HH:mm').map((p) => p.token)).toEqual(['D']);
+    expect(luxonFormatProblems('HH:mm t').map((p) => p.token)).toEqual(['t']);
     expect(DateTime.fromFormat('06.08.2014 13:05', 'dd.MM.yyyy HH:mm').isValid).toBe(true);
   });
 
