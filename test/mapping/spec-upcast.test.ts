@@ -96,7 +96,7 @@ describe('upcast compute in mapping files', () => {
   it('takes expressions as text only, and field paths as keys', async () => {
     const text = withUpcast("      compute: { total: 100, 'lines[x]': record.amount }\n");
     expect(await problemsOf(text)).toEqual([
-      '21:25 upcast.steps.1.compute.total: Invalid input: expected string, received number',
+      "21:25 upcast.steps.1.compute.total: Invalid input: expected string, received number (YAML reads 100 as a number: quote it to make it text, total: '100')",
       '21:30 upcast.steps.1.compute.lines[x]: key is not a field path (like `order_id`, `customer.address.city`, `lines[0].sku`)',
     ]);
   });
