@@ -1,6 +1,13 @@
 import { DateTime, IANAZone } from 'luxon';
 import { compileWallClockFormat } from './dates.js';
 
+/**
+ * Luxon reads localized tokens (`D`, `DD`, `T`, month and weekday names) in a locale: by
+ * default the host's, so one mapping would parse `3/7/2024` on one machine and refuse it on a
+ * German one. Fixed to en-US, so the same input gives the same output everywhere.
+ */
+const FORMAT_LOCALE = { locale: 'en-US' } as const;
+
 /** Strict casts: a value either converts exactly or fails with a reason. */
 export type CastResult =
   { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
@@ -80,11 +87,11 @@ export function timestampCaster(
   format: string | undefined,
   zone: string | undefined,
 ): (value: unknown) => CastResult {
-  const utc = { zone: 'UTC', setZone: true };
-  const options = { zone: zone ?? 'UTC', setZone: true };
+  const utc = { zone: 'UTC', setZone: true, ...FORMAT_LOCALE };
+  const options = { zone: zone ?? 'UTC', setZone: true, ...FORMAT_LOCALE };
   // Compiled once: parsing with it is many times faster than DateTime.fromFormat.
   const fast = format ? compileWallClockFormat(format) : undefined;
-  const parser = format && !fast ? DateTime.buildFormatParser(format) : undefined;
+  const parser = format && !fast ? DateTime.buildFormatParser(format, FORMAT_LOCALE) : undefined;
   const toInstant =
     zone === undefined || zone === 'UTC' ? (wall: number) => wall : localToInstant(zone);
   return (value) => {
@@ -150,8 +157,8 @@ function localToInstant(zoneName: string): (wall: number) => number {
 
 /** A calendar date as days since 1970-01-01 (Avro `date`). */
 export function dateCaster(format: string | undefined): (value: unknown) => CastResult {
-  const options = { zone: 'UTC' };
-  const parser = format ? DateTime.buildFormatParser(format) : undefined;
+  const options = { zone: 'UTC', ...FORMAT_LOCALE };
+  const parser = format ? DateTime.buildFormatParser(format, FORMAT_LOCALE) : undefined;
   return (value) => {
     if (typeof value !== 'string') return fail('expected a date text');
     const parsed = parser

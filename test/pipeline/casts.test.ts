@@ -1,3 +1,4 @@
+import { Settings } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import {
   castBoolean,
@@ -66,5 +67,21 @@ describe('strict casts', () => {
   it('date: days since the epoch', () => {
     expect(value(dateCaster('dd.MM.yyyy')('02.01.1970'))).toBe(1);
     expect(value(dateCaster(undefined)('2026-11-22'))).toBe(Date.UTC(2026, 10, 22) / 86_400_000);
+  });
+});
+
+describe('localized date formats', () => {
+  it('read in en-US whatever the host’s locale, so every machine translates alike', () => {
+    const before = Settings.defaultLocale;
+    Settings.defaultLocale = 'de-DE';
+    try {
+      expect(dateCaster('D')('3/7/2024')).toEqual({ ok: true, value: 19789 });
+      expect(timestampCaster('D HH:mm', 'UTC')('3/7/2024 15:04')).toEqual({
+        ok: true,
+        value: Date.UTC(2024, 2, 7, 15, 4),
+      });
+    } finally {
+      Settings.defaultLocale = before;
+    }
   });
 });
