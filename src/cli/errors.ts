@@ -129,7 +129,7 @@ export function aclText(need: AclNeed): string {
 }
 
 /** Who to grant: `User:<KAFKA_SASL_USERNAME>` when membrane logs in with one. */
-function principalText(env: NodeJS.ProcessEnv): string {
+export function principalText(env: NodeJS.ProcessEnv): string {
   const mechanism = env['KAFKA_SASL_MECHANISM']?.trim().toLowerCase();
   const user = env['KAFKA_SASL_USERNAME'];
   return mechanism !== undefined && mechanism !== 'oauthbearer' && user

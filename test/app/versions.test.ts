@@ -7,7 +7,7 @@ const member = (
   clientId: string,
   versions: LiveMember['versions'],
   host = '10.0.0.1',
-): LiveMember => ({ memberId: `${clientId}-id`, clientId, host, versions });
+): LiveMember => ({ memberId: `${clientId}-id`, clientId, host, versions, topics: [] });
 
 describe('mapping versions of a replay against the live group', () => {
   it('agrees with members running the same version and content, or other mappings, or none', async () => {

@@ -9,6 +9,8 @@ export interface LiveMember {
   readonly host: string;
   /** undefined: a member that does not publish its versions (an older membrane). */
   readonly versions: ReadonlyMap<string, MappingVersion> | undefined;
+  /** The topics it subscribes to (its consumer-protocol metadata): the group's real inputs. */
+  readonly topics: readonly string[];
 }
 
 /**
@@ -21,9 +23,11 @@ export function liveMembers(group: GroupDescription | undefined): LiveMember[] {
   if (!group || group.protocol !== TASK_ASSIGNER_NAME) return [];
   return group.members.map((member) => {
     let versions: LiveMember['versions'];
+    let topics: string[] = [];
     try {
       const metadata = AssignerProtocol.MemberMetadata.decode(member.memberMetadata);
       versions = decodeMemberData(metadata?.userData).versions;
+      topics = (metadata?.topics ?? []).filter((t): t is string => typeof t === 'string');
     } catch {
       versions = undefined;
     }
@@ -32,6 +36,7 @@ export function liveMembers(group: GroupDescription | undefined): LiveMember[] {
       clientId: member.clientId,
       host: member.clientHost.replace(/^\//, ''),
       versions,
+      topics,
     };
   });
 }

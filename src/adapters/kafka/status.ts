@@ -29,6 +29,11 @@ export interface GroupStatus {
    * metadata only while it is Stable: empty otherwise.
    */
   readonly live: readonly LiveMember[];
+  /**
+   * Where the inputs checked beside the committed ones came from: the live members'
+   * subscriptions, or (no member live) the mappings' `source.topics`.
+   */
+  readonly inputsFrom: 'members' | 'mappings';
 }
 
 export interface GroupStatusOptions {
@@ -79,7 +84,13 @@ export async function groupStatus(
   ];
   const undescribable: string[] = [];
   const present = new Set(topics);
-  for (const topic of new Set(options.inputs ?? [])) {
+  // The group's inputs: what its live members subscribe to, when it has any (Kafka describes
+  // them while the group is Stable) — the mappings folder here may not be the one they run;
+  // else the mappings' inputs.
+  const live = liveMembers(groups[0]);
+  const subscribed = live.flatMap((m) => m.topics);
+  const inputs = subscribed.length > 0 ? subscribed : (options.inputs ?? []);
+  for (const topic of new Set(inputs)) {
     if (committed.some((c) => c.topic === topic)) continue;
     try {
       if (present.has(topic) || (await describable(admin, topic))) {
@@ -143,6 +154,7 @@ export async function groupStatus(
     ),
     quarantined,
     undescribable: undescribable.sort(),
-    live: liveMembers(description),
+    live,
+    inputsFrom: subscribed.length > 0 ? 'members' : 'mappings',
   };
 }

@@ -14,7 +14,7 @@ import {
 } from '../../app/quarantine/store.js';
 import { MembraneError } from '../../core/errors.js';
 import { findFiles, isMappingFile } from '../../mapping/files.js';
-import { aclRefusal, aclText, type AclNeed } from '../errors.js';
+import { aclRefusal, aclText, principalText, type AclNeed } from '../errors.js';
 import { memberVersionLines } from '../../app/versions.js';
 import { escapeText, safeJson } from '../text.js';
 import { countLine, table, unresolvedIn } from './quarantine/common.js';
@@ -80,9 +80,13 @@ export function committedText(committed: number): string {
 }
 
 /** The group's partitions and lag, as `status` prints them. */
-export function groupLines(status: GroupStatus): string {
+export function groupLines(status: GroupStatus, unknownInputs: readonly string[] = []): string {
   let lag = 0;
   for (const p of status.partitions) lag += p.lag;
+  const total =
+    unknownInputs.length === 0
+      ? `total lag ${lag}\n`
+      : `total lag ≥ ${lag}: no member is running, and the inputs of the mappings are not all known (${unknownInputs.map(escapeText).join('; ')}); an input the principal may not describe would be missing here\n`;
   return [
     `group ${escapeText(status.group)}: ${escapeText(status.state)}, ${status.members} member(s)\n`,
     ...memberVersionLines(status.live).map((line) => `${escapeText(line)}\n`),
@@ -99,7 +103,7 @@ export function groupLines(status: GroupStatus): string {
         String(p.lag),
       ]),
     ),
-    `total lag ${lag}\n`,
+    total,
   ].join('');
 }
 
@@ -146,24 +150,34 @@ export function statusJson(
   };
 }
 
+/** The mappings' inputs, and what kept some of them from being known. */
+export interface MappingInputs {
+  readonly topics: readonly string[];
+  /** Why inputs may be missing: a folder without mappings, an unset `${env:NAME}`. */
+  readonly unknown: readonly string[];
+}
+
 /**
  * The input topics of the mapping files in `folder` (`source.topics`, `${env:NAME}` filled in
  * from `env`), read without compiling anything: `status` needs no registry, nor the
- * variables only the mappings' other fields use. A folder that is not there, a file that is
- * not YAML or a reference to a variable that is not set yields nothing for that part:
- * status then shows the topics the group has committed on, as it always did.
+ * variables only the mappings' other fields use. A folder without mapping files, a file that
+ * is not YAML or a reference to a variable that is not set is said in `unknown`: status then
+ * cannot tell the group's whole lag unless its members are live.
  */
 export async function mappingInputs(
   folder: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<string[]> {
+): Promise<MappingInputs> {
   const files = await findFiles([folder], isMappingFile).catch(() => []);
   const topics = new Set<string>();
+  const unknown: string[] = [];
+  if (files.length === 0) unknown.push(`MEMBRANE_MAPPINGS (${folder}) holds no mapping files`);
   for (const file of files) {
     let spec: unknown;
     try {
       spec = parse(await readFile(file, 'utf8'));
     } catch {
+      unknown.push(`${file} is not YAML`);
       continue;
     }
     const source = (spec as { source?: { topics?: unknown } } | null)?.source;
@@ -173,7 +187,11 @@ export async function mappingInputs(
       const names = [...topic.matchAll(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g)].map(
         (m) => m[1] ?? '',
       );
-      if (names.some((name) => env[name] === undefined)) continue;
+      const unset = names.filter((name) => env[name] === undefined);
+      if (unset.length > 0) {
+        unknown.push(`${file} reads ${topic} and ${unset.join(', ')} is not set`);
+        continue;
+      }
       const filled = topic.replace(
         /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g,
         (_all, name: string) => env[name] ?? '',
@@ -181,7 +199,7 @@ export async function mappingInputs(
       if (filled !== '') topics.add(filled);
     }
   }
-  return [...topics].sort();
+  return { topics: [...topics].sort(), unknown };
 }
 
 /** What `status` reads, as ACLs: what an ACL refusal names. */
@@ -202,13 +220,22 @@ export function statusAcls(config: RunConfig, inputs: readonly string[]): AclNee
  * Input topics the principal may not describe: their lag is unknown, never 0. Exit 77, naming
  * them and the ACL to grant.
  */
-export function undescribableError(topics: readonly string[], group: string): MembraneError {
+export function undescribableError(
+  topics: readonly string[],
+  group: string,
+  from: 'members' | 'mappings' = 'mappings',
+  env: NodeJS.ProcessEnv = process.env,
+): MembraneError {
   const named = topics.length === 1 ? `topic ${topics[0] ?? ''}` : `topics ${topics.join(', ')}`;
+  const according =
+    from === 'members'
+      ? 'as its running members subscribe'
+      : 'according to the mappings in MEMBRANE_MAPPINGS';
   return new MembraneError(
     'kafka.authorization',
-    `membrane status may not describe ${named}, read by group ${group} according to the mappings in MEMBRANE_MAPPINGS (TOPIC_AUTHORIZATION_FAILED), so the group's lag there is unknown.`,
+    `membrane status may not describe ${named}, read by group ${group} ${according} (TOPIC_AUTHORIZATION_FAILED), so the group's lag there is unknown.`,
     {
-      hint: `allow the principal membrane connects as ${topics
+      hint: `allow ${principalText(env)} ${topics
         .map((name) => aclText({ operations: ['DESCRIBE'], resource: 'topic', name }))
         .join('; ')}`,
     },
@@ -230,7 +257,8 @@ export function statusCommand(): Command {
     .option('--json', 'one JSON object instead of a table')
     .action(async (options: { json?: boolean }) => {
       const config = loadRunConfig();
-      const inputs = await mappingInputs(config.MEMBRANE_MAPPINGS);
+      const mappings = await mappingInputs(config.MEMBRANE_MAPPINGS);
+      const inputs = mappings.topics;
       // An ACL refusal (the group, a topic) is one sentence naming the ACLs to grant, exit 77.
       const acls = statusAcls(config, inputs);
       const refused = (error: unknown): never => {
@@ -252,7 +280,15 @@ export function statusCommand(): Command {
         ).catch(refused);
         // A lag status cannot know is not 0: no table that would add up to a wrong total.
         if (status.undescribable.length > 0)
-          throw undescribableError(status.undescribable, config.MEMBRANE_GROUP_ID);
+          throw undescribableError(
+            status.undescribable,
+            config.MEMBRANE_GROUP_ID,
+            status.inputsFrom,
+          );
+        // No member live and the mappings' inputs not all known: a topic the principal may
+        // not describe would be missing from the total without a word (Kafka leaves it out
+        // of the group's offsets too), so the total is a lower bound, said as such.
+        const unknownInputs = status.inputsFrom === 'mappings' ? mappings.unknown : [];
         let census: QuarantineCensus | undefined;
         if (topics.has(topic)) {
           const { records, skipped } = await withKafkaErrors(() =>
@@ -262,12 +298,12 @@ export function statusCommand(): Command {
         }
         const out = process.stdout;
         if (options.json) {
-          out.write(`${safeJson(statusJson(status, census))}\n`);
+          out.write(`${safeJson({ ...statusJson(status, census), unknownInputs })}\n`);
           return;
         }
         // Codes are header values of whatever is in the quarantine topic, which other tools
         // may write to too: escaped and cut like every cell (src/cli/text.ts).
-        out.write(groupLines(status));
+        out.write(groupLines(status, unknownInputs));
         out.write(
           census === undefined
             ? `quarantine ${escapeText(topic)}: no such topic\n`

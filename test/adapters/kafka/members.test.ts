@@ -42,9 +42,15 @@ describe('liveMembers', () => {
       ]),
     );
     expect(members).toEqual([
-      { memberId: 'a', clientId: 'membrane-a', host: '10.0.0.7', versions },
-      { memberId: 'b', clientId: 'membrane-b', host: '10.0.0.7', versions: undefined },
-      { memberId: 'c', clientId: 'membrane-c', host: '10.0.0.7', versions: undefined },
+      { memberId: 'a', clientId: 'membrane-a', host: '10.0.0.7', versions, topics: ['erp.orders'] },
+      {
+        memberId: 'b',
+        clientId: 'membrane-b',
+        host: '10.0.0.7',
+        versions: undefined,
+        topics: ['erp.orders'],
+      },
+      { memberId: 'c', clientId: 'membrane-c', host: '10.0.0.7', versions: undefined, topics: [] },
     ]);
   });
 
@@ -94,7 +100,15 @@ describe('settledMembers', () => {
     );
     expect(result).toEqual({
       settled: true,
-      members: [{ memberId: 'a', clientId: 'membrane-a', host: '10.0.0.7', versions }],
+      members: [
+        {
+          memberId: 'a',
+          clientId: 'membrane-a',
+          host: '10.0.0.7',
+          versions,
+          topics: ['erp.orders'],
+        },
+      ],
     });
   });
 

@@ -99,6 +99,7 @@ const GROUP: GroupStatus = {
   quarantined: undefined,
   undescribable: [],
   live: [],
+  inputsFrom: 'mappings',
 };
 
 describe('membrane status: the group', () => {
@@ -124,6 +125,7 @@ describe('membrane status: the group', () => {
         clientId: 'membrane',
         host: '10.0.0.7',
         versions: new Map([['legacy-orders', { version: 3, digest: '5f0c1d2e00000000' }]]),
+        topics: ['erp.orders'],
       },
     ];
     const lines = groupLines({ ...GROUP, partitions: [], live });
@@ -140,6 +142,14 @@ describe('membrane status: the group', () => {
     ]);
     expect(groupLines({ ...GROUP, state: 'PreparingRebalance', partitions: [] })).toContain(
       '  (the mapping versions each member runs show once the group is stable)\n',
+    );
+  });
+
+  it('says the total is a lower bound when no member runs and the mappings’ inputs are not all known', () => {
+    expect(
+      groupLines(GROUP, ['mappings/crm.yaml reads ${env:CRM_IN} and CRM_IN is not set']),
+    ).toContain(
+      'total lag ≥ 7: no member is running, and the inputs of the mappings are not all known (mappings/crm.yaml reads ${env:CRM_IN} and CRM_IN is not set); an input the principal may not describe would be missing here\n',
     );
   });
 

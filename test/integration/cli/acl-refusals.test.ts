@@ -116,7 +116,7 @@ describe('membrane status with an input topic it may not describe', () => {
       expect(report(result)).toBe(
         [
           `membrane: membrane status may not describe topic ${topics.input}, read by group ${topics.group} according to the mappings in MEMBRANE_MAPPINGS (TOPIC_AUTHORIZATION_FAILED), so the group's lag there is unknown.`,
-          `  What to do: allow the principal membrane connects as DESCRIBE on topic ${topics.input}.`,
+          `  What to do: allow the principal membrane connects as (User:${s.env()['KAFKA_SASL_USERNAME'] ?? ''}) DESCRIBE on topic ${topics.input}.`,
         ].join('\n'),
       );
     }
