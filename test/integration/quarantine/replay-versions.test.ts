@@ -1,10 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRunConfig } from '../../../src/app/config.js';
 import { createLogger } from '../../../src/app/logger.js';
 import { Runtime } from '../../../src/app/runtime/bootstrap.js';
-import { mappingDigest } from '../../../src/mapping/digest.js';
+import { mappingDigest, schemaFilesOf } from '../../../src/mapping/digest.js';
+import { loadMappingText } from '../../../src/mapping/load.js';
 import { runCli } from '../../support/cli.js';
 import { orderKind, orderMessages, useOrderTopics } from '../../support/orders.js';
 import { runUntilCommitted } from '../../support/runtime.js';
@@ -45,11 +46,17 @@ describe('quarantine replay against a live group running another mapping version
     // The mapping fixed on disk, as an operator does before replaying.
     const file = join(topics.mappings, 'legacy-orders.yaml');
     const text = await readFile(file, 'utf8');
-    v3 = mappingDigest(text).slice(0, 8);
+    // The digests as membrane makes them: the mapping's text and the schema files it names.
+    const schemas = await Promise.all(
+      schemaFilesOf(loadMappingText(text, file, env).spec).map((schema) =>
+        readFile(resolve(dirname(file), schema), 'utf8'),
+      ),
+    );
+    v3 = mappingDigest(text, schemas).slice(0, 8);
     const fixed = text
       .replace('version: 3', 'version: 4')
       .replace('lookup: { N: NEW, P: PAID }', 'lookup: { N: NEW, P: PAID, Q: NEW }');
-    v4 = mappingDigest(fixed).slice(0, 8);
+    v4 = mappingDigest(fixed, schemas).slice(0, 8);
     await writeFile(file, fixed);
   });
 
