@@ -3,7 +3,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { taskAssigner } from '../../adapters/kafka/assigner.js';
 import { createKafka } from '../../adapters/kafka/client.js';
-import { limitDecoding } from '../../adapters/kafka/codecs.js';
+import { decodingLimits, limitDecoding } from '../../adapters/kafka/codecs.js';
 import {
   classifyKafkaError,
   fatalKafkaError,
@@ -59,6 +59,8 @@ export class Runtime {
   private joined = false;
   private stopping = false;
   private crashed: string | undefined;
+  /** kafkajs's decoding limits before this runtime set its own. */
+  private decodingBefore: ReturnType<typeof decodingLimits> | undefined;
   /** When the fetch loop last showed it was alive (a fetch, a heartbeat, a batch). */
   private lastAlive = Date.now();
   private resolveFailed: (error: MembraneError) => void = () => undefined;
@@ -148,6 +150,10 @@ export class Runtime {
     });
     // A record is judged before it costs more than its size: kafkajs decodes at most one
     // header more than MEMBRANE_MAX_HEADERS of any record it fetches for this process.
+    // (Process-wide in kafkajs: put back at stop, so a process that reads membrane's own
+    // quarantine records afterwards — a flooded record's keeps its first headers, then
+    // membrane's — reads them whole.)
+    this.decodingBefore ??= decodingLimits();
     limitDecoding({ maxHeaders: config.MEMBRANE_MAX_HEADERS });
     const kafka = createKafka({ ...clientOptions(connection), logger });
     this.kafka = kafka;
@@ -331,6 +337,7 @@ export class Runtime {
     });
     const result = await Promise.race([work.then(() => 'done' as const), limit]);
     clearTimeout(timeout);
+    if (this.decodingBefore) limitDecoding(this.decodingBefore);
     if (result === 'timeout')
       this.logger.warn(
         { timeoutMs: this.config.MEMBRANE_SHUTDOWN_TIMEOUT_MS },
