@@ -106,6 +106,7 @@ export function kafkaSasl(
         clientSecret: config.KAFKA_SASL_OAUTH_CLIENT_SECRET ?? '',
         // One token request never outlasts the connection's own deadline.
         timeoutMs: Math.min(10_000, config.KAFKA_CONNECT_TIMEOUT_MS),
+        ...(ca === undefined ? {} : { caFile: ca.path }),
         ...(config.KAFKA_SASL_OAUTH_SCOPE === undefined
           ? {}
           : { scope: config.KAFKA_SASL_OAUTH_SCOPE }),
@@ -175,6 +176,8 @@ export interface OauthSettings {
   readonly clientSecret: string;
   readonly scope?: string;
   readonly extensions?: Readonly<Record<string, string>>;
+  /** KAFKA_SASL_OAUTH_CA_FILE, when the token endpoint is trusted through it. */
+  readonly caFile?: string;
   /** How long one token request may take; 10 s by default. */
   readonly timeoutMs?: number;
   /** Part of a token's lifetime it is used for before a new one is asked (0.8). */
@@ -307,7 +310,10 @@ export function oauthTokenProvider(
           'kafka.oauth-tls-untrusted',
           `The OAuth token endpoint KAFKA_SASL_OAUTH_TOKEN_URL=${shown} has a TLS certificate not signed by a CA membrane trusts${redactUrlsIn(cause)}.`,
           {
-            hint: "set KAFKA_SASL_OAUTH_CA_FILE to the PEM file of the CA that signed the token endpoint's certificate",
+            hint:
+              settings.caFile === undefined
+                ? "set KAFKA_SASL_OAUTH_CA_FILE to the PEM file of the CA that signed the token endpoint's certificate"
+                : `KAFKA_SASL_OAUTH_CA_FILE=${settings.caFile} does not hold the CA that signed the token endpoint's certificate: give the PEM file of that CA (or its chain)`,
           },
         );
       throw new MembraneError(

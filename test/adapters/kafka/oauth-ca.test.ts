@@ -93,6 +93,18 @@ describe('KAFKA_SASL_OAUTH_CA_FILE', () => {
     expect(asked).toBe(before);
   });
 
+  it('with a CA that did not sign the endpoint, says the file given does not hold that CA', async () => {
+    const other = await createSecureMaterial(join(dir, 'other-tls'));
+    const error: unknown = await token(env({ KAFKA_SASL_OAUTH_CA_FILE: other.caFile })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'kafka.oauth-tls-untrusted' });
+    expect((error as { hint?: string }).hint).toBe(
+      `KAFKA_SASL_OAUTH_CA_FILE=${other.caFile} does not hold the CA that signed the token endpoint's certificate: give the PEM file of that CA (or its chain)`,
+    );
+  });
+
   it('is checked like the other CA files, and refused with an http:// endpoint or without oauthbearer', () => {
     const refused = (variables: NodeJS.ProcessEnv): string => {
       try {
