@@ -48,7 +48,9 @@ describe('validate: the pattern of matches() is the mapping’s, and one the lin
     expect(await problemsOf(withWhen("order_id.matches('^(a+)+(?=b)')"))).toEqual([
       `12:28 events[0].when: ${cannot('a lookahead')}`,
     ]);
-    expect(await problemsOf(withWhen("order_id.matches('(?<!x)y')"))).toEqual([
+    // A lookbehind V8's linear engine cannot run on any Node membrane supports (Node 24's V8
+    // runs simple ones, like (?<!x)y, in linear time: V8 is asked, so those pass there).
+    expect(await problemsOf(withWhen("order_id.matches('(?<!(a|b)+)c')"))).toEqual([
       `12:28 events[0].when: ${cannot('a lookbehind')}`,
     ]);
     expect(await problemsOf(withWhen("order_id.matches('^(a+)\\\\1$')"))).toEqual([
