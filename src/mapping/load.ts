@@ -86,7 +86,8 @@ export interface LoadedMapping {
   problem(path: SpecPath, message: string, hint?: string): MappingProblem;
 }
 
-const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** A `${env:NAME}` reference in a mapping's text (global: use with matchAll/replace). */
+export const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 interface Located {
   readonly doc: Document;

@@ -14,6 +14,7 @@ import {
 } from '../../app/quarantine/store.js';
 import { MembraneError } from '../../core/errors.js';
 import { findFiles, isMappingFile } from '../../mapping/files.js';
+import { ENV_REF } from '../../mapping/load.js';
 import { aclRefusal, aclText, principalText, type AclNeed } from '../errors.js';
 import { memberVersionLines } from '../../app/versions.js';
 import { escapeText, safeJson } from '../text.js';
@@ -184,18 +185,13 @@ export async function mappingInputs(
     const listed = Array.isArray(source?.topics) ? (source.topics as unknown[]) : [];
     for (const topic of listed) {
       if (typeof topic !== 'string') continue;
-      const names = [...topic.matchAll(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g)].map(
-        (m) => m[1] ?? '',
-      );
+      const names = [...topic.matchAll(ENV_REF)].map((m) => m[1] ?? '');
       const unset = names.filter((name) => env[name] === undefined);
       if (unset.length > 0) {
         unknown.push(`${file} reads ${topic} and ${unset.join(', ')} is not set`);
         continue;
       }
-      const filled = topic.replace(
-        /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g,
-        (_all, name: string) => env[name] ?? '',
-      );
+      const filled = topic.replace(ENV_REF, (_all, name: string) => env[name] ?? '');
       if (filled !== '') topics.add(filled);
     }
   }
