@@ -492,6 +492,10 @@ export const runEnvSchema = z
     MEMBRANE_MAX_HEADER_BYTES: positiveInt(256 * 1024),
     // Key and value of one upstream record, decompressed; beyond: trust.record-too-large.
     MEMBRANE_MAX_RECORD_BYTES: positiveInt(16 * 1024 * 1024),
+    // What one fetched compressed batch may declare in records and decompress to; beyond, the
+    // batch is quarantined whole, undecoded (trust.batch-refused).
+    MEMBRANE_MAX_BATCH_RECORDS: positiveInt(1_000_000),
+    MEMBRANE_MAX_BATCH_BYTES: positiveInt(64 * 1024 * 1024),
     // 'record quarantined' log lines a second; the rest are summed up (read by the logger).
     MEMBRANE_QUARANTINE_LOG_PER_SECOND: z.coerce.number().int().min(0).default(10),
   })

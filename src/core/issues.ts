@@ -32,6 +32,7 @@ export const ISSUE_CODES = [
   'trust.too-many-headers',
   'trust.headers-too-large',
   'trust.record-too-large',
+  'trust.batch-refused',
   'trust.source-not-allowed',
   'trust.signature-missing',
   'trust.signature-malformed',

@@ -8,6 +8,20 @@ import type { DropCause } from './verdict.js';
 export type HeaderValue = Buffer | string | readonly (Buffer | string | null)[] | null | undefined;
 export type Headers = Readonly<Record<string, HeaderValue>>;
 
+/**
+ * A fetched batch whose records could not be decoded: it declared more records than
+ * MEMBRANE_MAX_BATCH_RECORDS, decompressed to more than MEMBRANE_MAX_BATCH_BYTES, or its bytes
+ * are malformed. kafkajs (patched) hands it over as one record standing for the whole batch.
+ */
+export interface RefusedBatch {
+  readonly firstOffset: string;
+  readonly lastOffset: string;
+  /** Kafka's compression codec ID: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd. */
+  readonly compression: number;
+  /** Why it could not be decoded. */
+  readonly reason: string;
+}
+
 /** An upstream record and where it came from. Its bytes are never changed. */
 export interface SourceRecord {
   readonly topic: string;
@@ -18,6 +32,12 @@ export interface SourceRecord {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   readonly headers: Headers;
+  /**
+   * Set when this record stands for a whole batch that could not be decoded into records: its
+   * offset is the batch's last, its value the batch's bytes as Kafka stores them (a v2 record
+   * batch, from its base offset on), no key, no headers. Quarantined as trust.batch-refused.
+   */
+  readonly refusedBatch?: RefusedBatch;
 }
 
 /** A translated record, ready to produce. */

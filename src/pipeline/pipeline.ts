@@ -1,5 +1,5 @@
 import { issue, stageOf, type Issue } from '../core/issues.js';
-import type { OutputRecord, PipelineResult, SourceRecord } from '../core/records.js';
+import type { OutputRecord, PipelineResult, RefusedBatch, SourceRecord } from '../core/records.js';
 import type { DropCause, DropKind } from '../core/verdict.js';
 import type { CompiledExpression } from './cel.js';
 import type { ClockPort, DedupPort } from './ports.js';
@@ -59,8 +59,21 @@ export const DEFAULT_ENVELOPE_LIMITS: EnvelopeLimits = {
   maxRecordBytes: 16 * 1024 * 1024,
 };
 
+const CODEC_NAMES = ['uncompressed', 'gzip', 'snappy', 'lz4', 'zstd'];
+
+/** The issue of a batch that could not be decoded into records (see SourceRecord.refusedBatch). */
+function batchRefused(batch: RefusedBatch): Issue {
+  const codec = CODEC_NAMES[batch.compression] ?? `codec ${String(batch.compression)}`;
+  return issue(
+    'trust.batch-refused',
+    '',
+    `the ${codec} batch at offsets ${batch.firstOffset}–${batch.lastOffset} could not be decoded into records (${batch.reason}); the value is the batch as stored, these offsets are committed past (limits MEMBRANE_MAX_BATCH_RECORDS, MEMBRANE_MAX_BATCH_BYTES)`,
+  );
+}
+
 /** The issue of a record beyond the envelope limits, or undefined. Linear in its headers. */
 export function checkEnvelope(source: SourceRecord, limits: EnvelopeLimits): Issue | undefined {
+  if (source.refusedBatch !== undefined) return batchRefused(source.refusedBatch);
   const recordBytes = (source.key?.length ?? 0) + (source.value?.length ?? 0);
   if (recordBytes > limits.maxRecordBytes) {
     return issue(

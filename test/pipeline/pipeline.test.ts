@@ -296,6 +296,33 @@ describe('the pipeline', () => {
     });
   });
 
+  it('quarantines a refused batch, standing for the records it could not be decoded into, before anything reads it', async () => {
+    const pipeline = await compileText(BASE_MAPPING);
+    // Even when its value would pass: the value is the whole batch, not a record.
+    const record = jsonRecord(order, {
+      offset: '1500',
+      refusedBatch: {
+        firstOffset: '500',
+        lastOffset: '1500',
+        compression: 1,
+        reason: 'compressed batch refused: it declares 1001 records, more than 1000',
+      },
+    });
+    expect(await pipeline.process(record)).toEqual({
+      kind: 'quarantine',
+      stage: 'trust',
+      id: undefined,
+      issues: [
+        {
+          code: 'trust.batch-refused',
+          path: '',
+          message:
+            'the gzip batch at offsets 500–1500 could not be decoded into records (compressed batch refused: it declares 1001 records, more than 1000); the value is the batch as stored, these offsets are committed past (limits MEMBRANE_MAX_BATCH_RECORDS, MEMBRANE_MAX_BATCH_BYTES)',
+        },
+      ],
+    });
+  });
+
   it('refuses an aggregate key or event ID longer than 1024 characters: they live in task state', async () => {
     const pipeline = await compileText(BASE_MAPPING);
     expect(

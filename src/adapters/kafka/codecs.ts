@@ -25,12 +25,16 @@ const snappy = require('snappyjs') as {
 const lz4 = require('lz4js') as { decompress(input: Buffer, maxSize?: number): Uint8Array };
 
 /**
- * The most one compressed batch may decompress to. The broker bounds batches by their
- * compressed size only, so a few bytes could otherwise claim gigabytes (snappy and zstd
- * allocate what the header declares; lz4js loops over a block size it never checks). Far above
- * any batch a fetch of membrane's (1 MiB a partition) brings, even at a ratio of 50.
+ * The most one compressed batch may decompress to by default (MEMBRANE_MAX_BATCH_BYTES). The
+ * broker bounds batches by their compressed size only, so a few bytes could otherwise claim
+ * gigabytes (snappy and zstd allocate what the header declares; lz4js loops over a block size
+ * it never checks). Far above any batch a fetch of membrane's (1 MiB a partition) brings, even
+ * at a ratio of 50.
  */
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+
+/** The limit in force (see limitDecoding). */
+let maxBatchBytes = MAX_BATCH_BYTES;
 
 /** A batch refused before it is decompressed: malformed, or claiming too much. */
 export class CompressedBatchError extends Error {
@@ -70,7 +74,7 @@ export function lz4Bound(buffer: Buffer): number {
       refuse('lz4', 'a block larger than the frame allows');
     at += size + (blockChecksum ? 4 : 0);
     bound += maxBlock;
-    if (bound > MAX_BATCH_BYTES) refuse('lz4', `more than ${MAX_BATCH_BYTES} bytes`);
+    if (bound > maxBatchBytes) refuse('lz4', `more than ${maxBatchBytes} bytes`);
   }
   return bound;
 }
@@ -99,7 +103,7 @@ export function zstdCheck(buffer: Buffer): void {
     if (!singleSegment) {
       const window = buffer[at] ?? 0;
       const log = 10 + (window >> 3);
-      if (2 ** log > MAX_BATCH_BYTES) refuse('zstd', 'a window larger than allowed');
+      if (2 ** log > maxBatchBytes) refuse('zstd', 'a window larger than allowed');
       at += 1;
     }
     at += [0, 1, 2, 4][descriptor & 3] ?? 0;
@@ -108,7 +112,7 @@ export function zstdCheck(buffer: Buffer): void {
     let declared = 0;
     for (let i = sizeBytes - 1; i >= 0; i--) declared = declared * 256 + (buffer[at + i] ?? 0);
     if (sizeBytes === 2) declared += 256;
-    if (declared > MAX_BATCH_BYTES) refuse('zstd', `declares ${declared} bytes`);
+    if (declared > maxBatchBytes) refuse('zstd', `declares ${declared} bytes`);
     at += sizeBytes;
     // fzstd allocates what a frame declares: frames count the larger of that and their blocks.
     const before = total;
@@ -123,11 +127,11 @@ export function zstdCheck(buffer: Buffer): void {
       if (at + content > buffer.length) refuse('zstd', 'truncated');
       at += content;
       total += type === 2 ? 128 * 1024 : size;
-      if (total > MAX_BATCH_BYTES) refuse('zstd', `more than ${MAX_BATCH_BYTES} bytes`);
+      if (total > maxBatchBytes) refuse('zstd', `more than ${maxBatchBytes} bytes`);
       if ((header & 1) === 1) break;
     }
     total = Math.max(total, before + declared);
-    if (total > MAX_BATCH_BYTES) refuse('zstd', `more than ${MAX_BATCH_BYTES} bytes`);
+    if (total > maxBatchBytes) refuse('zstd', `more than ${maxBatchBytes} bytes`);
     if ((descriptor & 0x04) !== 0) at += 4; // content checksum
   }
 }
@@ -146,8 +150,8 @@ const asBuffer = (bytes: Uint8Array): Buffer =>
 export function snappyDecompress(buffer: Buffer): Buffer {
   // snappyjs allocates the length a block declares; it refuses one over the limit given.
   if (buffer.length < 16 || !buffer.subarray(0, 8).equals(XERIAL_HEADER))
-    return snappy.uncompress(buffer, MAX_BATCH_BYTES);
-  let left = MAX_BATCH_BYTES;
+    return snappy.uncompress(buffer, maxBatchBytes);
+  let left = maxBatchBytes;
   const blocks: Buffer[] = [];
   let offset = 16;
   while (offset + 4 <= buffer.length) {
@@ -172,7 +176,12 @@ const codecs: Record<'gzip' | 'snappy' | 'lz4' | 'zstd', Codec> = {
   // kafkajs's own gzip codec, with zlib stopping at the limit instead of inflating without one.
   gzip: {
     compress: ({ buffer }) => gzip(buffer),
-    decompress: (buffer) => unzip(buffer, { maxOutputLength: MAX_BATCH_BYTES }),
+    decompress: (buffer) =>
+      unzip(buffer, { maxOutputLength: maxBatchBytes }).catch((error: unknown) => {
+        if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE')
+          refuse('gzip', `it decompresses to more than ${maxBatchBytes} bytes`);
+        throw error;
+      }),
   },
   snappy: {
     compress: ({ buffer }) => Promise.resolve(snappy.compress(buffer)),
@@ -197,7 +206,7 @@ const { CompressionCodecs, CompressionTypes } = kafkajs;
 let registered = false;
 
 /** Makes kafkajs read gzip, snappy, lz4 and zstd batches (and write gzip and snappy), within
- * MAX_BATCH_BYTES. Idempotent. */
+ * maxBatchBytes. Idempotent. */
 export function registerCodecs(): void {
   if (registered) return;
   registered = true;
@@ -214,27 +223,35 @@ export { codecs };
 interface DecoderLimits {
   maxHeaders: number;
   maxRecordsPerBatch: number;
+  /** The most one compressed batch may decompress to. */
+  maxBatchBytes: number;
 }
 
 const decoderLimits = (
-  require('kafkajs/src/protocol/recordBatch/record/v0/decoder.js') as { limits: DecoderLimits }
+  require('kafkajs/src/protocol/recordBatch/record/v0/decoder.js') as {
+    limits: Omit<DecoderLimits, 'maxBatchBytes'>;
+  }
 ).limits;
 
 /**
  * Bounds what decoding one fetched batch may build, before membrane's own checks see a record.
  * `maxHeaders` (MEMBRANE_MAX_HEADERS): a record declaring more keeps only its first
  * `maxHeaders + 1` headers — enough for the envelope check to quarantine it as
- * trust.too-many-headers — and the rest is skipped unread. `maxRecordsPerBatch`: a compressed
- * batch declaring more records is refused whole, as one that decompresses to more than
- * MAX_BATCH_BYTES is. Without a call (the CLI), 65,536 headers and 1,000,000 records.
+ * trust.too-many-headers — and the rest is skipped unread. `maxRecordsPerBatch`
+ * (MEMBRANE_MAX_BATCH_RECORDS): a compressed batch declaring more records is refused whole, as
+ * one that decompresses to more than `maxBatchBytes` (MEMBRANE_MAX_BATCH_BYTES) is. A refused
+ * batch reaches the consumer as one record standing for it (`refusedBatch`, see
+ * `refusedBatchOf`), which the pipeline quarantines as trust.batch-refused. Without a call
+ * (the CLI), 65,536 headers, 1,000,000 records and 64 MiB.
  */
 export function limitDecoding(limits: Partial<DecoderLimits>): void {
   if (limits.maxHeaders !== undefined) decoderLimits.maxHeaders = limits.maxHeaders;
   if (limits.maxRecordsPerBatch !== undefined)
     decoderLimits.maxRecordsPerBatch = limits.maxRecordsPerBatch;
+  if (limits.maxBatchBytes !== undefined) maxBatchBytes = limits.maxBatchBytes;
 }
 
 /** The limits in force (for tests and the startup log). */
 export function decodingLimits(): Readonly<DecoderLimits> {
-  return { ...decoderLimits };
+  return { ...decoderLimits, maxBatchBytes };
 }

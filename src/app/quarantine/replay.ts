@@ -216,6 +216,15 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
             reason:
               'quarantined truncated (too large for the quarantine topic): its original bytes are not in the quarantine',
           };
+        } else if (record.entry.issues.some((i) => i.code === 'trust.batch-refused')) {
+          // Its value is a whole batch kafkajs could not decode, not a record: run through the
+          // pipeline it would be read as one record the producer never sent.
+          outcome = {
+            ref: record.ref,
+            kind: 'skipped',
+            reason:
+              'a batch that could not be decoded into records (trust.batch-refused): its value is the whole batch as stored, not one record; read it with Kafka tools, re-produce what it holds, then resolve it',
+          };
         } else {
           const result = await pipeline.process(original(record));
           if (result.kind === 'pass') {

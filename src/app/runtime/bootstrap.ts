@@ -149,12 +149,18 @@ export class Runtime {
       },
     });
     // A record is judged before it costs more than its size: kafkajs decodes at most one
-    // header more than MEMBRANE_MAX_HEADERS of any record it fetches for this process.
+    // header more than MEMBRANE_MAX_HEADERS of any record it fetches for this process, and a
+    // compressed batch beyond MEMBRANE_MAX_BATCH_RECORDS / _BYTES not at all (it arrives as
+    // one record standing for the batch, quarantined as trust.batch-refused).
     // (Process-wide in kafkajs: put back at stop, so a process that reads membrane's own
     // quarantine records afterwards — a flooded record's keeps its first headers, then
     // membrane's — reads them whole.)
     this.decodingBefore ??= decodingLimits();
-    limitDecoding({ maxHeaders: config.MEMBRANE_MAX_HEADERS });
+    limitDecoding({
+      maxHeaders: config.MEMBRANE_MAX_HEADERS,
+      maxRecordsPerBatch: config.MEMBRANE_MAX_BATCH_RECORDS,
+      maxBatchBytes: config.MEMBRANE_MAX_BATCH_BYTES,
+    });
     const kafka = createKafka({ ...clientOptions(connection), logger });
     this.kafka = kafka;
     const admin = kafka.admin();

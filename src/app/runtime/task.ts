@@ -36,6 +36,8 @@ export interface InputRecord {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   readonly headers?: SourceRecord['headers'];
+  /** A batch kafkajs (patched) could not decode, standing in for all of it. */
+  readonly refusedBatch?: SourceRecord['refusedBatch'];
 }
 
 export interface ChunkOutcome {
@@ -342,6 +344,7 @@ export class Task {
         key: record.key,
         value: record.value,
         headers: record.headers ?? {},
+        ...(record.refusedBatch === undefined ? {} : { refusedBatch: record.refusedBatch }),
       };
       const result = await this.pipeline.process(source, this.state.clocks, this.state.dedup);
       if (this.closed) throw this.closedFailure();

@@ -32,7 +32,15 @@ const Encoder = require('kafkajs/src/protocol/encoder') as new () => Coder;
 const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
 const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (
   decoder: unknown,
-) => Promise<{ records: { headers: Record<string, unknown> }[] }>;
+) => Promise<{
+  records: {
+    offset: string;
+    key: Buffer | null;
+    value: Buffer | null;
+    headers: Record<string, unknown>;
+    refusedBatch?: { reason: string };
+  }[];
+}>;
 
 const varint = (n: number): Buffer => new Encoder().writeVarInt(n).buffer;
 
@@ -50,8 +58,11 @@ function record(headers: number): Buffer {
   return Buffer.concat([varint(body.length), body]);
 }
 
-/** A gzip record batch (magic 2) of `records`, declaring `count` records, as a fetch carries it. */
-function gzipBatch(records: Buffer, count: number): Buffer {
+/**
+ * A gzip record batch (magic 2) of `records`, declaring `count` records, as a fetch carries
+ * it, from offset `first`.
+ */
+function gzipBatch(records: Buffer, count: number, first = 0): Buffer {
   const compressed = gzipSync(records, { level: 9 });
   const now = Date.now();
   const body = new Encoder()
@@ -69,7 +80,7 @@ function gzipBatch(records: Buffer, count: number): Buffer {
     .writeInt8(2) // magic
     .writeInt32(0) // crc (kafkajs does not check it)
     .writeBuffer(body.buffer);
-  return new Encoder().writeInt64(0).writeInt32(batch.buffer.length).writeBuffer(batch.buffer)
+  return new Encoder().writeInt64(first).writeInt32(batch.buffer.length).writeBuffer(batch.buffer)
     .buffer;
 }
 
@@ -105,17 +116,104 @@ describe("kafkajs's record decoder, bounded (patched)", () => {
     ).toEqual([11, 10, 0]);
   });
 
-  it('refuses a compressed batch declaring more records than the limit, before decoding any', async () => {
+  it('refuses a compressed batch declaring more records than the limit, before decoding any: one record stands for it', async () => {
     registerCodecs();
     limitDecoding({ maxRecordsPerBatch: 1000 });
-    const wire = gzipBatch(Buffer.concat(Array.from({ length: 1001 }, () => record(0))), 1001);
-    const thrown = await decodeBatch(new Decoder(wire)).catch((error: unknown) => error);
-    expect(thrown).toBeInstanceOf(Error);
-    expect((thrown as Error).name).toBe('CompressedBatchError');
-    expect((thrown as Error).message).toBe(
-      'compressed batch refused: it declares 1001 records, more than 1000',
-    );
+    const wire = gzipBatch(Buffer.concat(Array.from({ length: 1001 }, () => record(0))), 1001, 500);
+    const decoded = await decodeBatch(new Decoder(wire));
+    expect(decoded.records).toHaveLength(1);
+    const [refused] = decoded.records;
+    // At the batch's last offset, so committing past it commits past the batch.
+    expect(refused?.offset).toBe('1500');
+    expect(refused?.refusedBatch).toEqual({
+      firstOffset: '500',
+      lastOffset: '1500',
+      compression: 1,
+      reason: 'compressed batch refused: it declares 1001 records, more than 1000',
+    });
+    // Its value is the batch as stored, byte for byte: it decodes to the records it holds.
+    expect(refused?.value?.equals(wire)).toBe(true);
+    expect(refused?.key).toBeNull();
+    expect(refused?.headers).toEqual({});
     limitDecoding({ maxRecordsPerBatch: 1001 });
-    expect((await decodeBatch(new Decoder(wire))).records).toHaveLength(1001);
+    expect(
+      (await decodeBatch(new Decoder(refused?.value ?? Buffer.alloc(0)))).records,
+    ).toHaveLength(1001);
+  });
+
+  it('refuses a batch that decompresses to more than the limit, or whose bytes cannot be decoded', async () => {
+    registerCodecs();
+    limitDecoding({ maxBatchBytes: 10_000 });
+    const big = gzipBatch(Buffer.concat(Array.from({ length: 10 }, () => record(1000))), 10);
+    const reasons: string[] = [];
+    const once = async (wire: Buffer): Promise<void> => {
+      const [only, ...rest] = (await decodeBatch(new Decoder(wire))).records;
+      expect(rest).toEqual([]);
+      expect(only?.value?.equals(wire)).toBe(true);
+      reasons.push(only?.refusedBatch?.reason ?? 'decoded');
+    };
+    await once(big);
+    // gzip of garbage, a codec ID Kafka does not define, and records cut short.
+    await once(withRecords(big, Buffer.from('not gzip at all'), 1));
+    await once(withAttributes(gzipBatch(record(0), 1), 5));
+    const plain = withAttributes(gzipBatch(record(0), 1), 0);
+    await once(withRecords(plain, Buffer.concat([int32(3), record(2).subarray(0, 4)]), 0));
+    expect(reasons[0]).toBe('gzip batch refused: it decompresses to more than 10000 bytes');
+    expect(reasons.slice(1)).not.toContain('decoded');
+    expect(reasons).toHaveLength(4);
+  });
+
+  it('keeps the stand-in record in a fetch like any other: past the fetched offset, dropped when aborted', () => {
+    const Batch = require('kafkajs/src/consumer/batch') as new (
+      topic: string,
+      fetchedOffset: string,
+      data: unknown,
+    ) => { messages: { offset: string }[] };
+    const standIn = (producerId: string): unknown => ({
+      offset: '1500',
+      key: null,
+      value: Buffer.alloc(0),
+      headers: {},
+      isControlRecord: false,
+      batchContext: { firstOffset: '500', inTransaction: true, producerId },
+      refusedBatch: { firstOffset: '500', lastOffset: '1500', compression: 1, reason: 'x' },
+    });
+    // Fetched from inside the batch (an earlier version committed part of it): still there.
+    const kept = new Batch('t', '700', {
+      partition: 0,
+      highWatermark: '1502',
+      abortedTransactions: [],
+      messages: [standIn('7')],
+    });
+    expect(kept.messages.map((m) => m.offset)).toEqual(['1500']);
+    const aborted = new Batch('t', '500', {
+      partition: 0,
+      highWatermark: '1502',
+      abortedTransactions: [{ producerId: '7', firstOffset: '500' }],
+      messages: [standIn('7')],
+    });
+    expect(aborted.messages).toEqual([]);
   });
 });
+
+const int32 = (n: number): Buffer => new Encoder().writeInt32(n).buffer;
+
+/** Where a batch's attributes and records begin, in the bytes a fetch carries. */
+const ATTRIBUTES_AT = 8 + 4 + 4 + 1 + 4;
+const RECORDS_AT = ATTRIBUTES_AT + 2 + 4 + 8 + 8 + 8 + 2 + 4;
+
+/** The same batch with other attributes (its compression codec in the low 3 bits). */
+function withAttributes(wire: Buffer, attributes: number): Buffer {
+  const copy = Buffer.from(wire);
+  copy.writeInt16BE(attributes, ATTRIBUTES_AT);
+  return copy;
+}
+
+/** The same batch header with `records` (count, then bytes, as written) after it. */
+function withRecords(wire: Buffer, records: Buffer, count: number): Buffer {
+  const body = Buffer.concat([
+    wire.subarray(12, RECORDS_AT),
+    count > 0 ? Buffer.concat([int32(count), records]) : records,
+  ]);
+  return Buffer.concat([wire.subarray(0, 8), int32(body.length), body]);
+}

@@ -251,3 +251,38 @@ describe('replay against another replay of the same quarantine', () => {
     expect(log.slice(log.indexOf('send fails'))).toEqual(['send fails', 'abort', 'disconnect']);
   });
 });
+
+describe('replay of a refused batch', () => {
+  it('skips it, whatever its bytes: its value is a whole batch, never one record to translate', async () => {
+    const { kafka, log } = recordingKafka();
+    const batch = quarantined(2);
+    // Even a value the mapping would translate: it is not a record the producer sent.
+    const refused: QuarantinedRecord = {
+      ...batch,
+      entry: {
+        ...batch.entry,
+        stage: 'trust',
+        issues: [
+          {
+            code: 'trust.batch-refused',
+            path: '',
+            message: 'the gzip batch at offsets 0–2 could not be decoded into records',
+          },
+        ],
+      },
+    };
+    const outcomes = await replay({
+      kafka,
+      quarantineTopic: QUARANTINE,
+      pipelines: new Map([['orders', await compileText(BASE_MAPPING)]]),
+      records: [quarantined(1), refused],
+      dryRun: false,
+      chunk: 2,
+    });
+    expect(outcomes.map((o) => o.kind)).toEqual(['replayed', 'skipped']);
+    expect(outcomes[1]).toMatchObject({
+      reason: expect.stringMatching(/^a batch that could not be decoded/) as unknown,
+    });
+    expect(log).toContain('send 2'); // the first record's output and its resolution marker
+  });
+});

@@ -1,0 +1,112 @@
+import { createRequire } from 'node:module';
+import { CompressionTypes } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../support/cli.js';
+import { consumeUntil, testConsumer } from '../../support/kafka.js';
+import { spawnCli } from '../../support/membrane-process.js';
+import { orderFate, orderMessages, useOrderTopics } from '../../support/orders.js';
+import { header } from '../../support/runtime.js';
+import { catchUpAndStop, committedOf } from '../../support/scenario.js';
+
+const require = createRequire(import.meta.url);
+const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
+const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (
+  decoder: unknown,
+) => Promise<{
+  records: { offset: string; value: Buffer | null; headers: Record<string, Buffer> }[];
+}>;
+
+const BEFORE = 10;
+const IN_BATCH = 30;
+const AFTER = 10;
+const TOTAL = BEFORE + IN_BATCH + AFTER;
+
+/**
+ * A compressed batch membrane will not decode (here: more records than
+ * MEMBRANE_MAX_BATCH_RECORDS; in the wild, one declaring millions, or decompressing to more than
+ * MEMBRANE_MAX_BATCH_BYTES). It used to fail every fetch of its partition, so membrane stopped
+ * on every restart until an operator moved the offset: a producer could stop it with 65 KB.
+ * Now it is quarantined whole, byte for byte, as one record (trust.batch-refused) and committed
+ * past; the records around it are translated as usual.
+ */
+describe('membrane run and a batch it will not decode', () => {
+  const ctx = useOrderTopics(1);
+
+  it('quarantines the batch whole, byte for byte, commits past it and goes on', async () => {
+    const topics = ctx.topics();
+    const producer = ctx.kafka.producer({ idempotent: true });
+    await producer.connect();
+    await producer.send({ topic: topics.input, messages: orderMessages(0, BEFORE) });
+    const batch = orderMessages(BEFORE, IN_BATCH);
+    await producer.send({
+      topic: topics.input,
+      compression: CompressionTypes.GZIP,
+      messages: batch,
+    });
+    await producer.send({ topic: topics.input, messages: orderMessages(BEFORE + IN_BATCH, AFTER) });
+    await producer.disconnect();
+
+    const env = ctx.env({
+      PATH: process.env['PATH'],
+      LOG_LEVEL: 'warn',
+      MEMBRANE_MAX_BATCH_RECORDS: String(IN_BATCH - 1),
+    });
+    const membrane = spawnCli(['run'], env);
+    await catchUpAndStop(
+      membrane,
+      committedOf(() => ctx.admin(), topics.group, topics.input),
+      TOTAL,
+    );
+
+    const around = [
+      ...Array.from({ length: BEFORE }, (_, i) => i),
+      ...Array.from({ length: AFTER }, (_, i) => BEFORE + IN_BATCH + i),
+    ];
+    const quarantinedAround = around.filter((i) => orderFate(i).fate === 'quarantine').length;
+    const outputsAround = around.filter((i) => orderFate(i).fate === 'output').length;
+    const quarantined = await consumeUntil(
+      testConsumer(ctx.kafka),
+      [topics.quarantine],
+      (r) => r.length >= quarantinedAround + 1,
+      60_000,
+    );
+    expect(quarantined).toHaveLength(quarantinedAround + 1);
+    const refused = quarantined.filter(
+      (r) => header(r, 'membrane.quarantine.code') === 'trust.batch-refused',
+    );
+    expect(refused).toHaveLength(1);
+    const record = refused[0];
+    if (record === undefined) throw new Error('no trust.batch-refused record');
+    expect(header(record, 'membrane.quarantine.stage')).toBe('trust');
+    expect(header(record, 'membrane.source.offset')).toBe(String(BEFORE + IN_BATCH - 1));
+    expect(record.message.key).toBeNull();
+    // Byte for byte: its value is the batch as the broker stored it, which decodes to every
+    // record the producer sent in it.
+    const inside = await decodeBatch(new Decoder(record.message.value ?? Buffer.alloc(0)));
+    expect(inside.records.map((r) => r.offset)).toEqual(batch.map((_, i) => String(BEFORE + i)));
+    expect(inside.records.map((r) => r.value?.toString())).toEqual(
+      batch.map((m) => m.value?.toString()),
+    );
+    expect(inside.records.map((r) => r.headers['x-test-seq']?.toString())).toEqual(
+      batch.map((_, i) => String(BEFORE + i)),
+    );
+    // Nothing of the batch was translated; everything around it was, once.
+    const outputs = await consumeUntil(
+      testConsumer(ctx.kafka),
+      [topics.placed, topics.cancelled],
+      (r) => r.length >= outputsAround,
+      60_000,
+    );
+    expect(
+      outputs.map((r) => Number(header(r, 'membrane.source.offset'))).sort((a, b) => a - b),
+    ).toEqual(around.filter((i) => orderFate(i).fate === 'output'));
+
+    // A replay leaves it for the operator: its value is a batch, not one record to translate.
+    const replayed = await runCli(['quarantine', 'replay', '--code', 'trust.batch-refused'], env);
+    expect(replayed.code, replayed.stderr).toBe(2);
+    expect(replayed.stdout + replayed.stderr).toMatch(
+      /a batch that could not be decoded into records/,
+    );
+    expect(replayed.stdout).toMatch(/0 replayed.*1 skipped/);
+  });
+});
