@@ -229,7 +229,7 @@ interface DecoderLimits {
 
 const decoderLimits = (
   require('kafkajs/src/protocol/recordBatch/record/v0/decoder.js') as {
-    limits: Omit<DecoderLimits, 'maxBatchBytes'>;
+    limits: Omit<DecoderLimits, 'maxBatchBytes'> & { maxFetchDecompressedBytes: number };
   }
 ).limits;
 
@@ -240,18 +240,28 @@ const decoderLimits = (
  * trust.too-many-headers — and the rest is skipped unread. `maxRecordsPerBatch`
  * (MEMBRANE_MAX_BATCH_RECORDS): a compressed batch declaring more records is refused whole, as
  * one that decompresses to more than `maxBatchBytes` (MEMBRANE_MAX_BATCH_BYTES) is. A refused
- * batch reaches the consumer as one record standing for it (`refusedBatch`, see
- * `refusedBatchOf`), which the pipeline quarantines as trust.batch-refused. Without a call
- * (the CLI), 65,536 headers, 1,000,000 records and 64 MiB.
+ * batch reaches the consumer as one record standing for it (`refusedBatch`: see
+ * SourceRecord.refusedBatch), which the pipeline quarantines as trust.batch-refused.
+ * `maxBatchBytes` also bounds one fetch response: once its batches have decompressed to that
+ * much, the rest is left for the next fetch (its first batch is always decoded), so a fetch
+ * holds at most twice that decompressed. Without a call (the CLI), 65,536 headers, 1,000,000
+ * records and 64 MiB.
  */
 export function limitDecoding(limits: Partial<DecoderLimits>): void {
   if (limits.maxHeaders !== undefined) decoderLimits.maxHeaders = limits.maxHeaders;
   if (limits.maxRecordsPerBatch !== undefined)
     decoderLimits.maxRecordsPerBatch = limits.maxRecordsPerBatch;
-  if (limits.maxBatchBytes !== undefined) maxBatchBytes = limits.maxBatchBytes;
+  if (limits.maxBatchBytes !== undefined) {
+    maxBatchBytes = limits.maxBatchBytes;
+    decoderLimits.maxFetchDecompressedBytes = limits.maxBatchBytes;
+  }
 }
 
 /** The limits in force (for tests and the startup log). */
 export function decodingLimits(): Readonly<DecoderLimits> {
-  return { ...decoderLimits, maxBatchBytes };
+  return {
+    maxHeaders: decoderLimits.maxHeaders,
+    maxRecordsPerBatch: decoderLimits.maxRecordsPerBatch,
+    maxBatchBytes,
+  };
 }

@@ -8,6 +8,7 @@ import {
   type PartitionAssigner,
 } from 'kafkajs';
 import { MembraneError, messageOf } from '../../core/errors.js';
+import type { RefusedBatch } from '../../core/records.js';
 
 /**
  * Where a restore stands: per partition, the next offset to read (every record below it has
@@ -69,6 +70,25 @@ export class RestoreError extends MembraneError {
     super(code, message, options);
     this.progress = new Map(progress);
   }
+}
+
+/**
+ * Throws when `message` stands for a batch kafkajs (patched) would not decode (see
+ * SourceRecord.refusedBatch): for membrane's own topics (a task's changelog, the quarantine's
+ * resolutions), reading past it would silently lose what it holds — clocks starting again at
+ * 1, resolved records unresolved. Non-retriable: the batch stays what it is until the limits
+ * are raised.
+ */
+export function requireDecoded(topic: string, partition: number, message: KafkaMessage): void {
+  const refused = (message as { readonly refusedBatch?: RefusedBatch }).refusedBatch;
+  if (refused === undefined) return;
+  throw new MembraneError(
+    'kafka.batch-refused',
+    `membrane will not decode the batch at offsets ${refused.firstOffset}–${refused.lastOffset} of ${topic} partition ${String(partition)} (${refused.reason}), and reading past it would lose what it holds.`,
+    {
+      hint: 'Raise MEMBRANE_MAX_BATCH_RECORDS or MEMBRANE_MAX_BATCH_BYTES above that batch. membrane writes its own topics uncompressed; a topic whose compression.type names a codec is recompressed by the broker — set it to producer',
+    },
+  );
 }
 
 /** Records `apply` may see between two looks at the clock. */

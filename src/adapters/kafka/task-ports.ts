@@ -7,7 +7,7 @@ import type {
   TopicRecords,
   TopicsPort,
 } from '../../app/runtime/ports.js';
-import { restorePartitions } from './restore.js';
+import { requireDecoded, restorePartitions } from './restore.js';
 import { sendSlices, type SizedTopicMessages } from './send-slices.js';
 import { existingTopics } from './topics.js';
 
@@ -185,6 +185,7 @@ export function kafkaChangelog(
         topic,
         [partition],
         (_, message) => {
+          requireDecoded(topic, partition, message);
           if (message.key === null) return;
           apply(
             message.key.toString('utf8'),

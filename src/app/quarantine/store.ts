@@ -1,5 +1,5 @@
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
-import { restorePartitions } from '../../adapters/kafka/restore.js';
+import { requireDecoded, restorePartitions } from '../../adapters/kafka/restore.js';
 import { ensureTopics, existingTopics } from '../../adapters/kafka/topics.js';
 import {
   decodeQuarantine,
@@ -86,7 +86,9 @@ export async function loadResolutions(
   quarantineTopic: string,
 ): Promise<Map<string, Resolution>> {
   const resolutions = new Map<string, Resolution>();
-  await readAll(kafka, admin, resolutionsTopic(quarantineTopic), (_p, message) => {
+  const topic = resolutionsTopic(quarantineTopic);
+  await readAll(kafka, admin, topic, (partition, message) => {
+    requireDecoded(topic, partition, message);
     const key = message.key?.toString();
     if (key === undefined) return;
     if (message.value === null) resolutions.delete(key);

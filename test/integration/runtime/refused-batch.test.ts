@@ -101,6 +101,16 @@ describe('membrane run and a batch it will not decode', () => {
       outputs.map((r) => Number(header(r, 'membrane.source.offset'))).sort((a, b) => a - b),
     ).toEqual(around.filter((i) => orderFate(i).fate === 'output'));
 
+    // `show` says what the value is and never decodes it as a record (its first byte, of the
+    // base offset, is Avro's magic byte).
+    const ref = `${String(record.partition)}:${record.message.offset}`;
+    const shown = await runCli(['quarantine', 'show', ref], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain(
+      `Kafka record batch (${String(record.message.value?.length)} bytes, as stored; not decoded)`,
+    );
+    expect(shown.stdout).not.toMatch(/Avro/);
+
     // A replay leaves it for the operator: its value is a batch, not one record to translate.
     const replayed = await runCli(['quarantine', 'replay', '--code', 'trust.batch-refused'], env);
     expect(replayed.code, replayed.stderr).toBe(2);

@@ -49,6 +49,15 @@ export interface DescribedValue {
   readonly value?: unknown;
 }
 
+/** The value of a trust.batch-refused record: the batch as the broker stored it, in hex. */
+export function describeBatch(value: Buffer | null): DescribedValue {
+  if (value === null) return { format: 'null (tombstone)', text: '' };
+  return {
+    format: `Kafka record batch (${String(value.length)} bytes, as stored; not decoded)`,
+    text: hexDump(value),
+  };
+}
+
 /**
  * The upstream value for a person: JSON pretty-printed, Avro decoded through the registry, else
  * hex. The text is safe on a terminal as it is: JSON with every unsafe code point as a `\u`
@@ -144,7 +153,11 @@ export function showCommand(): Command {
           );
         }
         const registry = new ConfluentRegistryPort(registryOptions(session.config));
-        const value = await describeValue(record.upstream.value, registry);
+        // A refused batch's value is a Kafka record batch, not a record: never decoded as one
+        // (its first byte, of the base offset, is 0 — Avro's magic byte).
+        const value = record.entry.issues.some((i) => i.code === 'trust.batch-refused')
+          ? describeBatch(record.upstream.value)
+          : await describeValue(record.upstream.value, registry);
         const headers = Object.entries(record.upstream.headers).flatMap(([name, v]) =>
           v === undefined ? [] : [[name, Array.isArray(v) ? v : [v]] as const],
         );

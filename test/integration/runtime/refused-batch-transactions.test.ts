@@ -23,7 +23,7 @@ const slice = (from: number, count: number, partition: number): Message[] =>
   orderMessages(from, count).map((m) => ({ ...m, partition }));
 
 /**
- * review11b: refused batches where the fetch path is most delicate. On two partitions, all
+ * Found holding by a review (review11b): refused batches where the fetch path is most delicate. On two partitions, all
  * produced before membrane starts so that one fetch carries them together:
  *
  *   p0: 3 plain records · a refused gzip batch in a COMMITTED transaction (+ marker) · a
@@ -36,7 +36,7 @@ const slice = (from: number, count: number, partition: number): Message[] =>
  * Then a restart: the refused batches are not quarantined again.
  */
 describe.each(['exactly_once', 'at_least_once'])(
-  'review11b: refused batches in transactions, beside good ones, on two partitions (%s)',
+  'refused batches in transactions, beside good ones, on two partitions (%s)',
   (guarantee) => {
     const ctx = useOrderTopics(2);
 
