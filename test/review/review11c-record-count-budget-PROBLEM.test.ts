@@ -1,0 +1,94 @@
+import { createRequire } from 'node:module';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodingLimits, limitDecoding, registerCodecs } from '../../src/adapters/kafka/codecs.js';
+
+/**
+ * review11c — PROBLEM: the fetch budget counts decompressed bytes, not the records decoded from
+ * them. An empty record takes 9 bytes decompressed and about 200 bytes of heap once decoded
+ * (its object, offset and timestamp strings, headers object). A gzip batch of 700,000 empty
+ * records is 978 KB on the wire (under the broker's default max.message.bytes), 6.3 MB
+ * decompressed, within MEMBRANE_MAX_BATCH_RECORDS (1,000,000): measured with three such
+ * partitions in one response, 2,100,000 records, 452 MB of heap held, 5.2 s to decode, 19 MB
+ * of the 64 MiB budget spent; kafkajs's default 10 MiB fetch holds ten of them (about 1.5 GB).
+ * Shown here smaller: a response whose records far outnumber what the budget is meant to allow
+ * is decoded whole, with almost none of the budget spent.
+ */
+const require = createRequire(import.meta.url);
+interface Coder {
+  readonly buffer: Buffer;
+  writeVarInt(n: number): Coder;
+  writeInt8(n: number): Coder;
+  writeInt16(n: number): Coder;
+  writeInt32(n: number): Coder;
+  writeInt64(n: number): Coder;
+  writeBuffer(b: Buffer): Coder;
+}
+const Encoder = require('kafkajs/src/protocol/encoder') as new () => Coder;
+const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => {
+  membraneDecompressedBytes?: number;
+};
+const decodeMessages = require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages') as (
+  decoder: unknown,
+) => Promise<{ offset: string; refusedBatch?: unknown }[]>;
+
+const MiB = 1024 * 1024;
+const varint = (n: number): Buffer => new Encoder().writeVarInt(n).buffer;
+
+/** An empty record (no key, null value, no headers) at `offsetDelta`. */
+function record(offsetDelta: number): Buffer {
+  const body = Buffer.concat([
+    Buffer.from([0]),
+    varint(0),
+    varint(offsetDelta),
+    varint(-1),
+    varint(-1),
+    varint(0),
+  ]);
+  return Buffer.concat([varint(body.length), body]);
+}
+
+/** A gzip batch of `count` empty records at offset 0, behind its partition's size. */
+function partition(count: number): { bytes: Buffer; decompressed: number } {
+  const raw = Buffer.concat(Array.from({ length: count }, (_, i) => record(i)));
+  const body = new Encoder()
+    .writeInt16(1)
+    .writeInt32(count - 1)
+    .writeInt64(0)
+    .writeInt64(0)
+    .writeInt64(-1)
+    .writeInt16(-1)
+    .writeInt32(-1)
+    .writeInt32(count)
+    .writeBuffer(gzipSync(raw, { level: 9 }));
+  const batch = new Encoder().writeInt32(0).writeInt8(2).writeInt32(0).writeBuffer(body.buffer);
+  const bytes = new Encoder()
+    .writeInt64(0)
+    .writeInt32(batch.buffer.length)
+    .writeBuffer(batch.buffer).buffer;
+  return {
+    bytes: new Encoder().writeInt32(bytes.length).writeBuffer(bytes).buffer,
+    decompressed: raw.length,
+  };
+}
+
+describe('review11c: the fetch budget and record count', () => {
+  const defaults = decodingLimits();
+  afterEach(() => {
+    limitDecoding(defaults);
+  });
+
+  it('PROBLEM: 400,000 records of two small gzip batches are decoded in one response with a fifteenth of the budget spent', async () => {
+    registerCodecs();
+    limitDecoding({ maxRecordsPerBatch: 1_000_000, maxBatchBytes: 64 * MiB });
+    const one = partition(200_000);
+    expect(one.bytes.length).toBeLessThan(300 * 1024);
+    const response = new Decoder(Buffer.concat([one.bytes, one.bytes]));
+    const first = await decodeMessages(response);
+    const second = await decodeMessages(response);
+    expect(first.length + second.length).toBe(400_000);
+    expect([...first, ...second].filter((r) => r.refusedBatch !== undefined)).toEqual([]);
+    expect(response.membraneDecompressedBytes).toBe(2 * one.decompressed);
+    expect(response.membraneDecompressedBytes ?? 0).toBeLessThan((64 * MiB) / 15);
+  });
+});
