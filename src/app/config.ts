@@ -494,7 +494,8 @@ export const runEnvSchema = z
     MEMBRANE_MAX_RECORD_BYTES: positiveInt(16 * 1024 * 1024),
     // What one fetched compressed batch may declare in records and decompress to; beyond, the
     // batch is quarantined whole, undecoded (trust.batch-refused).
-    MEMBRANE_MAX_BATCH_RECORDS: positiveInt(1_000_000),
+    // 262,144 records at 256 bytes each (what one costs decoded) is the 64 MiB of the budget.
+    MEMBRANE_MAX_BATCH_RECORDS: positiveInt(262_144),
     MEMBRANE_MAX_BATCH_BYTES: positiveInt(64 * 1024 * 1024),
     // 'record quarantined' log lines a second; the rest are summed up (read by the logger).
     MEMBRANE_QUARANTINE_LOG_PER_SECOND: z.coerce.number().int().min(0).default(10),

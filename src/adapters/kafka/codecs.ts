@@ -244,7 +244,7 @@ const decoderLimits = (
  * SourceRecord.refusedBatch), which the pipeline quarantines as trust.batch-refused.
  * `maxBatchBytes` also bounds one fetch response: once its batches have decompressed to that
  * much, the rest is left for the next fetch (its first batch is always decoded), so a fetch
- * holds at most twice that decompressed. Without a call (the CLI), 65,536 headers, 1,000,000
+ * holds at most twice that decompressed. Without a call (the CLI), 65,536 headers, 262,144
  * records and 64 MiB.
  */
 export function limitDecoding(limits: Partial<DecoderLimits>): void {

@@ -1,18 +1,23 @@
 import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodingLimits, limitDecoding, registerCodecs } from '../../src/adapters/kafka/codecs.js';
+import {
+  decodingLimits,
+  limitDecoding,
+  registerCodecs,
+} from '../../../src/adapters/kafka/codecs.js';
 
 /**
- * review11c — PROBLEM: the fetch budget counts decompressed bytes, not the records decoded from
+ * Found by a review (review11c), fixed: the fetch budget counted decompressed bytes, not the records decoded from
  * them. An empty record takes 9 bytes decompressed and about 200 bytes of heap once decoded
  * (its object, offset and timestamp strings, headers object). A gzip batch of 700,000 empty
  * records is 978 KB on the wire (under the broker's default max.message.bytes), 6.3 MB
  * decompressed, within MEMBRANE_MAX_BATCH_RECORDS (1,000,000): measured with three such
  * partitions in one response, 2,100,000 records, 452 MB of heap held, 5.2 s to decode, 19 MB
  * of the 64 MiB budget spent; kafkajs's default 10 MiB fetch holds ten of them (about 1.5 GB).
- * Shown here smaller: a response whose records far outnumber what the budget is meant to allow
- * is decoded whole, with almost none of the budget spent.
+ * Now every decoded record is charged 256 bytes besides its bytes, and
+ * MEMBRANE_MAX_BATCH_RECORDS defaults to 262,144 (the 64 MiB budget at 256 bytes a record), so
+ * a response decodes at most about twice the budget's worth of records, small or not.
  */
 const require = createRequire(import.meta.url);
 interface Coder {
@@ -30,9 +35,8 @@ const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) 
 };
 const decodeMessages = require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages') as (
   decoder: unknown,
-) => Promise<{ offset: string; refusedBatch?: unknown }[]>;
+) => Promise<{ offset: string; refusedBatch?: { reason: string } }[]>;
 
-const MiB = 1024 * 1024;
 const varint = (n: number): Buffer => new Encoder().writeVarInt(n).buffer;
 
 /** An empty record (no key, null value, no headers) at `offsetDelta`. */
@@ -72,23 +76,37 @@ function partition(count: number): { bytes: Buffer; decompressed: number } {
   };
 }
 
-describe('review11c: the fetch budget and record count', () => {
+describe('the fetch budget counts decoded records too (patched)', () => {
   const defaults = decodingLimits();
   afterEach(() => {
     limitDecoding(defaults);
   });
 
-  it('PROBLEM: 400,000 records of two small gzip batches are decoded in one response with a fifteenth of the budget spent', async () => {
+  it('stops a response of many tiny records once their count spends the budget', async () => {
     registerCodecs();
-    limitDecoding({ maxRecordsPerBatch: 1_000_000, maxBatchBytes: 64 * MiB });
+    expect(decodingLimits().maxRecordsPerBatch).toBe(262_144);
     const one = partition(200_000);
     expect(one.bytes.length).toBeLessThan(300 * 1024);
-    const response = new Decoder(Buffer.concat([one.bytes, one.bytes]));
-    const first = await decodeMessages(response);
-    const second = await decodeMessages(response);
-    expect(first.length + second.length).toBe(400_000);
-    expect([...first, ...second].filter((r) => r.refusedBatch !== undefined)).toEqual([]);
-    expect(response.membraneDecompressedBytes).toBe(2 * one.decompressed);
-    expect(response.membraneDecompressedBytes ?? 0).toBeLessThan((64 * MiB) / 15);
+    // Three partitions, each one gzip batch of 200,000 empty records (1.8 MB decompressed).
+    const response = new Decoder(Buffer.concat([one.bytes, one.bytes, one.bytes]));
+    const decoded = [
+      await decodeMessages(response),
+      await decodeMessages(response),
+      await decodeMessages(response),
+    ];
+    // 200,000 × 256 bytes is 51 MB: under the budget, so the second partition's batch is
+    // decoded too, and then it is spent: the third waits for the next fetch.
+    expect(decoded.map((d) => d.length)).toEqual([200_000, 200_000, 0]);
+    expect(response.membraneDecompressedBytes).toBe(2 * (one.decompressed + 200_000 * 256));
+    expect(decoded.flat().filter((r) => r.refusedBatch !== undefined)).toEqual([]);
+  });
+
+  it('refuses a compressed batch of more than 262,144 records by default', async () => {
+    registerCodecs();
+    const [only, ...rest] = await decodeMessages(new Decoder(partition(262_145).bytes));
+    expect(rest).toEqual([]);
+    expect(only?.refusedBatch?.reason).toBe(
+      'compressed batch refused: it declares 262145 records, more than 262144',
+    );
   });
 });
