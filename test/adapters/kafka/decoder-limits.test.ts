@@ -7,6 +7,7 @@ import {
   registerCodecs,
 } from '../../../src/adapters/kafka/codecs.js';
 import { checkEnvelope, DEFAULT_ENVELOPE_LIMITS } from '../../../src/pipeline/pipeline.js';
+import { decodeBatch, Decoder, int32, wireBatch, wireRecord } from '../../support/kafka-wire.js';
 import { sourceRecord } from '../../support/records.js';
 
 /**
@@ -19,70 +20,16 @@ import { sourceRecord } from '../../support/records.js';
  * refuses a compressed batch declaring more than a million records.
  */
 const require = createRequire(import.meta.url);
-interface Coder {
-  readonly buffer: Buffer;
-  writeVarInt(n: number): Coder;
-  writeInt8(n: number): Coder;
-  writeInt16(n: number): Coder;
-  writeInt32(n: number): Coder;
-  writeInt64(n: number): Coder;
-  writeBuffer(b: Buffer): Coder;
-}
-const Encoder = require('kafkajs/src/protocol/encoder') as new () => Coder;
-const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
-const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (
-  decoder: unknown,
-) => Promise<{
-  records: {
-    offset: string;
-    key: Buffer | null;
-    value: Buffer | null;
-    headers: Record<string, unknown>;
-    refusedBatch?: { reason: string };
-  }[];
-}>;
-
-const varint = (n: number): Buffer => new Encoder().writeVarInt(n).buffer;
 
 /** A record with `headers` headers, each with an empty name and an empty value. */
-function record(headers: number): Buffer {
-  const body = Buffer.concat([
-    Buffer.from([0]), // attributes
-    varint(0), // timestamp delta
-    varint(0), // offset delta
-    varint(-1), // key: null
-    varint(-1), // value: null
-    varint(headers),
-    Buffer.alloc(headers * 2),
-  ]);
-  return Buffer.concat([varint(body.length), body]);
-}
+const record = (headers: number): Buffer => wireRecord({ headers });
 
 /**
- * A gzip record batch (magic 2) of `records`, declaring `count` records, as a fetch carries
- * it, from offset `first`.
+ * A gzip record batch of `records`, declaring `count` records, as a fetch carries it, from
+ * offset `first`.
  */
-function gzipBatch(records: Buffer, count: number, first = 0): Buffer {
-  const compressed = gzipSync(records, { level: 9 });
-  const now = Date.now();
-  const body = new Encoder()
-    .writeInt16(1) // attributes: gzip
-    .writeInt32(count - 1) // last offset delta
-    .writeInt64(now)
-    .writeInt64(now)
-    .writeInt64(-1) // producer ID
-    .writeInt16(-1)
-    .writeInt32(-1)
-    .writeInt32(count)
-    .writeBuffer(compressed);
-  const batch = new Encoder()
-    .writeInt32(0) // partition leader epoch
-    .writeInt8(2) // magic
-    .writeInt32(0) // crc (kafkajs does not check it)
-    .writeBuffer(body.buffer);
-  return new Encoder().writeInt64(first).writeInt32(batch.buffer.length).writeBuffer(batch.buffer)
-    .buffer;
-}
+const gzipBatch = (records: Buffer, count: number, first = 0): Buffer =>
+  wireBatch(gzipSync(records, { level: 9 }), { count, first });
 
 describe("kafkajs's record decoder, bounded (patched)", () => {
   const defaults = decodingLimits();
@@ -195,8 +142,6 @@ describe("kafkajs's record decoder, bounded (patched)", () => {
     expect(aborted.messages).toEqual([]);
   });
 });
-
-const int32 = (n: number): Buffer => new Encoder().writeInt32(n).buffer;
 
 /** Where a batch's attributes and records begin, in the bytes a fetch carries. */
 const ATTRIBUTES_AT = 8 + 4 + 4 + 1 + 4;

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -6,6 +5,14 @@ import {
   limitDecoding,
   registerCodecs,
 } from '../../../src/adapters/kafka/codecs.js';
+import {
+  decodeMessages,
+  Decoder,
+  MiB,
+  partitionBytes,
+  wireBatch,
+  wireRecord,
+} from '../../support/kafka-wire.js';
 
 /**
  * Found by a review (review11b): MEMBRANE_MAX_BATCH_BYTES bounded one batch, not one fetch.
@@ -17,61 +24,6 @@ import {
  * keeps a budget of decompressed bytes per fetch response (MEMBRANE_MAX_BATCH_BYTES): once
  * spent, the rest of the response is left for the next fetch, like a partial batch at its end.
  */
-const require = createRequire(import.meta.url);
-interface Coder {
-  readonly buffer: Buffer;
-  writeVarInt(n: number): Coder;
-  writeInt8(n: number): Coder;
-  writeInt16(n: number): Coder;
-  writeInt32(n: number): Coder;
-  writeInt64(n: number): Coder;
-  writeBuffer(b: Buffer): Coder;
-}
-const Encoder = require('kafkajs/src/protocol/encoder') as new () => Coder;
-const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
-const decodeMessages = require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages') as (
-  decoder: unknown,
-) => Promise<{ offset: string; value: Buffer | null; refusedBatch?: unknown }[]>;
-
-const varint = (n: number): Buffer => new Encoder().writeVarInt(n).buffer;
-
-/** One record: no key, a value of `size` zero bytes, no headers. */
-function record(size: number): Buffer {
-  const body = Buffer.concat([
-    Buffer.from([0]),
-    varint(0),
-    varint(0),
-    varint(-1),
-    varint(size),
-    Buffer.alloc(size),
-    varint(0),
-  ]);
-  return Buffer.concat([varint(body.length), body]);
-}
-
-/** A gzip record batch of one record, at offset `first`, as a fetch carries it. */
-function gzipBatch(compressed: Buffer, first: number): Buffer {
-  const body = new Encoder()
-    .writeInt16(1)
-    .writeInt32(0)
-    .writeInt64(0)
-    .writeInt64(0)
-    .writeInt64(-1)
-    .writeInt16(-1)
-    .writeInt32(-1)
-    .writeInt32(1)
-    .writeBuffer(compressed);
-  const batch = new Encoder().writeInt32(0).writeInt8(2).writeInt32(0).writeBuffer(body.buffer);
-  return new Encoder().writeInt64(first).writeInt32(batch.buffer.length).writeBuffer(batch.buffer)
-    .buffer;
-}
-
-const MiB = 1024 * 1024;
-
-/** A partition's part of a fetch response: the size of its record batches, then them. */
-const partitionBytes = (batches: Buffer): Buffer =>
-  new Encoder().writeInt32(batches.length).writeBuffer(batches).buffer;
-
 describe('what one fetch response may hold once decoded (patched)', () => {
   const defaults = decodingLimits();
   afterEach(() => {
@@ -82,8 +34,8 @@ describe('what one fetch response may hold once decoded (patched)', () => {
     registerCodecs();
     limitDecoding({ maxBatchBytes: 20 * MiB });
     const size = 8 * MiB;
-    const compressed = gzipSync(record(size), { level: 9 });
-    const batches = Array.from({ length: 8 }, (_, i) => gzipBatch(compressed, i));
+    const compressed = gzipSync(wireRecord({ valueSize: size }), { level: 9 });
+    const batches = Array.from({ length: 8 }, (_, i) => wireBatch(compressed, { first: i }));
     const fetch = partitionBytes(Buffer.concat(batches));
     expect(fetch.length).toBeLessThan(100 * 1024);
 
@@ -103,8 +55,11 @@ describe('what one fetch response may hold once decoded (patched)', () => {
   it('shares the budget between the partitions of one response', async () => {
     registerCodecs();
     limitDecoding({ maxBatchBytes: 4 * MiB });
-    const compressed = gzipSync(record(3 * MiB), { level: 9 });
-    const two = Buffer.concat([gzipBatch(compressed, 0), gzipBatch(compressed, 1)]);
+    const compressed = gzipSync(wireRecord({ valueSize: 3 * MiB }), { level: 9 });
+    const two = Buffer.concat([
+      wireBatch(compressed, { first: 0 }),
+      wireBatch(compressed, { first: 1 }),
+    ]);
     // One response decoder, read by each partition in turn (as kafkajs's fetch responses are).
     const response = new Decoder(Buffer.concat([partitionBytes(two), partitionBytes(two)]));
     const first = await decodeMessages(response);

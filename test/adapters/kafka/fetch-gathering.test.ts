@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -6,6 +5,14 @@ import {
   limitDecoding,
   registerCodecs,
 } from '../../../src/adapters/kafka/codecs.js';
+import {
+  decodeMessages,
+  Decoder,
+  MiB,
+  partitionBytes,
+  wireBatch,
+  wireRecord,
+} from '../../support/kafka-wire.js';
 
 /**
  * Found by a review (review11c), fixed in the kafkajs patch — two problems in how a fetch response's batches are gathered (kafkajs's
@@ -24,61 +31,6 @@ import {
  *    in kafkajs's default 10 MiB fetch) is decoded whole: every one of them inflated, one after
  *    the other, while nothing heartbeats.
  */
-const require = createRequire(import.meta.url);
-interface Coder {
-  readonly buffer: Buffer;
-  writeVarInt(n: number): Coder;
-  writeInt8(n: number): Coder;
-  writeInt16(n: number): Coder;
-  writeInt32(n: number): Coder;
-  writeInt64(n: number): Coder;
-  writeBuffer(b: Buffer): Coder;
-}
-const Encoder = require('kafkajs/src/protocol/encoder') as new () => Coder;
-const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => {
-  membraneDecompressedBytes?: number;
-};
-const decodeMessages = require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages') as (
-  decoder: unknown,
-) => Promise<{ offset: string; value: Buffer | null; refusedBatch?: { reason: string } }[]>;
-
-const MiB = 1024 * 1024;
-const varint = (n: number): Buffer => new Encoder().writeVarInt(n).buffer;
-
-/** One record at `offsetDelta`: no key, a value of `size` zero bytes (null when -1), no headers. */
-function record(offsetDelta: number, size: number): Buffer {
-  const body = Buffer.concat([
-    Buffer.from([0]),
-    varint(0),
-    varint(offsetDelta),
-    varint(-1),
-    varint(size),
-    size > 0 ? Buffer.alloc(size) : Buffer.alloc(0),
-    varint(0),
-  ]);
-  return Buffer.concat([varint(body.length), body]);
-}
-
-/** A gzip record batch of `count` records (already gzipped), at offset `first`. */
-function gzipBatch(compressed: Buffer, first: number, count: number): Buffer {
-  const body = new Encoder()
-    .writeInt16(1)
-    .writeInt32(count - 1)
-    .writeInt64(0)
-    .writeInt64(0)
-    .writeInt64(-1)
-    .writeInt16(-1)
-    .writeInt32(-1)
-    .writeInt32(count)
-    .writeBuffer(compressed);
-  const batch = new Encoder().writeInt32(0).writeInt8(2).writeInt32(0).writeBuffer(body.buffer);
-  return new Encoder().writeInt64(first).writeInt32(batch.buffer.length).writeBuffer(batch.buffer)
-    .buffer;
-}
-
-const partitionBytes = (batches: Buffer): Buffer =>
-  new Encoder().writeInt32(batches.length).writeBuffer(batches).buffer;
-
 describe("kafkajs's decodeMessages (patched): a fetch response's batches gathered", () => {
   const defaults = decodingLimits();
   afterEach(() => {
@@ -89,7 +41,9 @@ describe("kafkajs's decodeMessages (patched): a fetch response's batches gathere
     registerCodecs();
     limitDecoding({ maxRecordsPerBatch: 1_000_000, maxBatchBytes: 64 * MiB });
     const count = 200_000;
-    const records = Buffer.concat(Array.from({ length: count }, (_, i) => record(i, -1)));
+    const records = Buffer.concat(
+      Array.from({ length: count }, (_, i) => wireRecord({ offsetDelta: i })),
+    );
     expect(records.length).toBeLessThan(8 * MiB);
     const compressed = gzipSync(records, { level: 9 });
     // Under the broker's default max.message.bytes (1,048,588): any producer can write it.
@@ -98,12 +52,16 @@ describe("kafkajs's decodeMessages (patched): a fetch response's batches gathere
     // The same batch's records are fine on their own (fewer of them: no overflow).
     const few = 1_000;
     const fewRecords = gzipSync(
-      Buffer.concat(Array.from({ length: few }, (_, i) => record(i, -1))),
+      Buffer.concat(Array.from({ length: few }, (_, i) => wireRecord({ offsetDelta: i }))),
     );
-    const ok = await decodeMessages(new Decoder(partitionBytes(gzipBatch(fewRecords, 0, few))));
+    const ok = await decodeMessages(
+      new Decoder(partitionBytes(wireBatch(fewRecords, { first: 0, count: few }))),
+    );
     expect(ok).toHaveLength(few);
 
-    const all = await decodeMessages(new Decoder(partitionBytes(gzipBatch(compressed, 0, count))));
+    const all = await decodeMessages(
+      new Decoder(partitionBytes(wireBatch(compressed, { first: 0, count: count }))),
+    );
     expect(all).toHaveLength(count);
     expect(all.at(-1)?.offset).toBe(String(count - 1));
   });
@@ -112,9 +70,11 @@ describe("kafkajs's decodeMessages (patched): a fetch response's batches gathere
     registerCodecs();
     limitDecoding({ maxBatchBytes: 4 * MiB });
     // Each decompresses to just over the 4 MiB limit: inflated to 4 MiB, then refused.
-    const bomb = gzipSync(record(0, 4 * MiB + 1024), { level: 9 });
+    const bomb = gzipSync(wireRecord({ valueSize: 4 * MiB + 1024 }), { level: 9 });
     const n = 8;
-    const batches = Buffer.concat(Array.from({ length: n }, (_, i) => gzipBatch(bomb, i, 1)));
+    const batches = Buffer.concat(
+      Array.from({ length: n }, (_, i) => wireBatch(bomb, { first: i, count: 1 })),
+    );
     const response = new Decoder(partitionBytes(batches));
     const records = await decodeMessages(response);
     // The response's first batch (always decoded), refused and charged the budget: the rest
@@ -125,7 +85,9 @@ describe("kafkajs's decodeMessages (patched): a fetch response's batches gathere
     const next = await decodeMessages(
       new Decoder(
         partitionBytes(
-          Buffer.concat(Array.from({ length: n - 1 }, (_, i) => gzipBatch(bomb, i + 1, 1))),
+          Buffer.concat(
+            Array.from({ length: n - 1 }, (_, i) => wireBatch(bomb, { first: i + 1, count: 1 })),
+          ),
         ),
       ),
     );

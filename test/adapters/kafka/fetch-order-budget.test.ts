@@ -6,6 +6,7 @@ import {
   limitDecoding,
   registerCodecs,
 } from '../../../src/adapters/kafka/codecs.js';
+import { Encoder, MiB, wireBatch, wireRecord } from '../../support/kafka-wire.js';
 
 /**
  * Found by a review (review11c), fixed: the fetch order turned topics and partitions by the SAME count, so with
@@ -24,17 +25,6 @@ import {
  * each partition into messages; the consumer's position moves past what was delivered.
  */
 const require = createRequire(import.meta.url);
-interface Coder {
-  readonly buffer: Buffer;
-  writeVarInt(n: number): Coder;
-  writeInt8(n: number): Coder;
-  writeInt16(n: number): Coder;
-  writeInt32(n: number): Coder;
-  writeInt64(n: number | string): Coder;
-  writeString(s: string): Coder;
-  writeBuffer(b: Buffer): Coder;
-}
-const Encoder = require('kafkajs/src/protocol/encoder') as new () => Coder;
 const FetchV4 = require('kafkajs/src/protocol/requests/fetch/v4/response') as {
   decode(buffer: Buffer): Promise<{ responses: unknown[] }>;
 };
@@ -51,40 +41,6 @@ interface FetchedBatch {
 interface Asked {
   readonly topic: string;
   readonly partitions: readonly { readonly partition: number; readonly fetchOffset: string }[];
-}
-
-const MiB = 1024 * 1024;
-const varint = (n: number): Buffer => new Encoder().writeVarInt(n).buffer;
-
-/** One record: no key, a value of `size` zero bytes, no headers. */
-function record(size: number): Buffer {
-  const body = Buffer.concat([
-    Buffer.from([0]),
-    varint(0),
-    varint(0),
-    varint(-1),
-    varint(size),
-    Buffer.alloc(size),
-    varint(0),
-  ]);
-  return Buffer.concat([varint(body.length), body]);
-}
-
-/** A gzip record batch of one record at offset `first`. */
-function gzipBatch(compressed: Buffer, first: number): Buffer {
-  const body = new Encoder()
-    .writeInt16(1)
-    .writeInt32(0)
-    .writeInt64(0)
-    .writeInt64(0)
-    .writeInt64(-1)
-    .writeInt16(-1)
-    .writeInt32(-1)
-    .writeInt32(1)
-    .writeBuffer(compressed);
-  const batch = new Encoder().writeInt32(0).writeInt8(2).writeInt32(0).writeBuffer(body.buffer);
-  return new Encoder().writeInt64(first).writeInt32(batch.buffer.length).writeBuffer(batch.buffer)
-    .buffer;
 }
 
 /** A Fetch v4 response answering `asked` in its order; `batches` gives each partition's bytes. */
@@ -175,13 +131,13 @@ describe("kafkajs's fetch order × the fetch budget (patched)", () => {
     registerCodecs();
     limitDecoding({ maxBatchBytes: 4 * MiB });
     // 3 MiB each: two of them spend the 4 MiB budget (neither is refused on its own).
-    const bomb = gzipSync(record(3 * MiB), { level: 9 });
-    const small = gzipSync(record(100), { level: 9 });
+    const bomb = gzipSync(wireRecord({ valueSize: 3 * MiB }), { level: 9 });
+    const small = gzipSync(wireRecord({ valueSize: 100 }), { level: 9 });
     const backlogged = new Set(['a:0', 'b:1']);
     const group = consumer({ a: [0, 1], b: [0, 1] }, (topic, partition, from) =>
       backlogged.has(`${topic}:${String(partition)}`)
-        ? Buffer.concat([gzipBatch(bomb, from), gzipBatch(bomb, from + 1)])
-        : gzipBatch(small, from),
+        ? Buffer.concat([wireBatch(bomb, { first: from }), wireBatch(bomb, { first: from + 1 })])
+        : wireBatch(small, { first: from }),
     );
 
     const firsts = new Set<string>();
@@ -199,12 +155,12 @@ describe("kafkajs's fetch order × the fetch budget (patched)", () => {
   it('holds with one topic: every partition is first in turn, so none starves', async () => {
     registerCodecs();
     limitDecoding({ maxBatchBytes: 4 * MiB });
-    const bomb = gzipSync(record(3 * MiB), { level: 9 });
-    const small = gzipSync(record(100), { level: 9 });
+    const bomb = gzipSync(wireRecord({ valueSize: 3 * MiB }), { level: 9 });
+    const small = gzipSync(wireRecord({ valueSize: 100 }), { level: 9 });
     const group = consumer({ a: [0, 1, 2] }, (_topic, partition, from) =>
       partition === 0
-        ? Buffer.concat([gzipBatch(bomb, from), gzipBatch(bomb, from + 1)])
-        : gzipBatch(small, from),
+        ? Buffer.concat([wireBatch(bomb, { first: from }), wireBatch(bomb, { first: from + 1 })])
+        : wireBatch(small, { first: from }),
     );
     const total = new Map<string, number>();
     for (let i = 0; i < 6; i++) {

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -6,6 +5,13 @@ import {
   limitDecoding,
   registerCodecs,
 } from '../../../src/adapters/kafka/codecs.js';
+import {
+  decodeMessages,
+  Decoder,
+  partitionBytes,
+  wireBatch,
+  wireRecord,
+} from '../../support/kafka-wire.js';
 
 /**
  * Found by a review (review11c), fixed: the fetch budget counted decompressed bytes, not the records decoded from
@@ -19,59 +25,13 @@ import {
  * MEMBRANE_MAX_BATCH_RECORDS defaults to 262,144 (the 64 MiB budget at 256 bytes a record), so
  * a response decodes at most about twice the budget's worth of records, small or not.
  */
-const require = createRequire(import.meta.url);
-interface Coder {
-  readonly buffer: Buffer;
-  writeVarInt(n: number): Coder;
-  writeInt8(n: number): Coder;
-  writeInt16(n: number): Coder;
-  writeInt32(n: number): Coder;
-  writeInt64(n: number): Coder;
-  writeBuffer(b: Buffer): Coder;
-}
-const Encoder = require('kafkajs/src/protocol/encoder') as new () => Coder;
-const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => {
-  membraneDecompressedBytes?: number;
-};
-const decodeMessages = require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages') as (
-  decoder: unknown,
-) => Promise<{ offset: string; refusedBatch?: { reason: string } }[]>;
-
-const varint = (n: number): Buffer => new Encoder().writeVarInt(n).buffer;
-
-/** An empty record (no key, null value, no headers) at `offsetDelta`. */
-function record(offsetDelta: number): Buffer {
-  const body = Buffer.concat([
-    Buffer.from([0]),
-    varint(0),
-    varint(offsetDelta),
-    varint(-1),
-    varint(-1),
-    varint(0),
-  ]);
-  return Buffer.concat([varint(body.length), body]);
-}
-
 /** A gzip batch of `count` empty records at offset 0, behind its partition's size. */
 function partition(count: number): { bytes: Buffer; decompressed: number } {
-  const raw = Buffer.concat(Array.from({ length: count }, (_, i) => record(i)));
-  const body = new Encoder()
-    .writeInt16(1)
-    .writeInt32(count - 1)
-    .writeInt64(0)
-    .writeInt64(0)
-    .writeInt64(-1)
-    .writeInt16(-1)
-    .writeInt32(-1)
-    .writeInt32(count)
-    .writeBuffer(gzipSync(raw, { level: 9 }));
-  const batch = new Encoder().writeInt32(0).writeInt8(2).writeInt32(0).writeBuffer(body.buffer);
-  const bytes = new Encoder()
-    .writeInt64(0)
-    .writeInt32(batch.buffer.length)
-    .writeBuffer(batch.buffer).buffer;
+  const raw = Buffer.concat(
+    Array.from({ length: count }, (_, i) => wireRecord({ offsetDelta: i })),
+  );
   return {
-    bytes: new Encoder().writeInt32(bytes.length).writeBuffer(bytes).buffer,
+    bytes: partitionBytes(wireBatch(gzipSync(raw, { level: 9 }), { count })),
     decompressed: raw.length,
   };
 }

@@ -1,18 +1,12 @@
-import { createRequire } from 'node:module';
 import { CompressionTypes, type Message } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../support/cli.js';
 import { consumeUntil, testConsumer, type Received } from '../../support/kafka.js';
+import { decodeBatch, Decoder } from '../../support/kafka-wire.js';
 import { spawnCli } from '../../support/membrane-process.js';
 import { orderFate, orderMessages, useOrderTopics } from '../../support/orders.js';
 import { header } from '../../support/runtime.js';
 import { catchUpAndStop, committedOf } from '../../support/scenario.js';
-
-const require = createRequire(import.meta.url);
-const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
-const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (
-  decoder: unknown,
-) => Promise<{ records: { offset: string; headers: Record<string, Buffer> }[] }>;
 
 /** MEMBRANE_MAX_BATCH_RECORDS for the run: a compressed batch of more is refused. */
 const LIMIT = 5;
@@ -137,7 +131,7 @@ describe.each(['exactly_once', 'at_least_once'])(
           const offsets = batch.records.map((x) => x.offset);
           // The record stands at the batch's last offset.
           expect(header(r, 'membrane.source.offset')).toBe(offsets[offsets.length - 1]);
-          return batch.records.map((x) => Number(x.headers['x-test-seq']?.toString()));
+          return batch.records.map((x) => Number(String(x.headers['x-test-seq'])));
         }),
       );
       expect(inside.sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0))).toEqual(refusedSeqs);
