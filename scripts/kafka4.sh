@@ -3,9 +3,10 @@
 # Kafka 4.1 (MEMBRANE_KAFKA_VERSION) in a folder of its own and on free ports of its own, so
 # it never touches the 3.9 instance the other tests use, runs the integration tests that prove
 # what membrane needs of a broker against it — a consumer group, transactions with
-# sendOffsets, `membrane run` accounting for every record in both guarantees, and the
-# quarantine CLI's replay — and stops it again, whatever happens (unless it was already
-# running when the script began: then it is somebody's, and left as it was).
+# sendOffsets, `membrane run` accounting for every record in both guarantees, a batch it will
+# not decode quarantined whole and committed past, and the quarantine CLI's replay — and
+# stops it again, whatever happens (unless it was already running when the script began:
+# then it is somebody's, and left as it was).
 #
 #   npm run test:kafka4
 #   MEMBRANE_KAFKA4_INFRA_DIR=/elsewhere npm run test:kafka4   # another folder for it
@@ -41,4 +42,5 @@ node node_modules/vitest/vitest.mjs run --project integration \
   test/integration/kafka/consumer-group.test.ts \
   test/integration/kafka/transactions.test.ts \
   test/integration/runtime/conservation.test.ts \
+  test/integration/runtime/refused-batch.test.ts \
   test/integration/quarantine/cli.test.ts
