@@ -96,15 +96,18 @@ export async function startDemoFeed(
     return { key: `SKU-${i % 13}`, value, headers: { 'x-source-system': 'wms' } };
   };
 
-  const producer: Producer = kafka.producer({ idempotent: true });
+  // One send at a time (a tick finding the last one still in flight is skipped), and a new
+  // producer after a failed one: kafkajs does not reset an idempotent producer's sequence
+  // numbers when a send fails, so after a broker that appended a batch died before answering,
+  // every later send of the same producer is refused (OutOfOrderSequenceException) for ever.
+  const newProducer = (): Producer => kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  let producer = newProducer();
   await producer.connect();
   let i = 0;
-  let sending: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    const from = i;
-    i += 10;
-    sending = producer
-      .sendBatch({
+  let sending: Promise<void> | undefined;
+  const send = async (from: number): Promise<void> => {
+    try {
+      await producer.sendBatch({
         topicMessages: [
           {
             topic: DEMO_TOPICS.orders,
@@ -115,8 +118,18 @@ export async function startDemoFeed(
             messages: Array.from({ length: 5 }, (_, n) => adjustment(from + n)),
           },
         ],
-      })
-      .catch(() => undefined);
+      });
+    } catch {
+      await producer.disconnect().catch(() => undefined);
+      producer = newProducer();
+      await producer.connect().catch(() => undefined);
+    }
+  };
+  const timer = setInterval(() => {
+    if (sending) return;
+    const from = i;
+    i += 10;
+    sending = send(from).finally(() => (sending = undefined));
   }, 500);
   return {
     async stop() {
