@@ -20,6 +20,12 @@ export interface RefusedBatch {
   readonly compression: number;
   /** Why it could not be decoded. */
   readonly reason: string;
+  /**
+   * The first of its offsets not processed before, when records before it were: the group's
+   * position was inside the batch (membrane had read part of it under higher limits). Set by
+   * the task; absent when the whole batch is unprocessed.
+   */
+  readonly from?: string;
 }
 
 /** An upstream record and where it came from. Its bytes are never changed. */

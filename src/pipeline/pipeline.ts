@@ -67,7 +67,7 @@ function batchRefused(batch: RefusedBatch): Issue {
   return issue(
     'trust.batch-refused',
     '',
-    `the ${codec} batch at offsets ${batch.firstOffset}–${batch.lastOffset} could not be decoded into records (${batch.reason}); the value is the batch as stored, these offsets are committed past (limits MEMBRANE_MAX_BATCH_RECORDS, MEMBRANE_MAX_BATCH_BYTES)`,
+    `the ${codec} batch at offsets ${batch.firstOffset}–${batch.lastOffset} could not be decoded into records (${batch.reason}); the value is the batch as stored, these offsets are committed past (limits MEMBRANE_MAX_BATCH_RECORDS, MEMBRANE_MAX_BATCH_BYTES)${batch.from === undefined ? '' : `; its records before offset ${batch.from} were processed before it was refused, only ${batch.from}–${batch.lastOffset} were not`}`,
   );
 }
 

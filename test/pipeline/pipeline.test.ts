@@ -323,6 +323,24 @@ describe('the pipeline', () => {
     });
   });
 
+  it('says where the unprocessed records of a refused batch begin when those before were processed', async () => {
+    const pipeline = await compileText(BASE_MAPPING);
+    const record = jsonRecord(order, {
+      offset: '1500',
+      refusedBatch: {
+        firstOffset: '500',
+        lastOffset: '1500',
+        compression: 4,
+        reason: 'compressed batch refused: it declares 1001 records, more than 1000',
+        from: '700',
+      },
+    });
+    const result = await pipeline.process(record);
+    expect(result.kind === 'quarantine' && result.issues[0]?.message).toBe(
+      'the zstd batch at offsets 500–1500 could not be decoded into records (compressed batch refused: it declares 1001 records, more than 1000); the value is the batch as stored, these offsets are committed past (limits MEMBRANE_MAX_BATCH_RECORDS, MEMBRANE_MAX_BATCH_BYTES); its records before offset 700 were processed before it was refused, only 700–1500 were not',
+    );
+  });
+
   it('refuses an aggregate key or event ID longer than 1024 characters: they live in task state', async () => {
     const pipeline = await compileText(BASE_MAPPING);
     expect(

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { encodeQuarantine } from '../../adapters/quarantine/codec.js';
 import { MembraneError } from '../../core/errors.js';
-import type { SourceRecord } from '../../core/records.js';
+import type { RefusedBatch, SourceRecord } from '../../core/records.js';
 import type { DropCause } from '../../core/verdict.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { quarantineLineAllowed } from '../logger.js';
@@ -268,6 +268,17 @@ export class Task {
     return new TaskFailure('uncertain', failure.error);
   }
 
+  /**
+   * A refused batch, saying where its unprocessed records begin when the group's position is
+   * inside it: records before that were read (under higher limits) and committed already.
+   */
+  private unprocessedPart(topic: string, batch: RefusedBatch): RefusedBatch {
+    const position = this.state.committedOffset(topic);
+    if (position === undefined || position <= BigInt(batch.firstOffset)) return batch;
+    if (position > BigInt(batch.lastOffset)) return batch;
+    return { ...batch, from: position.toString() };
+  }
+
   /** How many leading records are already committed (see TaskState.alreadyCommitted). */
   alreadyCommitted(topic: string, records: readonly InputRecord[]): number {
     return this.state.alreadyCommitted(
@@ -344,7 +355,9 @@ export class Task {
         key: record.key,
         value: record.value,
         headers: record.headers ?? {},
-        ...(record.refusedBatch === undefined ? {} : { refusedBatch: record.refusedBatch }),
+        ...(record.refusedBatch === undefined
+          ? {}
+          : { refusedBatch: this.unprocessedPart(topic, record.refusedBatch) }),
       };
       const result = await this.pipeline.process(source, this.state.clocks, this.state.dedup);
       if (this.closed) throw this.closedFailure();

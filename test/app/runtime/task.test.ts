@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { stateKey } from '../../../src/app/runtime/state.js';
+import { decodeQuarantine } from '../../../src/adapters/quarantine/codec.js';
 import { MembraneError } from '../../../src/core/errors.js';
 import type { Pipeline } from '../../../src/pipeline/pipeline.js';
 import { BASE_MAPPING, compileText } from '../../support/mappings.js';
@@ -168,6 +169,45 @@ describe('a task', () => {
     expect(task.running).toBe(true);
     expect(task.stateView.clocks.current('o-1')).toEqual({ erp: 4 });
     expect(task.alreadyCommitted('erp.orders', orderRecords(0, 6))).toBe(3);
+  });
+
+  it('quarantines a refused batch saying where its unprocessed records begin when the group was inside it', async () => {
+    // The group committed up to `committed`; the batch of offsets 5–9 comes as one stand-in
+    // record at its last offset (kafkajs keeps it: 9 is past the position).
+    const messageFor = async (committed: bigint): Promise<string | undefined> => {
+      const producer = new RecordingProducer();
+      const task = testTask(
+        await compileText(BASE_MAPPING),
+        testPorts(producer, {
+          offsets: { committed: () => Promise.resolve(new Map([['erp.orders', committed]])) },
+        }),
+      );
+      await task.adopt();
+      const [record] = orderRecords(9, 10);
+      if (!record) throw new Error('no record');
+      const refusedBatch = { firstOffset: '5', lastOffset: '9', compression: 1, reason: 'r' };
+      expect(await task.process('erp.orders', [{ ...record, refusedBatch }])).toEqual({
+        committed: 1,
+        failure: undefined,
+      });
+      const quarantined = producer.commits[0]?.records.find(
+        (r) => r.topic === 'membrane-test.quarantine',
+      )?.messages[0];
+      if (!quarantined) throw new Error('nothing quarantined');
+      const { entry } = decodeQuarantine({
+        key: quarantined.key as Buffer | null,
+        value: quarantined.value as Buffer | null,
+        headers: quarantined.headers ?? {},
+      });
+      expect(entry.issues[0]?.code).toBe('trust.batch-refused');
+      return entry.issues[0]?.message;
+    };
+    expect(await messageFor(7n)).toMatch(
+      /; its records before offset 7 were processed before it was refused, only 7–9 were not$/,
+    );
+    // At or before its first offset: none of it was processed, and the message says nothing.
+    for (const committed of [5n, 3n])
+      expect(await messageFor(committed)).toMatch(/MEMBRANE_MAX_BATCH_BYTES\)$/);
   });
 
   it('ends a chunk and commits when its time budget is spent, and takes the rest next', async () => {

@@ -112,3 +112,66 @@ describe('membrane run and a batch it will not decode', () => {
     expect(replayed.stdout).toMatch(/0 replayed.*1 skipped/);
   });
 });
+
+/**
+ * The group's position inside such a batch: membrane read part of it under higher limits (or
+ * an operator moved the offset), then restarted with limits the batch exceeds. Its records
+ * before the position were processed already; the quarantine record says so, so that an
+ * operator recovering the batch leaves them out.
+ */
+describe('membrane run and a batch it will not decode, from a position inside it', () => {
+  const ctx = useOrderTopics(1);
+
+  it('says which of its records were processed before it was refused', async () => {
+    const topics = ctx.topics();
+    const producer = ctx.kafka.producer({ idempotent: true });
+    await producer.connect();
+    await producer.send({ topic: topics.input, messages: orderMessages(0, BEFORE) });
+    await producer.send({
+      topic: topics.input,
+      compression: CompressionTypes.GZIP,
+      messages: orderMessages(BEFORE, IN_BATCH),
+    });
+    await producer.send({ topic: topics.input, messages: orderMessages(BEFORE + IN_BATCH, AFTER) });
+    await producer.disconnect();
+    const position = BEFORE + 15;
+    await ctx.admin().setOffsets({
+      groupId: topics.group,
+      topic: topics.input,
+      partitions: [{ partition: 0, offset: String(position) }],
+    });
+
+    const env = ctx.env({
+      PATH: process.env['PATH'],
+      LOG_LEVEL: 'warn',
+      MEMBRANE_MAX_BATCH_RECORDS: String(IN_BATCH - 1),
+    });
+    const membrane = spawnCli(['run'], env);
+    await catchUpAndStop(
+      membrane,
+      committedOf(() => ctx.admin(), topics.group, topics.input),
+      TOTAL,
+    );
+    const after = Array.from({ length: AFTER }, (_, i) => BEFORE + IN_BATCH + i);
+    const quarantinedAfter = after.filter((i) => orderFate(i).fate === 'quarantine').length;
+    const quarantined = await consumeUntil(
+      testConsumer(ctx.kafka),
+      [topics.quarantine],
+      (r) => r.length >= quarantinedAfter + 1,
+      60_000,
+    );
+    expect(quarantined).toHaveLength(quarantinedAfter + 1);
+    const refused = quarantined.find(
+      (r) => header(r, 'membrane.quarantine.code') === 'trust.batch-refused',
+    );
+    if (refused === undefined) throw new Error('no trust.batch-refused record');
+    const issues = JSON.parse(header(refused, 'membrane.quarantine.issues') ?? '[]') as {
+      message: string;
+    }[];
+    expect(issues[0]?.message).toMatch(
+      new RegExp(
+        `^the gzip batch at offsets ${BEFORE}–${BEFORE + IN_BATCH - 1} could not be decoded .*; its records before offset ${position} were processed before it was refused, only ${position}–${BEFORE + IN_BATCH - 1} were not$`,
+      ),
+    );
+  });
+});
