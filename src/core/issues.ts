@@ -33,6 +33,7 @@ export const ISSUE_CODES = [
   'trust.headers-too-large',
   'trust.record-too-large',
   'trust.batch-refused',
+  'trust.batch-unpacked',
   'trust.source-not-allowed',
   'trust.signature-missing',
   'trust.signature-malformed',

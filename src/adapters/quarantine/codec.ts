@@ -26,6 +26,7 @@ export const QUARANTINE_HEADERS = {
   quarantinedAt: 'membrane.quarantined-at',
   attempt: 'membrane.attempt',
   truncated: 'membrane.quarantine.truncated',
+  batch: 'membrane.quarantine.batch',
 } as const;
 
 /** A key or value cut to fit the quarantine topic: how long it was, what is kept, its hash. */
@@ -77,6 +78,20 @@ export interface QuarantineEntry {
   readonly attempt: number;
   /** Set when the upstream record did not fit the quarantine topic and was cut. */
   readonly truncated?: Truncation;
+  /**
+   * Set when the value is a whole batch that could not be decoded into records
+   * (trust.batch-refused): its offsets, and from which one its records were not processed
+   * when the group's position was inside it.
+   */
+  readonly batch?: QuarantinedBatch;
+}
+
+/** A refused batch's offsets (see QuarantineEntry.batch). */
+export interface QuarantinedBatch {
+  readonly firstOffset: string;
+  readonly lastOffset: string;
+  /** The first offset not processed before, when records before it were. */
+  readonly from?: string;
 }
 
 /** Kafka header values as kafkajs takes and gives them. */
@@ -272,6 +287,8 @@ function ourHeaders(
     [QUARANTINE_HEADERS.attempt]: String(entry.attempt),
     // Likewise: empty when the record is whole.
     [QUARANTINE_HEADERS.truncated]: truncation === undefined ? '' : JSON.stringify(truncation),
+    // And empty unless the value is a refused batch.
+    [QUARANTINE_HEADERS.batch]: entry.batch === undefined ? '' : JSON.stringify(entry.batch),
   };
 }
 
@@ -367,6 +384,8 @@ export function decodeQuarantine(message: QuarantineMessage): {
   // Not required: quarantine records written before membrane wrote this header lack it.
   const truncatedText = take(QUARANTINE_HEADERS.truncated, false);
   const truncated = truncatedText ? parseTruncation(truncatedText) : undefined;
+  const batchText = take(QUARANTINE_HEADERS.batch, false);
+  const batch = batchText ? parseBatch(batchText) : undefined;
   let issues: Issue[];
   try {
     issues = JSON.parse(issuesText) as Issue[];
@@ -393,9 +412,40 @@ export function decodeQuarantine(message: QuarantineMessage): {
       quarantinedAt,
       attempt,
       ...(truncated === undefined ? {} : { truncated }),
+      ...(batch === undefined ? {} : { batch }),
     },
     upstream: { key: message.key, value: message.value, headers },
   };
+}
+
+/** The `membrane.quarantine.batch` header, checked like the truncation header. */
+function parseBatch(text: string): QuarantinedBatch {
+  const refuse = (): never => {
+    throw new QuarantineFormatError(
+      `not a quarantine record: ${QUARANTINE_HEADERS.batch} is not what membrane writes`,
+    );
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return refuse();
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return refuse();
+  const { firstOffset, lastOffset, from } = parsed as Record<string, unknown>;
+  const offset = (v: unknown): string =>
+    typeof v === 'string' && /^(0|[1-9][0-9]{0,18})$/.test(v) ? v : refuse();
+  const batch = {
+    firstOffset: offset(firstOffset),
+    lastOffset: offset(lastOffset),
+    ...(from === undefined ? {} : { from: offset(from) }),
+  };
+  const first = BigInt(batch.firstOffset);
+  const last = BigInt(batch.lastOffset);
+  if (first > last) refuse();
+  if (batch.from !== undefined && (BigInt(batch.from) <= first || BigInt(batch.from) > last))
+    refuse();
+  return batch;
 }
 
 /** The `membrane.quarantine.truncated` header, checked: it is read from a topic anyone may write. */

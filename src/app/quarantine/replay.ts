@@ -116,7 +116,7 @@ function original(record: QuarantinedRecord): SourceRecord {
  * fencing any other replay of this quarantine (its next write fails), and makes the
  * coordinator abort what that replay left open; it returns once that abort is complete.
  */
-async function initialise(producer: Producer): Promise<void> {
+export async function initialise(producer: Producer): Promise<void> {
   await (await producer.transaction()).abort();
 }
 

@@ -16,7 +16,7 @@ import {
 export interface Resolution {
   /** resolved: replayed successfully or marked; superseded: replayed, failed again, re-quarantined. */
   readonly status: 'resolved' | 'superseded';
-  readonly by: 'replay' | 'resolve';
+  readonly by: 'replay' | 'resolve' | 'unpack';
   readonly at: string;
   readonly reason?: string;
   /** The membrane.id of what a replay emitted. */

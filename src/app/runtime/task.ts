@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { encodeQuarantine } from '../../adapters/quarantine/codec.js';
+import { encodeQuarantine, type QuarantinedBatch } from '../../adapters/quarantine/codec.js';
 import { MembraneError } from '../../core/errors.js';
 import type { RefusedBatch, SourceRecord } from '../../core/records.js';
 import type { DropCause } from '../../core/verdict.js';
@@ -45,6 +45,15 @@ export interface ChunkOutcome {
   readonly committed: number;
   /** Why the rest was not. */
   readonly failure: TaskFailure | undefined;
+}
+
+/** What the quarantine record of a refused batch says of it, for `quarantine unpack`. */
+function quarantinedBatch(batch: RefusedBatch): QuarantinedBatch {
+  return {
+    firstOffset: batch.firstOffset,
+    lastOffset: batch.lastOffset,
+    ...(batch.from === undefined ? {} : { from: batch.from }),
+  };
 }
 
 /** created → adopting → running → closed; `closed` is final (a new assignment makes a new task). */
@@ -382,6 +391,9 @@ export class Task {
             id: result.id,
             quarantinedAt,
             attempt: 1,
+            ...(source.refusedBatch === undefined
+              ? {}
+              : { batch: quarantinedBatch(source.refusedBatch) }),
           },
           this.context.quarantineMaxBytes,
         );

@@ -99,6 +99,58 @@ describe('the quarantine codec', () => {
     );
   });
 
+  describe('a refused batch', () => {
+    const refused: QuarantineEntry = {
+      ...entry,
+      stage: 'trust',
+      issues: [{ code: 'trust.batch-refused', path: '', message: 'the gzip batch at offsets …' }],
+      id: undefined,
+      batch: { firstOffset: '4000', lastOffset: '4711', from: '4200' },
+    };
+    const upstream = { key: null, value: Buffer.from('batch bytes'), headers: {} };
+
+    it('says which offsets the batch holds and from which one they were not processed', () => {
+      const message = encodeQuarantine(upstream, refused);
+      expect(message.headers[QUARANTINE_HEADERS.batch]).toBe(
+        '{"firstOffset":"4000","lastOffset":"4711","from":"4200"}',
+      );
+      expect(decodeQuarantine(message).entry).toEqual(refused);
+      const { from: _from, ...whole } = refused.batch ?? {};
+      expect(
+        decodeQuarantine(encodeQuarantine(upstream, { ...refused, batch: whole as never })).entry
+          .batch,
+      ).toEqual({ firstOffset: '4000', lastOffset: '4711' });
+    });
+
+    it('writes the header empty for any other record, so an upstream header of that name stays upstream', () => {
+      const message = encodeQuarantine(
+        { ...upstream, headers: { [QUARANTINE_HEADERS.batch]: 'x' } },
+        entry,
+      );
+      const read = decodeQuarantine(message);
+      expect(read.entry.batch).toBeUndefined();
+      expect(read.upstream.headers).toEqual({ [QUARANTINE_HEADERS.batch]: 'x' });
+    });
+
+    it.each([
+      ['not JSON', '{'],
+      ['an array', '[]'],
+      ['a number offset', '{"firstOffset":1,"lastOffset":"2"}'],
+      ['a negative offset', '{"firstOffset":"-1","lastOffset":"2"}'],
+      ['first after last', '{"firstOffset":"3","lastOffset":"2"}'],
+      ['from at the first offset', '{"firstOffset":"1","lastOffset":"9","from":"1"}'],
+      ['from past the last offset', '{"firstOffset":"1","lastOffset":"9","from":"10"}'],
+    ])('refuses a batch header that is %s: the topic is writable by others', (_, text) => {
+      const message = encodeQuarantine(upstream, refused);
+      expect(() =>
+        decodeQuarantine({
+          ...message,
+          headers: { ...message.headers, [QUARANTINE_HEADERS.batch]: text },
+        }),
+      ).toThrow(QuarantineFormatError);
+    });
+  });
+
   describe('a record larger than the quarantine topic takes', () => {
     const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
     const upstream = {

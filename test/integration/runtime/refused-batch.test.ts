@@ -110,6 +110,53 @@ describe('membrane run and a batch it will not decode', () => {
       /a batch that could not be decoded into records/,
     );
     expect(replayed.stdout).toMatch(/0 replayed.*1 skipped/);
+
+    // `unpack`, with the limit raised past the batch, splits it into its records as quarantine
+    // records of their own, at their own offsets; replayed, they translate as membrane would
+    // have translated them, and the rest fail again as they would have.
+    const refusedAgain = await runCli(['quarantine', 'unpack', '--all'], env);
+    expect(refusedAgain.code, refusedAgain.stderr).toBe(2);
+    expect(refusedAgain.stdout).toMatch(/cannot be decoded: .*30 records, more than 29/);
+    const unpacked = await runCli(
+      ['quarantine', 'unpack', ref, '--max-batch-records', String(IN_BATCH)],
+      env,
+    );
+    expect(unpacked.code, unpacked.stderr).toBe(0);
+    expect(unpacked.stdout).toContain(
+      `${ref}  unpacked into ${IN_BATCH} record(s), offsets ${BEFORE}–${BEFORE + IN_BATCH - 1}`,
+    );
+    expect(unpacked.stdout).toContain(
+      `1 refused batch(es) unpacked into ${IN_BATCH} quarantine record(s) (trust.batch-unpacked), 0 undecodable, 0 skipped`,
+    );
+    // Once: the batch is resolved by it.
+    const again = await runCli(['quarantine', 'unpack', '--all'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('0 refused batch(es) unpacked into 0 quarantine record(s)');
+
+    const inBatch = Array.from({ length: IN_BATCH }, (_, i) => BEFORE + i);
+    const outputsInBatch = inBatch.filter((i) => orderFate(i).fate === 'output');
+    const failingInBatch = inBatch.filter((i) => orderFate(i).fate === 'quarantine');
+    const replayedBatch = await runCli(
+      ['quarantine', 'replay', '--code', 'trust.batch-unpacked'],
+      env,
+    );
+    expect(replayedBatch.code, replayedBatch.stderr).toBe(failingInBatch.length > 0 ? 2 : 0);
+    expect(replayedBatch.stdout).toMatch(
+      new RegExp(
+        `^${outputsInBatch.length} replayed, \\d+ dropped by the mapping, ${failingInBatch.length} still failing`,
+        'm',
+      ),
+    );
+    const allOutputs = await consumeUntil(
+      testConsumer(ctx.kafka),
+      [topics.placed, topics.cancelled],
+      (r) => r.length >= outputsAround + outputsInBatch.length,
+      60_000,
+    );
+    const fromBatch = allOutputs.filter((r) => header(r, 'membrane.replay.of') !== undefined);
+    expect(
+      fromBatch.map((r) => Number(header(r, 'membrane.source.offset'))).sort((a, b) => a - b),
+    ).toEqual(outputsInBatch);
   });
 });
 
@@ -172,6 +219,15 @@ describe('membrane run and a batch it will not decode, from a position inside it
       new RegExp(
         `^the gzip batch at offsets ${BEFORE}–${BEFORE + IN_BATCH - 1} could not be decoded .*; its records before offset ${position} were processed before it was refused, only ${position}–${BEFORE + IN_BATCH - 1} were not$`,
       ),
+    );
+    // `unpack` leaves those out.
+    const unpacked = await runCli(
+      ['quarantine', 'unpack', '--code', 'trust.batch-refused', '--max-batch-records', '1000'],
+      env,
+    );
+    expect(unpacked.code, unpacked.stderr).toBe(0);
+    expect(unpacked.stdout).toContain(
+      `unpacked into ${BEFORE + IN_BATCH - position} record(s), offsets ${position}–${BEFORE + IN_BATCH - 1}`,
     );
   });
 });

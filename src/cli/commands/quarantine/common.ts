@@ -30,10 +30,11 @@ export interface QuarantineSession {
 
 /**
  * What a quarantine command does with the quarantine, for the ACLs it needs: `read` (list,
- * show, stats, any --dry-run), `resolve` (resolve, unresolve: write resolution markers) or
- * `replay` (a transaction writing outputs, re-quarantined records and markers).
+ * show, stats, any --dry-run), `resolve` (resolve, unresolve: write resolution markers),
+ * `replay` (a transaction writing outputs, re-quarantined records and markers) or `unpack` (a
+ * transaction writing quarantine records and markers).
  */
-export type QuarantineAccess = 'read' | 'resolve' | 'replay';
+export type QuarantineAccess = 'read' | 'resolve' | 'replay' | 'unpack';
 
 /**
  * The ACLs a quarantine command needs (README, "ACLs membrane needs"), which an ACL refusal
@@ -47,9 +48,10 @@ export function quarantineAcls(
 ): AclNeed[] {
   const read = ['DESCRIBE', 'READ'];
   const writes = access === 'read' ? [] : ['WRITE', 'CREATE'];
+  const transactional = access === 'replay' || access === 'unpack';
   return [
     {
-      operations: access === 'replay' ? [...read, 'WRITE', 'DESCRIBE_CONFIGS'] : read,
+      operations: transactional ? [...read, 'WRITE', 'DESCRIBE_CONFIGS'] : read,
       resource: 'topic',
       name: quarantine,
     },
@@ -62,13 +64,17 @@ export function quarantineAcls(
             resource: 'topic',
             name,
           })),
+          // Which mapping versions the running members use (their join metadata).
+          { operations: ['DESCRIBE'], resource: 'group', name: group } satisfies AclNeed,
+        ]
+      : []),
+    ...(transactional
+      ? [
           {
             operations: ['DESCRIBE', 'WRITE'],
             resource: 'transactional ID',
             name: replayTransactionalId(quarantine),
           } satisfies AclNeed,
-          // Which mapping versions the running members use (their join metadata).
-          { operations: ['DESCRIBE'], resource: 'group', name: group } satisfies AclNeed,
         ]
       : []),
     // Each topic is read through a throwaway group `membrane-cli.restore.<uuid>`, deleted

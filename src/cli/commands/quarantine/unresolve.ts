@@ -26,10 +26,11 @@ export const UNRESOLVE_HEADERS = {
 /**
  * Whether `unresolve` takes a record back only with --force: a replay resolved it, so its
  * outputs are written (or the mapping dropped it, or a newer quarantine record supersedes
- * it). Unresolved, a second replay would write it again.
+ * it), or an unpack did, so its records are in the quarantine on their own. Unresolved, a
+ * second replay would write it again, a second unpack its records.
  */
 export function resolvedByReplay(record: QuarantinedRecord): boolean {
-  return record.resolution?.by === 'replay';
+  return record.resolution?.by === 'replay' || record.resolution?.by === 'unpack';
 }
 
 /**
@@ -86,10 +87,18 @@ export function splitForUnresolve(
   return { take, left };
 }
 
-/** The sentence about records a replay resolved that were left resolved (none: ''). */
-export function leftSentence(left: number): string {
-  if (left === 0) return '';
-  return `${left} record(s) resolved by a replay left resolved: their outputs are written (or the mapping dropped them, or a newer quarantine record supersedes them), and a second replay would write them again; --force takes them back too.\n`;
+/** The sentences about records a replay or an unpack resolved that were left resolved. */
+export function leftSentence(left: readonly QuarantinedRecord[]): string {
+  const unpacked = left.filter((r) => r.resolution?.by === 'unpack').length;
+  const replayed = left.length - unpacked;
+  return (
+    (replayed === 0
+      ? ''
+      : `${replayed} record(s) resolved by a replay left resolved: their outputs are written (or the mapping dropped them, or a newer quarantine record supersedes them), and a second replay would write them again; --force takes them back too.\n`) +
+    (unpacked === 0
+      ? ''
+      : `${unpacked} refused batch(es) unpacked left resolved: their records are in the quarantine on their own, and a second unpack would add them again; --force takes them back too.\n`)
+  );
 }
 
 export function unresolveCommand(): Command {
@@ -105,7 +114,7 @@ export function unresolveCommand(): Command {
     .option('--dry-run', 'show the records it would unresolve, as `list` does; write nothing')
     .option(
       '--force',
-      'take back resolutions written by a replay too (a second replay then writes their outputs again)',
+      'take back resolutions written by a replay or an unpack too (a second replay then writes their outputs again, a second unpack their records)',
     )
     .action(async (refs: string[], options: UnresolveOptions) => {
       requireSelection(options, refs, 'unresolve', 'every resolved record');
@@ -126,7 +135,7 @@ export function unresolveCommand(): Command {
           }
           out.write(listTable(take));
           out.write(
-            `${take.length} record(s) would be unresolved — nothing written (dry run)\n${leftSentence(left.length)}`,
+            `${take.length} record(s) would be unresolved — nothing written (dry run)\n${leftSentence(left)}`,
           );
           return;
         }
@@ -134,7 +143,7 @@ export function unresolveCommand(): Command {
         out.write(
           options.json
             ? `${safeJson({ unresolved: n, refs: take.map((r) => r.ref), left: left.map((r) => r.ref) })}\n`
-            : `Unresolved ${n} record(s).\n${leftSentence(left.length)}`,
+            : `Unresolved ${n} record(s).\n${leftSentence(left)}`,
         );
       });
     });

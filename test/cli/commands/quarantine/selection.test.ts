@@ -197,9 +197,22 @@ describe('unresolve', () => {
     expect(careful.take.map((r) => r.ref)).toEqual(['0:1']);
     expect(careful.left.map((r) => r.ref)).toEqual(['0:2', '0:3']);
     expect(splitForUnresolve(selected, true).take).toHaveLength(3);
-    expect(leftSentence(0)).toBe('');
-    expect(leftSentence(2)).toBe(
+    expect(leftSentence([])).toBe('');
+    expect(leftSentence(careful.left)).toBe(
       '2 record(s) resolved by a replay left resolved: their outputs are written (or the mapping dropped them, or a newer quarantine record supersedes them), and a second replay would write them again; --force takes them back too.\n',
+    );
+  });
+
+  it('takes back what an unpack resolved only with --force: a second unpack would add its records again', () => {
+    const unpacked = record(4, {
+      resolution: { status: 'superseded', by: 'unpack', at: '2026-11-30T00:00:00.000Z' },
+    });
+    expect(resolvedByReplay(unpacked)).toBe(true);
+    const careful = splitForUnresolve([unpacked, record(2, { resolution: BY_REPLAY })], false);
+    expect(careful.take).toEqual([]);
+    expect(leftSentence(careful.left)).toBe(
+      '1 record(s) resolved by a replay left resolved: their outputs are written (or the mapping dropped them, or a newer quarantine record supersedes them), and a second replay would write them again; --force takes them back too.\n' +
+        '1 refused batch(es) unpacked left resolved: their records are in the quarantine on their own, and a second unpack would add them again; --force takes them back too.\n',
     );
   });
 });
