@@ -125,12 +125,11 @@ export async function unpack(options: UnpackOptions): Promise<UnpackOutcome[]> {
   try {
     // What one quarantine record may take: a record of the batch is re-quarantined cut to fit
     // (and says so) if it and its headers are more than the topic takes.
-    const exists = (await admin.listTopics()).includes(topic);
-    const quarantineMaxBytes = exists
-      ? (await limitOutputs(admin, [], [topic])).get(topic)
-      : undefined;
+    let quarantineMaxBytes: number | undefined;
     let settled: ReadonlyMap<string, Resolution> | undefined;
     if (!options.dryRun) {
+      if ((await admin.listTopics()).includes(topic))
+        quarantineMaxBytes = (await limitOutputs(admin, [], [topic])).get(topic);
       producer = options.kafka.producer({
         transactionalId: replayTransactionalId(topic),
         idempotent: true,
