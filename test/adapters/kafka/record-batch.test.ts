@@ -12,7 +12,9 @@ const records = Array.from({ length: 5 }, (_, n) => ({
 
 describe('a stored record batch, decoded', () => {
   const before = decodingLimits();
-  afterEach(() => limitDecoding(before));
+  afterEach(() => {
+    limitDecoding(before);
+  });
 
   it('gives back every record as its producer sent it, at its own offset and time', async () => {
     const bytes = await storedBatch(records, {
