@@ -71,11 +71,12 @@ export function unpackCommand(): Command {
       };
       const left = await withQuarantine(command, async (session) => {
         const { config } = session;
+        const { selected } = await select(session, options, 'unresolved', refs);
+        // For the stored batches only: the quarantine was read with the CLI's own limits.
         limitDecoding({
           maxRecordsPerBatch: options.maxBatchRecords ?? config.MEMBRANE_MAX_BATCH_RECORDS,
           maxBatchBytes: options.maxBatchBytes ?? config.MEMBRANE_MAX_BATCH_BYTES,
         });
-        const { selected } = await select(session, options, 'unresolved', refs);
         // Refs name records: one that is not a refused batch is reported. Filters select
         // among all records: the others are simply not unpacked.
         const records = refs.length > 0 ? selected : selected.filter(isRefusedBatch);
