@@ -12,7 +12,11 @@ const require = createRequire(import.meta.url);
 const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
 const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (
   decoder: unknown,
-) => Promise<{ records: readonly KafkajsRecord[] }>;
+) => Promise<{
+  firstOffset: string;
+  lastOffsetDelta: number;
+  records: readonly KafkajsRecord[];
+}>;
 
 interface KafkajsRecord {
   readonly offset: string;
@@ -34,25 +38,33 @@ export interface BatchRecord {
 }
 
 export type DecodedBatch =
-  | { readonly kind: 'records'; readonly records: readonly BatchRecord[] }
+  | {
+      readonly kind: 'records';
+      /** Its first and last offset, as its header says. */
+      readonly firstOffset: string;
+      readonly lastOffset: string;
+      readonly records: readonly BatchRecord[];
+    }
   | { readonly kind: 'refused'; readonly reason: string };
 
 /** The records of a stored batch, or why it cannot be decoded (within the limits in force). */
 export async function decodeStoredBatch(bytes: Buffer): Promise<DecodedBatch> {
   registerCodecs();
-  let records: readonly KafkajsRecord[];
+  let batch: Awaited<ReturnType<typeof decodeBatch>>;
   try {
-    ({ records } = await decodeBatch(new Decoder(bytes)));
+    batch = await decodeBatch(new Decoder(bytes));
   } catch (error) {
     // Too short for a batch header: the patched decoder turns only a complete batch's
     // failures into a stand-in record.
     return { kind: 'refused', reason: error instanceof Error ? error.message : String(error) };
   }
-  const refused = records.find((r) => r.refusedBatch !== undefined)?.refusedBatch;
+  const refused = batch.records.find((r) => r.refusedBatch !== undefined)?.refusedBatch;
   if (refused) return { kind: 'refused', reason: refused.reason };
   return {
     kind: 'records',
-    records: records
+    firstOffset: batch.firstOffset,
+    lastOffset: (BigInt(batch.firstOffset) + BigInt(batch.lastOffsetDelta)).toString(),
+    records: batch.records
       .filter((r) => r.isControlRecord !== true)
       .map(({ offset, timestamp, key, value, headers }) => ({
         offset,

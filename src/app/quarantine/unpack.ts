@@ -3,6 +3,8 @@ import { decodeStoredBatch, type BatchRecord } from '../../adapters/kafka/record
 import { sendSlices } from '../../adapters/kafka/send-slices.js';
 import {
   encodeQuarantine,
+  QUARANTINE_HEADERS,
+  quarantineBytes,
   type QuarantineEntry,
   type QuarantineMessage,
 } from '../../adapters/quarantine/codec.js';
@@ -125,11 +127,12 @@ export async function unpack(options: UnpackOptions): Promise<UnpackOutcome[]> {
   try {
     // What one quarantine record may take: a record of the batch is re-quarantined cut to fit
     // (and says so) if it and its headers are more than the topic takes.
-    let quarantineMaxBytes: number | undefined;
+    // What one quarantine record may take, for a dry run too: it reports what would fail.
+    const quarantineMaxBytes = (await admin.listTopics()).includes(topic)
+      ? (await limitOutputs(admin, [], [topic])).get(topic)
+      : undefined;
     let settled: ReadonlyMap<string, Resolution> | undefined;
     if (!options.dryRun) {
-      if ((await admin.listTopics()).includes(topic))
-        quarantineMaxBytes = (await limitOutputs(admin, [], [topic])).get(topic);
       producer = options.kafka.producer({
         transactionalId: replayTransactionalId(topic),
         idempotent: true,
@@ -163,8 +166,38 @@ export async function unpack(options: UnpackOptions): Promise<UnpackOutcome[]> {
         done({ ref: record.ref, kind: 'undecodable', reason: decoded.reason });
         continue;
       }
+      const { batch } = record.entry;
+      if (
+        batch?.firstOffset !== decoded.firstOffset ||
+        batch.lastOffset !== decoded.lastOffset ||
+        record.entry.source.offset !== decoded.lastOffset
+      ) {
+        // The topic is writable by others: a header that does not describe the value would
+        // make records vanish (left out as outside the batch) or appear at the wrong offsets.
+        done({
+          ref: record.ref,
+          kind: 'skipped',
+          reason: `its membrane.quarantine.batch header (${batch?.firstOffset}–${batch?.lastOffset}, source offset ${record.entry.source.offset}) does not describe the batch it holds (offsets ${decoded.firstOffset}–${decoded.lastOffset})`,
+        });
+        continue;
+      }
       const at = now().toISOString();
       const entries = unpackedEntries(record, decoded.records, at);
+      // Each record must fit the quarantine topic whole: one cut to fit could not be replayed,
+      // and the batch, its only whole copy, would be resolved.
+      const messages = entries.map(({ upstream, entry }) =>
+        encodeQuarantine(upstream, entry, quarantineMaxBytes),
+      );
+      const cut = entries.find((_, i) => messages[i]?.headers[QUARANTINE_HEADERS.truncated] !== '');
+      if (cut) {
+        const bytes = quarantineBytes(encodeQuarantine(cut.upstream, cut.entry));
+        done({
+          ref: record.ref,
+          kind: 'skipped',
+          reason: `its record at offset ${cut.entry.source.offset} takes ${bytes} bytes as a quarantine record, more than the quarantine topic takes (max.message.bytes ${String(quarantineMaxBytes)}): raise that, then unpack it again`,
+        });
+        continue;
+      }
       const outcome: UnpackOutcome = {
         ref: record.ref,
         kind: 'unpacked',
@@ -174,9 +207,6 @@ export async function unpack(options: UnpackOptions): Promise<UnpackOutcome[]> {
           : { from: entries[0]?.entry.source.offset, to: entries.at(-1)?.entry.source.offset }),
       };
       if (producer) {
-        const messages: QuarantineMessage[] = entries.map(({ upstream, entry }) =>
-          encodeQuarantine(upstream, entry, quarantineMaxBytes),
-        );
         const marker: Message = {
           key: resolutionKey(topic, record.ref),
           value: JSON.stringify({

@@ -65,7 +65,11 @@ async function refusedBatch(
 }
 
 /** A Kafka client recording each transaction's messages; no topic exists. */
-function recordingKafka(failWith?: () => Error): {
+function recordingKafka(
+  failWith?: () => Error,
+  /** The quarantine topic `q` exists and takes at most this many bytes a record. */
+  maxMessageBytes?: number,
+): {
   kafka: Kafka;
   log: string[];
   sent: { topic: string; messages: QuarantineMessage[] }[][];
@@ -75,7 +79,18 @@ function recordingKafka(failWith?: () => Error): {
   const admin = {
     connect: () => Promise.resolve(),
     disconnect: () => Promise.resolve(),
-    listTopics: () => Promise.resolve([]),
+    listTopics: () => Promise.resolve(maxMessageBytes === undefined ? [] : ['q']),
+    describeConfigs: () =>
+      Promise.resolve({
+        resources: [
+          {
+            resourceName: 'q',
+            configEntries: [
+              { configName: 'max.message.bytes', configValue: String(maxMessageBytes) },
+            ],
+          },
+        ],
+      }),
     fetchTopicMetadata: () =>
       Promise.reject(
         Object.assign(new Error('This server does not host this topic-partition'), {
@@ -244,6 +259,73 @@ describe('unpack', () => {
       'quarantined truncated (too large for the quarantine topic): the batch is not whole',
       'it has no membrane.quarantine.batch header (written by an older membrane): which of its records were processed is not recorded',
       expect.any(String),
+    ]);
+    expect(log).not.toContain('commit');
+  });
+
+  it('leaves a batch unresolved when one of its records would not fit the quarantine topic whole', async () => {
+    // Cut to fit, that record could not be replayed, and the batch, its only whole copy,
+    // would be resolved.
+    const big = { key: Buffer.from('o-big'), value: Buffer.alloc(30_000, 0x61), headers: {} };
+    const value = await storedBatch([sent[0] ?? big, big, sent[2] ?? big], {
+      first: FIRST,
+      timestamp: T0,
+      compression: GZIP,
+    });
+    const record = await refusedBatch('0:7', { value });
+    const batch = { firstOffset: String(FIRST), lastOffset: String(FIRST + 2) };
+    const three = {
+      ...record,
+      entry: {
+        ...record.entry,
+        batch,
+        source: { ...record.entry.source, offset: batch.lastOffset },
+      },
+    };
+    for (const dryRun of [true, false]) {
+      const { kafka, log } = recordingKafka(undefined, 20_000);
+      const [outcome] = await unpack({ kafka, quarantineTopic: 'q', records: [three], dryRun });
+      expect(outcome).toEqual({
+        ref: '0:7',
+        kind: 'skipped',
+        reason: expect.stringMatching(
+          /^its record at offset 101 takes \d+ bytes as a quarantine record, more than the quarantine topic takes \(max\.message\.bytes 20000\): raise that, then unpack it again$/,
+        ) as unknown,
+      });
+      expect(log).not.toContain('commit');
+    }
+    // With room enough, it is unpacked.
+    const { kafka } = recordingKafka(undefined, 40_000);
+    expect(await unpack({ kafka, quarantineTopic: 'q', records: [three], dryRun: false })).toEqual([
+      { ref: '0:7', kind: 'unpacked', records: 3, from: '100', to: '102' },
+    ]);
+  });
+
+  it('leaves a batch alone whose batch header does not describe the batch it holds', async () => {
+    // The quarantine topic is writable by others: a forged header would make records vanish.
+    const record = await refusedBatch('0:7');
+    const forged = (
+      batch: { firstOffset: string; lastOffset: string },
+      offset = batch.lastOffset,
+    ) => ({
+      ...record,
+      entry: { ...record.entry, batch, source: { ...record.entry.source, offset } },
+    });
+    const { kafka, log } = recordingKafka();
+    const outcomes = await unpack({
+      kafka,
+      quarantineTopic: 'q',
+      records: [
+        forged({ firstOffset: '0', lastOffset: '5' }),
+        forged({ firstOffset: '100', lastOffset: '104' }),
+        forged({ firstOffset: '100', lastOffset: '105' }, '104'),
+      ],
+      dryRun: false,
+    });
+    expect(outcomes.map((o) => ('reason' in o ? o.reason : o.kind))).toEqual([
+      'its membrane.quarantine.batch header (0–5, source offset 5) does not describe the batch it holds (offsets 100–105)',
+      'its membrane.quarantine.batch header (100–104, source offset 104) does not describe the batch it holds (offsets 100–105)',
+      'its membrane.quarantine.batch header (100–105, source offset 104) does not describe the batch it holds (offsets 100–105)',
     ]);
     expect(log).not.toContain('commit');
   });

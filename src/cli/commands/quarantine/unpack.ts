@@ -65,10 +65,8 @@ export function unpackCommand(): Command {
     .action(async (refs: string[], options: UnpackCommandOptions) => {
       requireSelection(options, refs, 'unpack', 'every unresolved refused batch');
       checkTimes(options);
-      const command: QuarantineCommand = {
-        name: 'membrane quarantine unpack',
-        access: options.dryRun ? 'read' : 'unpack',
-      };
+      // A dry run too reads the quarantine topic's max.message.bytes (DESCRIBE_CONFIGS).
+      const command: QuarantineCommand = { name: 'membrane quarantine unpack', access: 'unpack' };
       const left = await withQuarantine(command, async (session) => {
         const { config } = session;
         const { selected } = await select(session, options, 'unresolved', refs);
