@@ -6,6 +6,7 @@ import { MembraneError, messageOf } from '../../core/errors.js';
 import type { Issue } from '../../core/issues.js';
 import type { OutputRecord, SourceRecord } from '../../core/records.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
+import type { DedupPort } from '../../pipeline/ports.js';
 import { limitOutputs } from '../runtime/bootstrap.js';
 import {
   loadResolutions,
@@ -111,6 +112,31 @@ function original(record: QuarantinedRecord): SourceRecord {
 }
 
 /**
+ * The records oldest first, and those quarantined at the same time (one chunk of a task, one
+ * unpacked batch) in their upstream order: the quarantine spreads them over its partitions by
+ * their upstream key, so its own order would interleave one output key's events.
+ */
+function inSourceOrder(records: readonly QuarantinedRecord[]): QuarantinedRecord[] {
+  return [...records].sort((a, b) => {
+    const x = a.entry;
+    const y = b.entry;
+    if (x.quarantinedAt !== y.quarantinedAt) return x.quarantinedAt < y.quarantinedAt ? -1 : 1;
+    if (x.source.topic !== y.source.topic) return x.source.topic < y.source.topic ? -1 : 1;
+    if (x.source.partition !== y.source.partition) return x.source.partition - y.source.partition;
+    return (
+      byOffset(x.source.offset, y.source.offset) ||
+      a.partition - b.partition ||
+      byOffset(a.offset, b.offset)
+    );
+  });
+}
+
+/** Offsets in decimal, compared as numbers; never throws (the headers are anyone's to write). */
+function byOffset(p: string, q: string): number {
+  return p.length - q.length || (p < q ? -1 : p > q ? 1 : 0);
+}
+
+/**
  * Initialises the replay's transactional ID: kafkajs sends InitProducerId only when the first
  * transaction begins, so one is begun and dropped (sending nothing). That bumps the epoch,
  * fencing any other replay of this quarantine (its next write fails), and makes the
@@ -175,8 +201,18 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
     }
     const started = Date.now();
     let paced = 0;
-    for (let from = 0; from < options.records.length; from += chunkSize) {
-      const chunk = options.records.slice(from, from + chunkSize);
+    const records = inSourceOrder(options.records);
+    // As a task drops a redelivered event whose ID it emitted: records of one batch unpacked
+    // (or any two with one event ID) emit it once in a replay, as `membrane run` would have.
+    const emitted = new Set<string>();
+    const dedup: DedupPort = {
+      seen: (id) => emitted.has(id),
+      remember: (id) => {
+        emitted.add(id);
+      },
+    };
+    for (let from = 0; from < records.length; from += chunkSize) {
+      const chunk = records.slice(from, from + chunkSize);
       const byTopic = new Map<string, Message[]>();
       const push = (to: string, message: Message): void => {
         const list = byTopic.get(to) ?? [];
@@ -226,7 +262,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
               'a batch that could not be decoded into records (trust.batch-refused): its value is the whole batch as stored, not one record; read it with Kafka tools, re-produce what it holds, then resolve it',
           };
         } else {
-          const result = await pipeline.process(original(record));
+          const result = await pipeline.process(original(record), undefined, dedup);
           if (result.kind === 'pass') {
             outcome = { ref: record.ref, kind: 'replayed', outputs: result.outputs };
             for (const output of result.outputs) {

@@ -1,9 +1,9 @@
 import type { Kafka, Message, Producer, Transaction } from 'kafkajs';
+import { decodingLimits } from '../../adapters/kafka/codecs.js';
 import { decodeStoredBatch, type BatchRecord } from '../../adapters/kafka/record-batch.js';
 import { sendSlices } from '../../adapters/kafka/send-slices.js';
 import {
   encodeQuarantine,
-  QUARANTINE_HEADERS,
   quarantineBytes,
   type QuarantineEntry,
   type QuarantineMessage,
@@ -183,21 +183,14 @@ export async function unpack(options: UnpackOptions): Promise<UnpackOutcome[]> {
       }
       const at = now().toISOString();
       const entries = unpackedEntries(record, decoded.records, at);
-      // Each record must fit the quarantine topic whole: one cut to fit could not be replayed,
-      // and the batch, its only whole copy, would be resolved.
-      const messages = entries.map(({ upstream, entry }) =>
-        encodeQuarantine(upstream, entry, quarantineMaxBytes),
-      );
-      const cut = entries.find((_, i) => messages[i]?.headers[QUARANTINE_HEADERS.truncated] !== '');
-      if (cut) {
-        const bytes = quarantineBytes(encodeQuarantine(cut.upstream, cut.entry));
-        done({
-          ref: record.ref,
-          kind: 'skipped',
-          reason: `its record at offset ${cut.entry.source.offset} takes ${bytes} bytes as a quarantine record, more than the quarantine topic takes (max.message.bytes ${String(quarantineMaxBytes)}): raise that, then unpack it again`,
-        });
+      // Each record must be whole, and fit the quarantine topic so: one cut could not be
+      // replayed, and the batch, its only whole copy, would be resolved.
+      const whole = wholeMessages(entries, quarantineMaxBytes);
+      if ('reason' in whole) {
+        done({ ref: record.ref, kind: 'skipped', reason: whole.reason });
         continue;
       }
+      const { messages } = whole;
       const outcome: UnpackOutcome = {
         ref: record.ref,
         kind: 'unpacked',
@@ -236,6 +229,43 @@ export async function unpack(options: UnpackOptions): Promise<UnpackOutcome[]> {
     await admin.disconnect();
   }
   return outcomes;
+}
+
+/** How many header values a record carries (a name repeated counts each time). */
+function headerCount(headers: BatchRecord['headers']): number {
+  let n = 0;
+  for (const name in headers) {
+    const value = headers[name];
+    n += Array.isArray(value) ? value.length : value === undefined ? 0 : 1;
+  }
+  return n;
+}
+
+/**
+ * The quarantine records of a batch's records, each whole — or why they would not be: a
+ * record with more headers than the decoder keeps (it keeps `maxHeaders` + 1 and skips the
+ * rest unread), or one too large for the quarantine topic with membrane's headers.
+ */
+function wholeMessages(
+  entries: readonly { upstream: BatchRecord; entry: QuarantineEntry }[],
+  quarantineMaxBytes: number | undefined,
+): { messages: QuarantineMessage[] } | { reason: string } {
+  const { maxHeaders } = decodingLimits();
+  const messages: QuarantineMessage[] = [];
+  for (const { upstream, entry } of entries) {
+    if (headerCount(upstream.headers) > maxHeaders)
+      return {
+        reason: `its record at offset ${entry.source.offset} has more than ${maxHeaders} headers, the most decoding keeps (--max-headers, MEMBRANE_MAX_HEADERS): raise that, then unpack it again`,
+      };
+    const message = encodeQuarantine(upstream, entry);
+    const bytes = quarantineBytes(message);
+    if (quarantineMaxBytes !== undefined && bytes > quarantineMaxBytes)
+      return {
+        reason: `its record at offset ${entry.source.offset} takes ${bytes} bytes as a quarantine record, more than the quarantine topic takes (max.message.bytes ${quarantineMaxBytes}): raise that, then unpack it again`,
+      };
+    messages.push(message);
+  }
+  return { messages };
 }
 
 /** One batch's quarantine records and its marker, in one transaction. */

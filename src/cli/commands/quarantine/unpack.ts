@@ -34,6 +34,7 @@ export interface UnpackCommandOptions extends FilterOptions {
   dryRun?: boolean;
   maxBatchRecords?: number;
   maxBatchBytes?: number;
+  maxHeaders?: number;
 }
 
 export function unpackCommand(): Command {
@@ -58,6 +59,12 @@ export function unpackCommand(): Command {
     )
     .addOption(
       new Option(
+        '--max-headers <n>',
+        'headers one record may carry (default: MEMBRANE_MAX_HEADERS); a batch with a record carrying more is left unresolved',
+      ).argParser(wholeNumber('--max-headers', 1)),
+    )
+    .addOption(
+      new Option(
         '--max-batch-bytes <n>',
         'bytes a batch may decompress to (default: MEMBRANE_MAX_BATCH_BYTES)',
       ).argParser(wholeNumber('--max-batch-bytes', 1)),
@@ -74,6 +81,7 @@ export function unpackCommand(): Command {
         limitDecoding({
           maxRecordsPerBatch: options.maxBatchRecords ?? config.MEMBRANE_MAX_BATCH_RECORDS,
           maxBatchBytes: options.maxBatchBytes ?? config.MEMBRANE_MAX_BATCH_BYTES,
+          maxHeaders: options.maxHeaders ?? config.MEMBRANE_MAX_HEADERS,
         });
         // Refs name records: one that is not a refused batch is reported. Filters select
         // among all records: the others are simply not unpacked.

@@ -7,8 +7,9 @@ import { unpack } from '../../../src/app/quarantine/unpack.js';
 import { storedBatch, type StoredRecord } from '../../support/stored-batch.js';
 
 /**
- * Review 2 of `quarantine unpack`: ways a refused batch is unpacked wrongly (not whole, or not
- * at all for a reason that is not true).
+ * `quarantine unpack` writes a batch's records whole or leaves the batch unresolved (found by
+ * a review: an upstream header with one of membrane's names taken for a cut, and headers past
+ * the decoder's limit dropped while the batch was resolved).
  */
 const GZIP = 1;
 const FIRST = 100;
@@ -81,12 +82,10 @@ function fakeKafka(): {
   return { kafka, committed };
 }
 
-describe('review2: unpack', () => {
+describe('unpack, whole or not at all', () => {
   it('unpacks a record whose upstream headers include one named membrane.quarantine.truncated', async () => {
     // An upstream header with one of membrane's names is kept (codec.ts: "a record that already
-    // went through a membrane"). The record is small; nothing is cut. unpack.ts compares the
-    // header's value with '' and, finding an array [upstream, ''], calls the record cut to fit:
-    // the batch is skipped for ever, with advice (raise max.message.bytes) that cannot help.
+    // went through a membrane"); it says nothing about this record being cut.
     const record = await refused([
       { key: Buffer.from('o-1'), value: Buffer.from('{"a":1}'), headers: {} },
       {
@@ -105,28 +104,51 @@ describe('review2: unpack', () => {
     expect(outcome).toEqual({ ref: '0:7', kind: 'unpacked', records: 2, from: '100', to: '101' });
   });
 
-  it('does not resolve a batch while dropping headers of one of its records', async () => {
-    // The CLI never sets maxHeaders for unpack: the decoder keeps 65,537 headers of a record
-    // and skips the rest unread. The record's quarantine copy is then not "its headers as the
-    // producer sent them", yet the batch (the only whole copy) is resolved as superseded.
-    limitDecoding({ maxHeaders: 65_536 });
-    expect(decodingLimits().maxHeaders).toBe(65_536);
-    const headers: Record<string, Buffer> = {};
-    for (let i = 0; i < 70_000; i += 1) headers[`h${i}`] = Buffer.alloc(0);
-    const record = await refused([
-      { key: Buffer.from('o-1'), value: Buffer.from('{"a":1}'), headers },
-    ]);
-    const { kafka, committed } = fakeKafka();
-    const [outcome] = await unpack({
-      kafka,
-      quarantineTopic: 'q',
-      records: [record],
-      dryRun: false,
-    });
-    const written = committed.find((t) => t.topic === 'q')?.messages[0];
-    const upstreamHeaders = Object.keys(written?.headers ?? {}).filter((n) => n.startsWith('h'));
-    // Either it is left unresolved (not whole), or every header made it.
-    if (outcome?.kind === 'unpacked') expect(upstreamHeaders).toHaveLength(70_000);
-    else expect(outcome?.kind).toBe('skipped');
+  it('leaves a batch unresolved while one of its records has more headers than decoding keeps', async () => {
+    // The decoder keeps maxHeaders + 1 headers of a record and skips the rest unread: written
+    // so, the record would not be as its producer sent it, and the batch would be resolved.
+    const before = decodingLimits();
+    try {
+      limitDecoding({ maxHeaders: 65_536 });
+      const headers: Record<string, Buffer> = {};
+      for (let i = 0; i < 70_000; i += 1) headers[`h${i}`] = Buffer.alloc(0);
+      const record = await refused([
+        { key: Buffer.from('o-1'), value: Buffer.from('{"a":1}'), headers },
+      ]);
+      const refusedRun = fakeKafka();
+      expect(
+        await unpack({
+          kafka: refusedRun.kafka,
+          quarantineTopic: 'q',
+          records: [record],
+          dryRun: false,
+        }),
+      ).toEqual([
+        {
+          ref: '0:7',
+          kind: 'skipped',
+          reason:
+            'its record at offset 100 has more than 65536 headers, the most decoding keeps (--max-headers, MEMBRANE_MAX_HEADERS): raise that, then unpack it again',
+        },
+      ]);
+      expect(refusedRun.committed).toEqual([]);
+
+      // Raised, every header is kept.
+      limitDecoding({ maxHeaders: 70_000 });
+      const { kafka, committed } = fakeKafka();
+      const [outcome] = await unpack({
+        kafka,
+        quarantineTopic: 'q',
+        records: [record],
+        dryRun: false,
+      });
+      expect(outcome?.kind).toBe('unpacked');
+      const written = committed.find((t) => t.topic === 'q')?.messages[0];
+      expect(Object.keys(written?.headers ?? {}).filter((n) => n.startsWith('h'))).toHaveLength(
+        70_000,
+      );
+    } finally {
+      limitDecoding(before);
+    }
   });
 });
