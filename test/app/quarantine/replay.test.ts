@@ -286,3 +286,43 @@ describe('replay of a refused batch', () => {
     expect(log).toContain('send 2'); // the first record's output and its resolution marker
   });
 });
+
+describe('replay, as a task would have translated the records', () => {
+  it('emits an event ID once: a later record with an ID it emitted is dropped as a duplicate', async () => {
+    const { kafka } = recordingKafka();
+    const first = quarantined(1);
+    // A redelivery of event e-1, quarantined on its own.
+    const again = { ...quarantined(2), upstream: first.upstream };
+    const outcomes = await replay({
+      kafka,
+      quarantineTopic: QUARANTINE,
+      pipelines: new Map([['orders', await compileText(BASE_MAPPING)]]),
+      records: [first, again],
+      dryRun: true,
+    });
+    expect(outcomes.map((o) => [o.ref, o.kind])).toEqual([
+      ['0:1', 'replayed'],
+      ['0:2', 'dropped'],
+    ]);
+    expect(outcomes[1]).toMatchObject({ reason: 'duplicate' });
+  });
+
+  it('replays records quarantined at the same time in their upstream order, not the quarantine partitions’', async () => {
+    const { kafka } = recordingKafka();
+    // One chunk's records (same time), spread over quarantine partitions by their keys.
+    const at = (n: number, partition: number, offset: number): QuarantinedRecord => ({
+      ...quarantined(n),
+      ref: `${partition}:${offset}`,
+      partition,
+      offset: String(offset),
+    });
+    const outcomes = await replay({
+      kafka,
+      quarantineTopic: QUARANTINE,
+      pipelines: new Map([['orders', await compileText(BASE_MAPPING)]]),
+      records: [at(9, 0, 1), at(10, 0, 2), at(2, 1, 1), at(11, 2, 1)],
+      dryRun: true,
+    });
+    expect(outcomes.map((o) => o.ref)).toEqual(['1:1', '0:1', '0:2', '2:1']);
+  });
+});
