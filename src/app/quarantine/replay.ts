@@ -259,7 +259,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
             ref: record.ref,
             kind: 'skipped',
             reason:
-              'a batch that could not be decoded into records (trust.batch-refused): its value is the whole batch as stored, not one record; read it with Kafka tools, re-produce what it holds, then resolve it',
+              'a batch that could not be decoded into records (trust.batch-refused): its value is the whole batch as stored, not one record; `membrane quarantine unpack` splits it into its records, which replay then translates',
           };
         } else {
           const result = await pipeline.process(original(record), undefined, dedup);
