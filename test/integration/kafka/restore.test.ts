@@ -104,7 +104,7 @@ describe('restorePartitions against the real broker', () => {
 
   it('fetches and applies only the wanted partition, though the others have records too', async () => {
     const topic = await changelog(3);
-    const producer = kafka.producer();
+    const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({
       topic,
@@ -190,7 +190,7 @@ describe('restorePartitions against the real broker', () => {
 
   it('resumes from a given offset and applies only the later records', async () => {
     const topic = await changelog(2);
-    const producer = kafka.producer();
+    const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({ topic, messages: [...records('r', 30, 0), ...records('s', 30, 1)] });
     await producer.disconnect();
@@ -229,7 +229,7 @@ describe('restorePartitions against the real broker', () => {
 
   it('stops when aborted, leaves no group behind, and a retry continues where it stopped', async () => {
     const topic = await changelog(1);
-    const producer = kafka.producer();
+    const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     const total = 5000;
     await producer.send({ topic, messages: records('k', total, 0) });
@@ -281,7 +281,7 @@ describe('restorePartitions against the real broker', () => {
 
   it('times out with a retriable error carrying its progress; a retry continues from there', async () => {
     const topic = await changelog(1);
-    const producer = kafka.producer();
+    const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     const total = 2000;
     await producer.send({ topic, messages: records('t', total, 0) });

@@ -28,7 +28,7 @@ describe('Kafka transactions against the real broker', () => {
 
   it('commits outputs and consumer offsets together; read_committed readers see the outputs', async () => {
     const groupId = uniqueName('tx-group');
-    const plain = kafka.producer();
+    const plain = kafka.producer({ idempotent: true });
     await plain.connect();
     await plain.send({ topic: input, messages: [{ value: 'a' }, { value: 'b' }, { value: 'c' }] });
     await plain.disconnect();

@@ -86,7 +86,7 @@ describe('membrane quarantine: what upstream sent, on a terminal', () => {
       },
       entry('2', 'unknown status "Q"'),
     );
-    const producer = kafka.producer();
+    const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({ topic, messages: [text, binary] });
     await producer.disconnect();

@@ -50,7 +50,7 @@ describe('quarantine records through the real broker', () => {
       quarantinedAt: '2026-11-22T05:00:00.000Z',
       attempt: 1,
     };
-    const producer = kafka.producer();
+    const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({ topic, messages: [encodeQuarantine(upstream, entry)] });
     await producer.disconnect();

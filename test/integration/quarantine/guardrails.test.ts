@@ -110,7 +110,7 @@ describe('membrane quarantine guardrails', () => {
     };
     // The commands run in this process (see in-process.ts) and read their configuration here.
     process.env = { ...env };
-    const producer = kafka.producer();
+    const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({
       topic,
@@ -252,7 +252,7 @@ describe('membrane quarantine guardrails', () => {
     );
 
     // A marker as a replay writes it: that record's outputs are out.
-    const producer = kafka.producer();
+    const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({
       topic: `${topic}.resolutions`,

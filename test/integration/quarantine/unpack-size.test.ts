@@ -44,7 +44,7 @@ describe('quarantine unpack of a batch whose records do not fit the quarantine t
       batch: { firstOffset: String(first), lastOffset: last },
     };
     const message = encodeQuarantine({ key: null, value, headers: {} }, entry, 1_000_000);
-    const producer = ctx.kafka.producer();
+    const producer = ctx.kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({ topic: topics.quarantine, messages: [message] });
     await producer.disconnect();

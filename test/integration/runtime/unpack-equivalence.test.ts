@@ -77,7 +77,7 @@ describe('unpack + replay gives what run would have given', () => {
   it('same IDs, once each, in the same order per output key', async () => {
     const messages = batch();
     for (const ctx of [a, b]) {
-      const producer = ctx.kafka.producer();
+      const producer = ctx.kafka.producer({ idempotent: true });
       await producer.connect();
       await producer.send({
         topic: ctx.topics().input,
