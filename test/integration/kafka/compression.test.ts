@@ -84,7 +84,7 @@ describe('compressed upstream batches', () => {
 
   it('writes snappy that kafkajs reads back (lz4 and zstd are read-only)', async () => {
     const topic = `${prefix}-gzip`;
-    const producer = kafka.producer();
+    const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({
       topic,
