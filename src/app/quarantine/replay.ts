@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Kafka, Message, Producer, Transaction } from 'kafkajs';
+import type { Admin, Kafka, Message, Producer, Transaction } from 'kafkajs';
 import { sendSlices } from '../../adapters/kafka/send-slices.js';
 import { encodeQuarantine } from '../../adapters/quarantine/codec.js';
 import { MembraneError, messageOf } from '../../core/errors.js';
@@ -142,8 +142,38 @@ function byOffset(p: string, q: string): number {
  * fencing any other replay of this quarantine (its next write fails), and makes the
  * coordinator abort what that replay left open; it returns once that abort is complete.
  */
-export async function initialise(producer: Producer): Promise<void> {
+async function initialise(producer: Producer): Promise<void> {
   await (await producer.transaction()).abort();
+}
+
+/**
+ * The transactional producer every replay and unpack of `topic` shares, initialised (fencing
+ * any other one and aborting what it left open), and the resolutions read only then: the
+ * settled state, which no other run can change any more without this one's writes failing.
+ */
+export async function fencedProducer(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  command: 'replay' | 'unpack',
+): Promise<{ producer: Producer; settled: ReadonlyMap<string, Resolution> }> {
+  const producer = kafka.producer({
+    transactionalId: replayTransactionalId(topic),
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  try {
+    await producer.connect();
+    await initialise(producer);
+  } catch (error) {
+    await producer.disconnect().catch(() => undefined);
+    throw new MembraneError(
+      'kafka.producer-unavailable',
+      `Cannot start the producer of the ${command} of ${topic}: ${messageOf(error)}`,
+      { retriable: true, cause: error },
+    );
+  }
+  return { producer, settled: await loadResolutions(kafka, admin, topic) };
 }
 
 /**
@@ -180,25 +210,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayOutcome[]> {
     );
     const quarantineMaxBytes = limits.get(topic);
     let settled: ReadonlyMap<string, Resolution> | undefined;
-    if (!options.dryRun) {
-      producer = options.kafka.producer({
-        transactionalId: replayTransactionalId(topic),
-        idempotent: true,
-        maxInFlightRequests: 1,
-      });
-      try {
-        await producer.connect();
-        await initialise(producer);
-      } catch (error) {
-        throw new MembraneError(
-          'kafka.producer-unavailable',
-          `Cannot start the producer of the replay of ${topic}: ${messageOf(error)}`,
-          { retriable: true, cause: error },
-        );
-      }
-      // Only now, fenced off from any other replay, decide what to write.
-      settled = await loadResolutions(options.kafka, admin, topic);
-    }
+    if (!options.dryRun)
+      ({ producer, settled } = await fencedProducer(options.kafka, admin, topic, 'replay'));
     const started = Date.now();
     let paced = 0;
     const records = inSourceOrder(options.records);

@@ -11,9 +11,8 @@ import {
 import { MembraneError, messageOf } from '../../core/errors.js';
 import { issue } from '../../core/issues.js';
 import { limitOutputs } from '../runtime/bootstrap.js';
-import { initialise, isFenced, replayTransactionalId, resolvedMeanwhile } from './replay.js';
+import { fencedProducer, isFenced, resolvedMeanwhile } from './replay.js';
 import {
-  loadResolutions,
   resolutionKey,
   resolutionsTopic,
   type QuarantinedRecord,
@@ -125,31 +124,13 @@ export async function unpack(options: UnpackOptions): Promise<UnpackOutcome[]> {
   await admin.connect();
   let producer: Producer | undefined;
   try {
-    // What one quarantine record may take: a record of the batch is re-quarantined cut to fit
-    // (and says so) if it and its headers are more than the topic takes.
     // What one quarantine record may take, for a dry run too: it reports what would fail.
     const quarantineMaxBytes = (await admin.listTopics()).includes(topic)
       ? (await limitOutputs(admin, [], [topic])).get(topic)
       : undefined;
     let settled: ReadonlyMap<string, Resolution> | undefined;
-    if (!options.dryRun) {
-      producer = options.kafka.producer({
-        transactionalId: replayTransactionalId(topic),
-        idempotent: true,
-        maxInFlightRequests: 1,
-      });
-      try {
-        await producer.connect();
-        await initialise(producer);
-      } catch (error) {
-        throw new MembraneError(
-          'kafka.producer-unavailable',
-          `Cannot start the producer of the unpack of ${topic}: ${messageOf(error)}`,
-          { retriable: true, cause: error },
-        );
-      }
-      settled = await loadResolutions(options.kafka, admin, topic);
-    }
+    if (!options.dryRun)
+      ({ producer, settled } = await fencedProducer(options.kafka, admin, topic, 'unpack'));
     for (const record of options.records) {
       const meanwhile = settled && resolvedMeanwhile(record, settled, topic);
       if (meanwhile) {
